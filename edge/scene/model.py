@@ -1,0 +1,251 @@
+"""The scene's typed values: entities (last value wins) and events (append-only).
+
+Every value is a frozen msgspec struct tagged by ``kind`` so one JSON/msgpack decoder reads any of
+them. Coordinates are WGS-84 degrees; every unit is in the field name (DESIGN.md, "The scene").
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta, Struct
+
+Lat = Annotated[float, Meta(ge=-90.0, le=90.0)]
+Lon = Annotated[float, Meta(ge=-180.0, le=180.0)]
+Text = Annotated[str, Meta(max_length=2000)]
+Name = Annotated[str, Meta(max_length=200)]
+# Ids are namespaced: kind, then an owner (a radio system or a node), then a local name.
+EntityId = Annotated[str, Meta(pattern=r"^[a-z]+:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)*$", max_length=200)]
+Timestamp = Annotated[float, Meta(ge=0.0)]  # seconds since the Unix epoch, UTC
+
+_ID_PART = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def id_part(text: str) -> str:
+    """Make ``text`` safe to stand in an id (other characters become ``-``)."""
+    return _ID_PART.sub("-", text)[:64] or "-"
+
+
+class Position(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """A WGS-84 fix; each altitude says what it is relative to."""
+
+    lat: Lat
+    lon: Lon
+    alt_msl_m: float | None = None
+    alt_rel_m: float | None = None
+
+
+class _State(Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
+    """Base of every entity: last value wins, ordered by ``(ts, origin)``."""
+
+    id: EntityId
+    origin: Name  # the node that observed this value
+    ts: Timestamp  # when it was observed
+    name: Name = ""
+    pos: Position | None = None
+
+
+class Unit(_State, tag="unit", kw_only=True):
+    """A radio unit (PDT/DMR terminal) as reported through a radio gateway."""
+
+    talkgroup: Name | None = None
+    status: Name | None = None
+    heading_deg: float | None = None
+    speed_mps: float | None = None
+    battery_pct: float | None = None
+    emergency: bool = False
+
+
+class Vehicle(_State, tag="vehicle", kw_only=True):
+    """A drone; its id is ``vehicle:<node>:<sysid>``."""
+
+    mode: Name | None = None
+    armed: bool = False
+    heading_deg: float | None = None
+    ground_speed_mps: float | None = None
+    battery_pct: float | None = None
+    battery_v: float | None = None
+    tethered: bool = False
+    link_ok: bool = True
+
+
+class Feed(_State, tag="feed", kw_only=True):
+    """A video feed; its id is ``feed:<node>:<name>``."""
+
+    state: Name = "idle"
+    codec: Name | None = None
+    width: int | None = None
+    height: int | None = None
+    fps: float | None = None
+    viewers: int = 0
+    vehicle_id: EntityId | None = None
+    heading_deg: float | None = None
+    fov_deg: float | None = None
+
+
+class NodeRole(enum.Enum):
+    """What a field kit is for."""
+
+    EDGE = "edge"
+    COMMAND_POST = "command-post"
+
+
+class Node(_State, tag="node", kw_only=True):
+    """A field kit (or command post) running fieldkit."""
+
+    role: NodeRole = NodeRole.EDGE
+    version: Name = ""
+    components: dict[Name, Name] = {}
+
+
+class Shape(enum.Enum):
+    """Geometry of a marker."""
+
+    POINT = "point"
+    LINE = "line"
+    POLYGON = "polygon"
+    CIRCLE = "circle"
+
+
+class Marker(_State, tag="marker", kw_only=True):
+    """An operator's drawing: point, line, polygon or circle, optionally a geofence."""
+
+    shape: Shape = Shape.POINT
+    points: Annotated[list[tuple[Lat, Lon]], Meta(max_length=1000)] = []
+    radius_m: Annotated[float, Meta(ge=0.0, le=1e6)] | None = None
+    color: Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")] = "#ff6600"
+    category: Name = "annotation"
+
+
+class Removed(_State, tag="removed", kw_only=True):
+    """A tombstone: the entity ``id`` left the picture at ``ts`` (ordered like any state)."""
+
+
+Entity = Unit | Vehicle | Feed | Node | Marker
+StateChange = Unit | Vehicle | Feed | Node | Marker | Removed
+ENTITY_KINDS: tuple[str, ...] = ("unit", "vehicle", "feed", "node", "marker")
+
+
+class _Event(Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
+    """Base of every event: append-only, idempotent by ``id``, numbered ``(origin, seq)``."""
+
+    id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]+$", max_length=120)]
+    origin: Name
+    seq: Annotated[int, Meta(ge=0)] = 0  # 0 until the origin's journal numbers it
+    ts: Timestamp
+
+
+class Severity(enum.Enum):
+    """How urgent an alert is."""
+
+    INFO = "info"
+    WARNING = "warning"
+    EMERGENCY = "emergency"
+
+
+class Alert(_Event, tag="alert", kw_only=True):
+    """An alarm raised: it stays open until cleared and is re-announced until acknowledged."""
+
+    severity: Severity = Severity.WARNING
+    title: Name
+    text: Text = ""
+    entity_id: EntityId | None = None
+    pos: Position | None = None
+
+
+class AlertAck(_Event, tag="alert_ack", kw_only=True):
+    """An operator acknowledged an alert."""
+
+    alert_id: str
+    by: Name
+
+
+class AlertClear(_Event, tag="alert_clear", kw_only=True):
+    """An alert was cleared (resolved), by an operator or by its source."""
+
+    alert_id: str
+    by: Name
+
+
+class Message(_Event, tag="message", kw_only=True):
+    """A text message, from an operator or a radio unit, to a unit, a talkgroup or everyone."""
+
+    sender: Name
+    to: Name = "all"
+    text: Text
+
+
+class Audit(_Event, tag="audit", kw_only=True):
+    """An operator action worth keeping: who did what, to what, with which result."""
+
+    actor: Name
+    action: Name
+    target: Name = ""
+    result: Name = ""
+
+
+Event = Alert | AlertAck | AlertClear | Message | Audit
+EVENT_KINDS: tuple[str, ...] = ("alert", "alert_ack", "alert_clear", "message", "audit")
+Change = StateChange | Event
+
+
+class AlertStatus(enum.Enum):
+    """Where an alert is in its lifecycle: raised -> acknowledged -> cleared."""
+
+    RAISED = "raised"
+    ACKNOWLEDGED = "acknowledged"
+    CLEARED = "cleared"
+
+
+class AlertRecord(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """An alert together with where it is in its lifecycle."""
+
+    alert: Alert
+    status: AlertStatus = AlertStatus.RAISED
+    acked_by: Name | None = None
+    acked_ts: Timestamp | None = None
+    cleared_by: Name | None = None
+    cleared_ts: Timestamp | None = None
+
+
+class TrackPoint(Struct, frozen=True, array_like=True):
+    """One downsampled position of an entity: ``[ts, lat, lon, alt_msl_m]`` on the wire."""
+
+    ts: Timestamp
+    lat: Lat
+    lon: Lon
+    alt_msl_m: float | None = None
+
+
+class Delta(Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """One item sent to a subscriber: a state change, an event, a reminder or a resync notice.
+
+    ``op`` is ``state`` (``value`` is a StateChange), ``event`` (``value`` is an Event),
+    ``reminder`` (``alert`` is re-announced because it is still unacknowledged) or ``resync``
+    (the subscriber fell behind; a fresh snapshot follows).
+    """
+
+    op: Literal["state", "event", "reminder", "resync"]
+    value: Change | None = None
+    alert: AlertRecord | None = None
+
+
+class Snapshot(Struct, frozen=True, kw_only=True):
+    """The whole picture at one moment: entities, alerts (open or recent) and recent messages."""
+
+    ts: Timestamp
+    entities: list[Entity]
+    alerts: list[AlertRecord]
+    messages: list[Message]
+
+
+def is_event(change: Change) -> bool:
+    """True for append-only events, False for last-value-wins state."""
+    return isinstance(change, _Event)
+
+
+change_decoder_json = msgspec.json.Decoder(Change)
+change_decoder_msgpack = msgspec.msgpack.Decoder(Change)
