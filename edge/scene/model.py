@@ -20,6 +20,7 @@ Name = Annotated[str, Meta(max_length=200)]
 # Ids are namespaced: kind, then an owner (a radio system or a node), then a local name.
 EntityId = Annotated[str, Meta(pattern=r"^[a-z]+:[A-Za-z0-9._-]+(:[A-Za-z0-9._-]+)*$", max_length=200)]
 Timestamp = Annotated[float, Meta(ge=0.0)]  # seconds since the Unix epoch, UTC
+Color = Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")]
 
 _ID_PART = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -116,7 +117,7 @@ class Marker(_State, tag="marker", kw_only=True):
     shape: Shape = Shape.POINT
     points: Annotated[list[tuple[Lat, Lon]], Meta(max_length=1000)] = []
     radius_m: Annotated[float, Meta(ge=0.0, le=1e6)] | None = None
-    color: Annotated[str, Meta(pattern=r"^#[0-9a-fA-F]{6}$")] = "#ff6600"
+    color: Color = "#ff6600"
     category: Name = "annotation"
 
 

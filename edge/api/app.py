@@ -1,0 +1,100 @@
+"""The Litestar application and the uvicorn server that runs it inside the node's event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+
+import uvicorn
+from litestar import Litestar, MediaType, Request, Response, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin
+
+from edge import __version__
+from edge.api.live import live
+from edge.api.page import page_handlers
+from edge.api.routes import Health, api_router, health_of
+from edge.journal import JournalUnavailable
+from edge.node import EdgeNode
+
+log = logging.getLogger(__name__)
+
+
+@get("/healthz", sync_to_thread=False)
+def healthz(node: EdgeNode) -> Health:
+    """Each component's state and the scene's counters (no picture data, so no token needed)."""
+    return health_of(node)
+
+
+def _journal_down(request: Request, exc: JournalUnavailable) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    return Response({"status_code": 503, "detail": f"not stored, so not accepted: {exc}"}, status_code=503)
+
+
+def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, object]]:  # type: ignore[type-arg]
+    body: dict[str, object] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(body, status_code=exc.status_code, headers=exc.headers, media_type=MediaType.JSON)
+
+
+def create_app(node: EdgeNode) -> Litestar:
+    """The whole HTTP surface of one node."""
+    return Litestar(
+        route_handlers=[healthz, api_router, live, *page_handlers],
+        dependencies={"node": Provide(lambda: node, sync_to_thread=False)},
+        state=State({"node": node, "live_clients": 0}),
+        request_max_body_size=node.config.api.max_body_bytes,
+        exception_handlers={JournalUnavailable: _journal_down, HTTPException: _http_error},
+        openapi_config=OpenAPIConfig(
+            title="fieldkit", version=__version__, path="/api/schema", render_plugins=[JsonRenderPlugin()]
+        ),
+        logging_config=None,  # the CLI configures logging once for the whole process
+        debug=False,
+    )
+
+
+class ApiServer:
+    """Component: serve the app with uvicorn on the node's loop until cancelled."""
+
+    name = "api"
+
+    def __init__(self, node: EdgeNode) -> None:
+        self.node = node
+
+    async def run(self) -> None:
+        cfg = self.node.config.api
+        sock = _listen(cfg.host, cfg.port)
+        host, port = sock.getsockname()[:2]
+        config = uvicorn.Config(
+            create_app(self.node), lifespan="off", log_level="warning", access_log=False,
+            ws_max_size=64 * 1024, timeout_graceful_shutdown=0.5, server_header=False, log_config=None,
+        )
+        server = uvicorn.Server(config)
+        config.load()
+        server.lifespan = config.lifespan_class(config)
+        await server.startup(sockets=[sock])
+        self.node.api_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        self.node.ready.set()
+        log.info("serving %s", self.node.api_url)
+        try:
+            await server.main_loop()
+        finally:
+            server.should_exit = True
+            await asyncio.shield(server.shutdown(sockets=[sock]))
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock

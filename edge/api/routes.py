@@ -1,0 +1,317 @@
+"""REST under /api/: the picture, entities, tracks, replay, alerts, messages, markers, node health."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+
+import msgspec
+from litestar import Request, Router, delete, get, post
+from litestar.exceptions import NotFoundException, ValidationException
+from litestar.params import Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from edge.api.guards import authorize, principal_of
+from edge.auth import Role
+from edge.node import EdgeNode
+from edge.scene import (
+    ENTITY_KINDS,
+    Alert,
+    AlertAck,
+    AlertClear,
+    AlertRecord,
+    AlertStatus,
+    Audit,
+    Entity,
+    Event,
+    Marker,
+    Message,
+    Position,
+    Removed,
+    Scene,
+    Severity,
+    Shape,
+    Snapshot,
+    TrackPoint,
+)
+from edge.scene.model import Color, Lat, Lon, Name, Text
+
+VIEW = {"role": Role.VIEWER}
+ACT = {"role": Role.PILOT}
+ADMIN = {"role": Role.ADMIN}
+MAX_SPAN_S = 7 * 86400.0
+
+
+class NewAlert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """An alert raised by an operator."""
+
+    title: Annotated[Name, msgspec.Meta(min_length=1)]
+    text: Text = ""
+    severity: Severity = Severity.WARNING
+    entity_id: str | None = None
+    pos: Position | None = None
+
+
+class NewMessage(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A text message from an operator."""
+
+    text: Annotated[Text, msgspec.Meta(min_length=1)]
+    to: Name = "all"
+
+
+class NewMarker(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A drawing on the map."""
+
+    name: Name = ""
+    shape: Shape = Shape.POINT
+    points: Annotated[list[tuple[Lat, Lon]], msgspec.Meta(min_length=1, max_length=1000)]
+    radius_m: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] | None = None
+    color: Color = "#ff6600"
+    category: Name = "annotation"
+
+
+class Health(msgspec.Struct, frozen=True):
+    """The node's components and counters."""
+
+    node_id: str
+    components: dict[str, dict[str, object]]
+    entities: int
+    subscribers: int
+    states_applied: int
+    states_stale: int
+    states_future: int
+    events_applied: int
+    events_duplicate: int
+    journal_commits: int
+
+
+def _scene(node: EdgeNode) -> Scene:
+    assert node.scene is not None  # the API only runs inside a started node
+    return node.scene
+
+
+def _event_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(8)}"
+
+
+def health_of(node: EdgeNode) -> Health:
+    """What /healthz and /api/node report."""
+    scene = _scene(node)
+    c = scene.counters
+    return Health(
+        node_id=node.node_id,
+        components=node.health(),
+        entities=len(scene.entities()),
+        subscribers=scene.subscribers,
+        states_applied=c.states_applied,
+        states_stale=c.states_stale,
+        states_future=c.states_future,
+        events_applied=c.events_applied,
+        events_duplicate=c.events_duplicate,
+        journal_commits=node.journal.commits,
+    )
+
+
+@get("/scene", opt=VIEW, sync_to_thread=False)
+def scene_now(node: EdgeNode) -> Snapshot:
+    """The whole picture now."""
+    return _scene(node).snapshot()
+
+
+@get("/entities", opt=VIEW, sync_to_thread=False)
+def list_entities(node: EdgeNode, kind: str | None = None) -> list[Entity]:
+    """Every entity, or those of one kind (unit, vehicle, feed, node, marker)."""
+    if kind is not None and kind not in ENTITY_KINDS:
+        raise ValidationException(f"kind must be one of {', '.join(ENTITY_KINDS)}")
+    return _scene(node).entities(kind)
+
+
+@get("/entities/{entity_id:str}", opt=VIEW, sync_to_thread=False)
+def get_entity(node: EdgeNode, entity_id: str) -> Entity:
+    """One entity's current value."""
+    entity = _scene(node).get(entity_id)
+    if entity is None:
+        raise NotFoundException(f"no entity {entity_id!r} in the picture")
+    return entity
+
+
+@post("/entities", opt=ADMIN, status_code=HTTP_200_OK)
+async def put_entity(node: EdgeNode, data: Entity, request: Request) -> Entity:  # type: ignore[type-arg]
+    """Put an entity into the picture (integrations, manual positions); last value wins."""
+    kind = data.__struct_config__.tag
+    if not data.id.startswith(f"{kind}:"):
+        raise ValidationException(f"id of a {kind} must start with '{kind}:'")
+    scene = _scene(node)
+    if not scene.apply_state(data):
+        raise ValidationException("the picture holds a newer value for this entity (or ts is far in the future)")
+    await _audit(node, request, "put-entity", data.id)
+    return data
+
+
+@get("/entities/{entity_id:str}/track", opt=VIEW)
+async def get_track(
+    node: EdgeNode,
+    entity_id: str,
+    since: Annotated[float, Parameter(ge=0)],
+    until: Annotated[float | None, Parameter(ge=0)] = None,
+) -> list[TrackPoint]:
+    """An entity's downsampled positions between two times (seconds since the epoch)."""
+    end = until if until is not None else node.clock()
+    _check_span(since, end)
+    return await node.journal.track(entity_id, since, end)
+
+
+@get("/replay", opt=VIEW)
+async def replay(node: EdgeNode, at: Annotated[float, Parameter(ge=0)]) -> Snapshot:
+    """The picture as it was at time ``at`` (seconds since the epoch), from the journal."""
+    return await node.journal.picture_at(at)
+
+
+@get("/events", opt=VIEW)
+async def list_events(
+    node: EdgeNode,
+    since: Annotated[float, Parameter(ge=0)],
+    until: Annotated[float | None, Parameter(ge=0)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=5000)] = 1000,
+) -> list[Event]:
+    """Journaled events (alerts, acks, clears, messages, audit) between two times, oldest first."""
+    end = until if until is not None else node.clock()
+    _check_span(since, end)
+    return await node.journal.events_between(since, end, limit)
+
+
+@get("/alerts", opt=VIEW, sync_to_thread=False)
+def list_alerts(node: EdgeNode, status: AlertStatus | None = None) -> list[AlertRecord]:
+    """Alerts with their lifecycle state, optionally only those in one state."""
+    return [r for r in _scene(node).alerts() if status is None or r.status is status]
+
+
+@post("/alerts", opt=ACT, status_code=HTTP_201_CREATED)
+async def raise_alert(node: EdgeNode, data: NewAlert, request: Request) -> AlertRecord:  # type: ignore[type-arg]
+    """Raise an alert; answered once it is committed to the journal."""
+    who = principal_of(request)
+    alert = Alert(
+        id=_event_id("alert"), origin=node.node_id, ts=node.clock(), severity=data.severity,
+        title=data.title, text=data.text or f"raised by {who.label}", entity_id=data.entity_id, pos=data.pos,
+    )
+    await _scene(node).append(alert)
+    return _record(node, alert.id)
+
+
+@post("/alerts/{alert_id:str}/ack", opt=ACT, status_code=HTTP_200_OK)
+async def ack_alert(node: EdgeNode, alert_id: str, request: Request) -> AlertRecord:  # type: ignore[type-arg]
+    """Acknowledge an alert; answered once the acknowledgement is committed."""
+    _record(node, alert_id)
+    who = principal_of(request)
+    ack = AlertAck(id=_event_id("ack"), origin=node.node_id, ts=node.clock(), alert_id=alert_id, by=who.label)
+    await _scene(node).append(ack)
+    return _record(node, alert_id)
+
+
+@post("/alerts/{alert_id:str}/clear", opt=ACT, status_code=HTTP_200_OK)
+async def clear_alert(node: EdgeNode, alert_id: str, request: Request) -> AlertRecord:  # type: ignore[type-arg]
+    """Clear (resolve) an alert; answered once committed."""
+    _record(node, alert_id)
+    who = principal_of(request)
+    clear = AlertClear(id=_event_id("clear"), origin=node.node_id, ts=node.clock(), alert_id=alert_id, by=who.label)
+    await _scene(node).append(clear)
+    return _record(node, alert_id)
+
+
+@get("/messages", opt=VIEW, sync_to_thread=False)
+def list_messages(node: EdgeNode) -> list[Message]:
+    """The most recent messages, oldest first."""
+    return _scene(node).messages()
+
+
+@post("/messages", opt=ACT, status_code=HTTP_201_CREATED)
+async def send_message(node: EdgeNode, data: NewMessage, request: Request) -> Message:  # type: ignore[type-arg]
+    """Send a message; answered with the numbered message once it is committed."""
+    who = principal_of(request)
+    message = Message(
+        id=_event_id("msg"), origin=node.node_id, ts=node.clock(), sender=who.label, to=data.to, text=data.text
+    )
+    stored = await _scene(node).append(message)
+    assert isinstance(stored, Message)
+    return stored
+
+
+@get("/markers", opt=VIEW, sync_to_thread=False)
+def list_markers(node: EdgeNode) -> list[Entity]:
+    """Every marker (drawing) in the picture."""
+    return _scene(node).entities("marker")
+
+
+@post("/markers", opt=ACT, status_code=HTTP_201_CREATED)
+async def add_marker(node: EdgeNode, data: NewMarker, request: Request) -> Marker:  # type: ignore[type-arg]
+    """Draw a marker; answered once it is written to the journal."""
+    _check_marker(data)
+    marker = Marker(
+        id=f"marker:{node.node_id}:{secrets.token_hex(6)}", origin=node.node_id, ts=node.clock(), name=data.name,
+        pos=Position(lat=data.points[0][0], lon=data.points[0][1]), shape=data.shape, points=data.points,
+        radius_m=data.radius_m, color=data.color, category=data.category,
+    )
+    scene = _scene(node)
+    scene.apply_state(marker)
+    await scene.flush(history=True)  # an operator's drawing is durable before we say it exists
+    await _audit(node, request, "draw", marker.id)
+    return marker
+
+
+@delete("/markers/{marker_id:str}", opt=ACT, status_code=HTTP_200_OK)
+async def remove_marker(node: EdgeNode, marker_id: str, request: Request) -> Removed:  # type: ignore[type-arg]
+    """Remove a marker."""
+    scene = _scene(node)
+    if not isinstance(scene.get(marker_id), Marker):
+        raise NotFoundException(f"no marker {marker_id!r}")
+    removed = Removed(id=marker_id, origin=node.node_id, ts=node.clock())
+    scene.apply_state(removed)
+    await scene.flush(history=True)
+    await _audit(node, request, "erase", marker_id)
+    return removed
+
+
+@get("/node", opt=VIEW, sync_to_thread=False)
+def node_health(node: EdgeNode) -> Health:
+    """This node's components and counters."""
+    return health_of(node)
+
+
+def _record(node: EdgeNode, alert_id: str) -> AlertRecord:
+    record = _scene(node).alert(alert_id)
+    if record is None:
+        raise NotFoundException(f"no alert {alert_id!r}")
+    return record
+
+
+def _check_span(since: float, until: float) -> None:
+    if until < since:
+        raise ValidationException("until must not be before since")
+    if until - since > MAX_SPAN_S:
+        raise ValidationException(f"a time window may span at most {MAX_SPAN_S / 86400:.0f} days")
+
+
+def _check_marker(data: NewMarker) -> None:
+    need = {Shape.POINT: 1, Shape.CIRCLE: 1, Shape.LINE: 2, Shape.POLYGON: 3}[data.shape]
+    if len(data.points) < need:
+        raise ValidationException(f"a {data.shape.value} needs at least {need} point(s)")
+    if data.shape is Shape.CIRCLE and data.radius_m is None:
+        raise ValidationException("a circle needs radius_m")
+
+
+async def _audit(node: EdgeNode, request: Request, action: str, target: str) -> None:  # type: ignore[type-arg]
+    who = principal_of(request)
+    await _scene(node).append(
+        Audit(id=_event_id("audit"), origin=node.node_id, ts=node.clock(), actor=who.label, action=action, target=target)
+    )
+
+
+api_router = Router(
+    path="/api",
+    guards=[authorize],
+    route_handlers=[
+        scene_now, list_entities, get_entity, put_entity, get_track, replay, list_events, list_alerts,
+        raise_alert, ack_alert, clear_alert, list_messages, send_message, list_markers, add_marker,
+        remove_marker, node_health,
+    ],
+)

@@ -1,0 +1,172 @@
+"""The `fieldkit` command: run a node, run a simulated incident, manage tokens, check configuration."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+import msgspec
+
+from edge import __version__
+from edge.auth import Role, TokenStore
+from edge.config import Config, ConfigError, load, markdown
+from edge.journal import JournalError
+
+log = logging.getLogger("fieldkit")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fieldkit", description="Emergency comms and drone operations at the edge.")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run this kit's edge node")
+    run.add_argument("--config", type=Path, help="TOML configuration (defaults for everything not given)")
+
+    sim = sub.add_parser("sim", help="run a simulated incident on a local node and print its URL")
+    sim.add_argument("--scenario", type=Path, help="scenario TOML (default: the built-in incident)")
+    sim.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    sim.add_argument("--no-browser-hint", action="store_true", help="do not print the page URL hint")
+    sim.add_argument("--config", type=Path, help="node configuration (default: a fresh data folder)")
+    sim.add_argument("--port", type=int, help="HTTP port (overrides the configuration)")
+    sim.add_argument("--speedup", type=float, default=1.0, help="simulated seconds per real second")
+
+    token = sub.add_parser("token", help="create, list or revoke API tokens")
+    tsub = token.add_subparsers(dest="token_command", required=True)
+    create = tsub.add_parser("create", help="create a token (printed once)")
+    create.add_argument("--role", required=True, choices=[r.name.lower() for r in Role])
+    create.add_argument("--label", default="", help="who holds it (shown in acks and the audit log)")
+    create.add_argument("--config", type=Path)
+    lst = tsub.add_parser("list", help="list tokens (ids, roles, labels; never secrets)")
+    lst.add_argument("--config", type=Path)
+    revoke = tsub.add_parser("revoke", help="revoke a token by id")
+    revoke.add_argument("token_id")
+    revoke.add_argument("--config", type=Path)
+
+    cfg = sub.add_parser("config", help="check a configuration, or print the reference")
+    csub = cfg.add_subparsers(dest="config_command", required=True)
+    chk = csub.add_parser("check", help="report every problem in a configuration file")
+    chk.add_argument("file", type=Path)
+    csub.add_parser("doc", help="print the configuration reference (Markdown)")
+
+    sub.add_parser("version", help="print the version")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fieldkit` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "version":
+            print(f"fieldkit {__version__}")
+            return 0
+        if args.command == "config":
+            return _config(args)
+        if args.command == "token":
+            return _token(args)
+        if args.command == "run":
+            return _run_node(load(args.config), sim=None)
+        if args.command == "sim":
+            return _sim(args)
+    except ConfigError as exc:
+        print(f"fieldkit: configuration {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    except JournalError as exc:
+        print(f"fieldkit: {exc}", file=sys.stderr)
+        return 3
+    return 2
+
+
+def _config(args: argparse.Namespace) -> int:
+    if args.config_command == "doc":
+        sys.stdout.write(markdown())
+        return 0
+    config = load(args.file)
+    print(f"{args.file}: OK (node {config.node.id}, serving {config.api.host}:{config.api.port})")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    store = TokenStore(load(args.config).tokens_path)
+    if args.token_command == "create":
+        role = Role.parse(args.role)
+        token = store.create(role, args.label or f"{role.name.lower()}-token")
+        print(token)
+        print(f"(a {role.name.lower()} token, stored hashed in {store.path}; it is shown only now)", file=sys.stderr)
+    elif args.token_command == "list":
+        for token_id, role, label in store.list():
+            print(f"{token_id}  {role:<6}  {label}")
+    elif not store.revoke(args.token_id):
+        print(f"fieldkit: no token {args.token_id}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _sim(args: argparse.Namespace) -> int:
+    from sim import IncidentSim, SimClock, load_scenario  # only `fieldkit sim` imports the simulation
+
+    scenario = load_scenario(args.scenario)
+    config = load(args.config) if args.config else Config()
+    if args.config is None:  # a fresh incident each run, unless told where to keep it
+        node = msgspec.structs.replace(
+            config.node, id="sim-kit", name="模拟指挥车 Sim kit", lat=scenario.home_lat, lon=scenario.home_lon,
+            data_dir=tempfile.mkdtemp(prefix="fieldkit-sim-"),
+        )
+        config = msgspec.structs.replace(config, node=node)
+    if args.port is not None:
+        config = msgspec.structs.replace(config, api=msgspec.structs.replace(config.api, port=args.port))
+    clock = SimClock(args.speedup)
+    return _run_node(
+        config, sim=lambda n: IncidentSim(n, scenario, speedup=args.speedup), clock=clock,
+        duration=args.duration, hint=not args.no_browser_hint,
+    )
+
+
+def _run_node(config: Config, *, sim: object, clock: object = None, duration: float | None = None,
+              hint: bool = True) -> int:
+    from edge.node import EdgeNode
+
+    tokens = TokenStore(config.tokens_path)
+    extra = [sim] if sim is not None else []
+    node = EdgeNode(config, tokens=tokens, extra=extra, **({"clock": clock} if clock else {}))  # type: ignore[arg-type]
+
+    async def main() -> None:
+        runner = asyncio.create_task(node.run(handle_signals=True))
+        ready = asyncio.create_task(node.ready.wait())
+        await asyncio.wait([runner, ready], return_when=asyncio.FIRST_COMPLETED)
+        if node.ready.is_set():
+            _announce(node, tokens, sim is not None, hint)
+            if duration is not None:
+                asyncio.get_running_loop().call_later(duration, node.stop)
+        ready.cancel()
+        await runner
+
+    asyncio.run(main())
+    return 0
+
+
+def _announce(node: object, tokens: TokenStore, is_sim: bool, hint: bool) -> None:
+    from edge.node import EdgeNode
+
+    assert isinstance(node, EdgeNode)
+    print(f"fieldkit: node {node.node_id} serving {node.api_url}", flush=True)
+    if is_sim:
+        # A session token held in memory only: the URL fragment never reaches the server or its logs.
+        token = tokens.create(Role.PILOT, "sim operator", persist=False)
+        if hint:
+            print(f"fieldkit: open the command post at {node.api_url}#token={token}", flush=True)
+        else:
+            print(f"fieldkit: session token {token}", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

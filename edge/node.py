@@ -1,0 +1,159 @@
+"""The edge node: one asyncio process, one TaskGroup owning every component.
+
+Startup opens the journal (a corrupt or foreign file stops the node before anything runs) and
+restores the picture from it. Shutdown (``stop()``, SIGINT, SIGTERM) cancels the group, then flushes
+state and closes the journal; events are already durable when acknowledged, so nothing committed is
+lost however the process ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Callable, Sequence
+
+from edge import __version__
+from edge.auth import TokenStore
+from edge.config import Config
+from edge.journal import Journal
+from edge.scene import Node as NodeEntity
+from edge.scene import NodeRole, Position, Scene
+from edge.supervisor import Component, Supervised
+
+log = logging.getLogger(__name__)
+
+
+class _Every:
+    """A component that calls ``tick`` at a fixed interval."""
+
+    def __init__(self, name: str, interval_s: float, tick: Callable[[], object]) -> None:
+        self.name = name
+        self._interval = interval_s
+        self._tick = tick
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            result = self._tick()
+            if asyncio.iscoroutine(result):
+                await result
+
+
+class EdgeNode:
+    """A running fieldkit node; ``await node.run()`` until ``stop()`` or a signal."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        clock: Callable[[], float] = time.time,
+        tokens: TokenStore | None = None,
+        extra: Sequence[Callable[[EdgeNode], Component]] = (),
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.node_id = config.node.id
+        self.journal = Journal(config.journal_path, node_id=self.node_id, synchronous=config.journal.synchronous)
+        self.tokens = tokens if tokens is not None else TokenStore(config.tokens_path)
+        self.scene: Scene | None = None
+        self.supervised: list[Supervised] = []
+        self.api_url: str | None = None
+        self.ready = asyncio.Event()
+        self._extra = extra
+        self._stop = asyncio.Event()
+        self._last_history = 0.0
+
+    def stop(self) -> None:
+        """Ask the node to shut down (idempotent, callable from a signal handler)."""
+        self._stop.set()
+
+    def health(self) -> dict[str, dict[str, object]]:
+        """Each component's state, restarts and last error."""
+        return {s.name: s.report() for s in self.supervised}
+
+    async def run(self, *, handle_signals: bool = False) -> None:
+        """Open the journal, start every component, and run until stopped."""
+        restored = await asyncio.to_thread(self.journal.open)
+        try:
+            scene = Scene(
+                self.node_id,
+                self.journal,
+                clock=self.clock,
+                track_interval_s=self.config.journal.track_interval_s,
+                reannounce_s=self.config.scene.reannounce_s,
+                max_subscriber_states=self.config.scene.max_subscriber_states,
+                max_subscriber_events=self.config.scene.max_subscriber_events,
+            )
+            scene.restore(restored)
+            self.scene = scene
+            self._publish_self()
+            await self._run_components(handle_signals)
+        finally:
+            await self._close()
+
+    async def _run_components(self, handle_signals: bool) -> None:
+        from edge.api import ApiServer  # the API needs the scene; import late to keep the layers clear
+
+        components: list[Component] = [
+            _Every("journal-flush", self.config.journal.flush_interval_s, self._flush),
+            _Every("alert-reminder", 1.0, self._remind),
+            _Every("node-status", 5.0, self._publish_self),
+            ApiServer(self),
+        ]
+        components += [make(self) for make in self._extra]
+        self.supervised = [Supervised(c) for c in components]
+        loop = asyncio.get_running_loop()
+        if handle_signals:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self.stop)
+        try:
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(s.run(), name=s.name) for s in self.supervised]
+                await self._stop.wait()
+                for task in tasks:
+                    task.cancel()
+        finally:
+            if handle_signals:
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+
+    async def _flush(self) -> None:
+        assert self.scene is not None
+        now = self.clock()
+        history = now - self._last_history >= self.config.journal.history_interval_s
+        if history:
+            self._last_history = now
+        await self.scene.flush(history=history)
+
+    def _remind(self) -> None:
+        assert self.scene is not None
+        self.scene.remind()
+
+    def _publish_self(self) -> None:
+        """Put this node itself in the picture, with its components' states."""
+        assert self.scene is not None
+        cfg = self.config.node
+        pos = Position(lat=cfg.lat, lon=cfg.lon) if cfg.lat is not None and cfg.lon is not None else None
+        self.scene.apply_state(
+            NodeEntity(
+                id=f"node:{self.node_id}",
+                origin=self.node_id,
+                ts=self.clock(),
+                name=cfg.name or self.node_id,
+                pos=pos,
+                role=NodeRole(cfg.role),
+                version=__version__,
+                components={s.name: s.state.value for s in self.supervised},
+            )
+        )
+
+    async def _close(self) -> None:
+        if self.scene is not None:
+            try:
+                await asyncio.wait_for(self.scene.flush(history=True), timeout=1.0)
+            except Exception as exc:  # the journal says why; events were committed already
+                log.error("final state flush failed: %s", exc)
+        await asyncio.to_thread(self.journal.close)
+        log.info("node %s stopped", self.node_id)

@@ -1,0 +1,1 @@
+"""Video: sources, WebRTC out (WHEP/WHIP), relay, snapshots, recording, analysis (issue #5)."""

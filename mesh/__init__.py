@@ -1,0 +1,1 @@
+"""Mesh: zeroconf discovery and Zenoh scene sync between nodes (issue #6)."""
