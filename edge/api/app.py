@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from edge import __version__
+from edge.api.guards import NodeDep
 from edge.api.live import live
 from edge.api.page import page_handlers
 from edge.api.routes import Health, api_router, health_of
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 @get("/healthz", sync_to_thread=False)
-def healthz(node: EdgeNode) -> Health:
+def healthz(node: NodeDep) -> Health:
     """Each component's state and the scene's counters (no picture data, so no token needed)."""
     return health_of(node)
 

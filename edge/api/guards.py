@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from edge.auth import Principal, Role
+from edge.node import EdgeNode
 
-if TYPE_CHECKING:
-    from edge.node import EdgeNode
+NodeDep = NamedDependency[EdgeNode]  # every handler gets the node it serves
 
 
 def bearer(connection: ASGIConnection) -> str | None:  # type: ignore[type-arg]

@@ -16,7 +16,7 @@ import msgspec
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 
-from edge.node import EdgeNode
+from edge.api.guards import NodeDep
 from edge.scene import Delta, Snapshot, Subscription
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ _decode_hello = msgspec.json.Decoder(_Hello).decode
 
 
 @websocket("/api/live")
-async def live(socket: WebSocket, node: EdgeNode) -> None:  # type: ignore[type-arg]
+async def live(socket: WebSocket, node: NodeDep) -> None:  # type: ignore[type-arg]
     """Stream the picture to one client."""
     await socket.accept()
     state = socket.app.state

@@ -9,10 +9,10 @@ from typing import Annotated
 import xstatic.pkg.leaflet
 from litestar import Response, get
 from litestar.exceptions import NotFoundException
-from litestar.params import Parameter
+from litestar.params import PathParameter
 from litestar.static_files import create_static_files_router
 
-from edge.node import EdgeNode
+from edge.api.guards import NodeDep
 
 STATIC = Path(__file__).parent / "static"
 LEAFLET = Path(xstatic.pkg.leaflet.BASE_DIR)
@@ -26,10 +26,10 @@ def index() -> Response[bytes]:
 
 @get("/tiles/{z:int}/{x:int}/{y:int}", include_in_schema=False, sync_to_thread=True)
 def tile(
-    node: EdgeNode,
-    z: Annotated[int, Parameter(ge=0, le=24)],
-    x: Annotated[int, Parameter(ge=0)],
-    y: Annotated[int, Parameter(ge=0)],
+    node: NodeDep,
+    z: Annotated[int, PathParameter(ge=0, le=24)],
+    x: Annotated[int, PathParameter(ge=0)],
+    y: Annotated[int, PathParameter(ge=0)],
 ) -> Response[bytes]:
     """One basemap tile (XYZ numbering) from the configured MBTiles file (TMS rows inside)."""
     path = node.config.api.mbtiles
@@ -48,7 +48,7 @@ def tile(
 
 
 @get("/api/basemap", include_in_schema=False, sync_to_thread=False)
-def basemap(node: EdgeNode) -> dict[str, object]:
+def basemap(node: NodeDep) -> dict[str, object]:
     """What the page should draw under the picture."""
     return {"mbtiles": bool(node.config.api.mbtiles), "tiles": "/tiles/{z}/{x}/{y}"}
 

@@ -8,10 +8,10 @@ from typing import Annotated
 import msgspec
 from litestar import Request, Router, delete, get, post
 from litestar.exceptions import NotFoundException, ValidationException
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from edge.api.guards import authorize, principal_of
+from edge.api.guards import NodeDep, authorize, principal_of
 from edge.auth import Role
 from edge.node import EdgeNode
 from edge.scene import (
@@ -113,13 +113,13 @@ def health_of(node: EdgeNode) -> Health:
 
 
 @get("/scene", opt=VIEW, sync_to_thread=False)
-def scene_now(node: EdgeNode) -> Snapshot:
+def scene_now(node: NodeDep) -> Snapshot:
     """The whole picture now."""
     return _scene(node).snapshot()
 
 
 @get("/entities", opt=VIEW, sync_to_thread=False)
-def list_entities(node: EdgeNode, kind: str | None = None) -> list[Entity]:
+def list_entities(node: NodeDep, kind: FromQuery[str | None] = None) -> list[Entity]:
     """Every entity, or those of one kind (unit, vehicle, feed, node, marker)."""
     if kind is not None and kind not in ENTITY_KINDS:
         raise ValidationException(f"kind must be one of {', '.join(ENTITY_KINDS)}")
@@ -127,7 +127,7 @@ def list_entities(node: EdgeNode, kind: str | None = None) -> list[Entity]:
 
 
 @get("/entities/{entity_id:str}", opt=VIEW, sync_to_thread=False)
-def get_entity(node: EdgeNode, entity_id: str) -> Entity:
+def get_entity(node: NodeDep, entity_id: FromPath[str]) -> Entity:
     """One entity's current value."""
     entity = _scene(node).get(entity_id)
     if entity is None:
@@ -136,7 +136,7 @@ def get_entity(node: EdgeNode, entity_id: str) -> Entity:
 
 
 @post("/entities", opt=ADMIN, status_code=HTTP_200_OK)
-async def put_entity(node: EdgeNode, data: Entity, request: Request) -> Entity:  # type: ignore[type-arg]
+async def put_entity(node: NodeDep, data: JSONBody[Entity], request: Request) -> Entity:  # type: ignore[type-arg]
     """Put an entity into the picture (integrations, manual positions); last value wins."""
     kind = data.__struct_config__.tag
     if not data.id.startswith(f"{kind}:"):
@@ -150,10 +150,10 @@ async def put_entity(node: EdgeNode, data: Entity, request: Request) -> Entity: 
 
 @get("/entities/{entity_id:str}/track", opt=VIEW)
 async def get_track(
-    node: EdgeNode,
-    entity_id: str,
-    since: Annotated[float, Parameter(ge=0)],
-    until: Annotated[float | None, Parameter(ge=0)] = None,
+    node: NodeDep,
+    entity_id: FromPath[str],
+    since: Annotated[float, QueryParameter(ge=0)],
+    until: Annotated[float | None, QueryParameter(ge=0)] = None,
 ) -> list[TrackPoint]:
     """An entity's downsampled positions between two times (seconds since the epoch)."""
     end = until if until is not None else node.clock()
@@ -162,17 +162,17 @@ async def get_track(
 
 
 @get("/replay", opt=VIEW)
-async def replay(node: EdgeNode, at: Annotated[float, Parameter(ge=0)]) -> Snapshot:
+async def replay(node: NodeDep, at: Annotated[float, QueryParameter(ge=0)]) -> Snapshot:
     """The picture as it was at time ``at`` (seconds since the epoch), from the journal."""
     return await node.journal.picture_at(at)
 
 
 @get("/events", opt=VIEW)
 async def list_events(
-    node: EdgeNode,
-    since: Annotated[float, Parameter(ge=0)],
-    until: Annotated[float | None, Parameter(ge=0)] = None,
-    limit: Annotated[int, Parameter(ge=1, le=5000)] = 1000,
+    node: NodeDep,
+    since: Annotated[float, QueryParameter(ge=0)],
+    until: Annotated[float | None, QueryParameter(ge=0)] = None,
+    limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
 ) -> list[Event]:
     """Journaled events (alerts, acks, clears, messages, audit) between two times, oldest first."""
     end = until if until is not None else node.clock()
@@ -181,13 +181,13 @@ async def list_events(
 
 
 @get("/alerts", opt=VIEW, sync_to_thread=False)
-def list_alerts(node: EdgeNode, status: AlertStatus | None = None) -> list[AlertRecord]:
+def list_alerts(node: NodeDep, status: FromQuery[AlertStatus | None] = None) -> list[AlertRecord]:
     """Alerts with their lifecycle state, optionally only those in one state."""
     return [r for r in _scene(node).alerts() if status is None or r.status is status]
 
 
 @post("/alerts", opt=ACT, status_code=HTTP_201_CREATED)
-async def raise_alert(node: EdgeNode, data: NewAlert, request: Request) -> AlertRecord:  # type: ignore[type-arg]
+async def raise_alert(node: NodeDep, data: JSONBody[NewAlert], request: Request) -> AlertRecord:  # type: ignore[type-arg]
     """Raise an alert; answered once it is committed to the journal."""
     who = principal_of(request)
     alert = Alert(
@@ -199,7 +199,7 @@ async def raise_alert(node: EdgeNode, data: NewAlert, request: Request) -> Alert
 
 
 @post("/alerts/{alert_id:str}/ack", opt=ACT, status_code=HTTP_200_OK)
-async def ack_alert(node: EdgeNode, alert_id: str, request: Request) -> AlertRecord:  # type: ignore[type-arg]
+async def ack_alert(node: NodeDep, alert_id: FromPath[str], request: Request) -> AlertRecord:  # type: ignore[type-arg]
     """Acknowledge an alert; answered once the acknowledgement is committed."""
     _record(node, alert_id)
     who = principal_of(request)
@@ -209,7 +209,7 @@ async def ack_alert(node: EdgeNode, alert_id: str, request: Request) -> AlertRec
 
 
 @post("/alerts/{alert_id:str}/clear", opt=ACT, status_code=HTTP_200_OK)
-async def clear_alert(node: EdgeNode, alert_id: str, request: Request) -> AlertRecord:  # type: ignore[type-arg]
+async def clear_alert(node: NodeDep, alert_id: FromPath[str], request: Request) -> AlertRecord:  # type: ignore[type-arg]
     """Clear (resolve) an alert; answered once committed."""
     _record(node, alert_id)
     who = principal_of(request)
@@ -219,13 +219,13 @@ async def clear_alert(node: EdgeNode, alert_id: str, request: Request) -> AlertR
 
 
 @get("/messages", opt=VIEW, sync_to_thread=False)
-def list_messages(node: EdgeNode) -> list[Message]:
+def list_messages(node: NodeDep) -> list[Message]:
     """The most recent messages, oldest first."""
     return _scene(node).messages()
 
 
 @post("/messages", opt=ACT, status_code=HTTP_201_CREATED)
-async def send_message(node: EdgeNode, data: NewMessage, request: Request) -> Message:  # type: ignore[type-arg]
+async def send_message(node: NodeDep, data: JSONBody[NewMessage], request: Request) -> Message:  # type: ignore[type-arg]
     """Send a message; answered with the numbered message once it is committed."""
     who = principal_of(request)
     message = Message(
@@ -237,13 +237,13 @@ async def send_message(node: EdgeNode, data: NewMessage, request: Request) -> Me
 
 
 @get("/markers", opt=VIEW, sync_to_thread=False)
-def list_markers(node: EdgeNode) -> list[Entity]:
+def list_markers(node: NodeDep) -> list[Entity]:
     """Every marker (drawing) in the picture."""
     return _scene(node).entities("marker")
 
 
 @post("/markers", opt=ACT, status_code=HTTP_201_CREATED)
-async def add_marker(node: EdgeNode, data: NewMarker, request: Request) -> Marker:  # type: ignore[type-arg]
+async def add_marker(node: NodeDep, data: JSONBody[NewMarker], request: Request) -> Marker:  # type: ignore[type-arg]
     """Draw a marker; answered once it is written to the journal."""
     _check_marker(data)
     marker = Marker(
@@ -259,7 +259,7 @@ async def add_marker(node: EdgeNode, data: NewMarker, request: Request) -> Marke
 
 
 @delete("/markers/{marker_id:str}", opt=ACT, status_code=HTTP_200_OK)
-async def remove_marker(node: EdgeNode, marker_id: str, request: Request) -> Removed:  # type: ignore[type-arg]
+async def remove_marker(node: NodeDep, marker_id: FromPath[str], request: Request) -> Removed:  # type: ignore[type-arg]
     """Remove a marker."""
     scene = _scene(node)
     if not isinstance(scene.get(marker_id), Marker):
@@ -272,12 +272,12 @@ async def remove_marker(node: EdgeNode, marker_id: str, request: Request) -> Rem
 
 
 @get("/node", opt=VIEW, sync_to_thread=False)
-def node_health(node: EdgeNode) -> Health:
+def node_health(node: NodeDep) -> Health:
     """This node's components and counters."""
     return health_of(node)
 
 
-def _record(node: EdgeNode, alert_id: str) -> AlertRecord:
+def _record(node: EdgeNode, alert_id: FromPath[str]) -> AlertRecord:
     record = _scene(node).alert(alert_id)
     if record is None:
         raise NotFoundException(f"no alert {alert_id!r}")
@@ -291,7 +291,7 @@ def _check_span(since: float, until: float) -> None:
         raise ValidationException(f"a time window may span at most {MAX_SPAN_S / 86400:.0f} days")
 
 
-def _check_marker(data: NewMarker) -> None:
+def _check_marker(data: JSONBody[NewMarker]) -> None:
     need = {Shape.POINT: 1, Shape.CIRCLE: 1, Shape.LINE: 2, Shape.POLYGON: 3}[data.shape]
     if len(data.points) < need:
         raise ValidationException(f"a {data.shape.value} needs at least {need} point(s)")

@@ -30,7 +30,7 @@ def id_part(text: str) -> str:
     return _ID_PART.sub("-", text)[:64] or "-"
 
 
-class Position(Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Position(Struct, frozen=True, kw_only=True):
     """A WGS-84 fix; each altitude says what it is relative to."""
 
     lat: Lat
@@ -39,7 +39,7 @@ class Position(Struct, frozen=True, kw_only=True, omit_defaults=True):
     alt_rel_m: float | None = None
 
 
-class _State(Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
+class _State(Struct, frozen=True, kw_only=True, tag_field="kind"):
     """Base of every entity: last value wins, ordered by ``(ts, origin)``."""
 
     id: EntityId
@@ -130,7 +130,7 @@ StateChange = Unit | Vehicle | Feed | Node | Marker | Removed
 ENTITY_KINDS: tuple[str, ...] = ("unit", "vehicle", "feed", "node", "marker")
 
 
-class _Event(Struct, frozen=True, kw_only=True, omit_defaults=True, tag_field="kind"):
+class _Event(Struct, frozen=True, kw_only=True, tag_field="kind"):
     """Base of every event: append-only, idempotent by ``id``, numbered ``(origin, seq)``."""
 
     id: Annotated[str, Meta(pattern=r"^[A-Za-z0-9._:-]+$", max_length=120)]
@@ -201,7 +201,7 @@ class AlertStatus(enum.Enum):
     CLEARED = "cleared"
 
 
-class AlertRecord(Struct, frozen=True, kw_only=True, omit_defaults=True):
+class AlertRecord(Struct, frozen=True, kw_only=True):
     """An alert together with where it is in its lifecycle."""
 
     alert: Alert
@@ -221,7 +221,7 @@ class TrackPoint(Struct, frozen=True, array_like=True):
     alt_msl_m: float | None = None
 
 
-class Delta(Struct, frozen=True, kw_only=True, omit_defaults=True):
+class Delta(Struct, frozen=True, kw_only=True):
     """One item sent to a subscriber: a state change, an event, a reminder or a resync notice.
 
     ``op`` is ``state`` (``value`` is a StateChange), ``event`` (``value`` is an Event),
