@@ -82,10 +82,14 @@ def _connect(path: Path, *, synchronous: str, readonly: bool = False) -> sqlite3
 def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
     """Refuse a file that is not a fieldkit journal; create the schema in an empty one."""
     try:
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        _check_or_create_unguarded(conn, path)
     except sqlite3.DatabaseError as exc:
         raise CorruptJournal(f"{path} is not a readable SQLite database ({exc}); it was left untouched") from exc
+
+
+def _check_or_create_unguarded(conn: sqlite3.Connection, path: Path) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
     if app_id == 0 and tables == 0:
         if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
             raise JournalError(f"{path}: SQLite refused WAL mode")
@@ -212,9 +216,11 @@ class Journal:
                 with contextlib.suppress(sqlite3.Error):
                     conn.execute("ROLLBACK")
                 raise
-        except sqlite3.Error as exc:
+        except Exception as exc:  # the writer thread must outlive any one batch
             self._next_seq = seq_before
-            error = JournalUnavailable(f"journal {self.path} cannot store: {exc}")
+            error: Exception = exc
+            if isinstance(exc, sqlite3.Error):
+                error = JournalUnavailable(f"journal {self.path} cannot store: {exc}")
             log.error("%s", error)
             for _, future in batch:
                 _resolve(future, error=error)
@@ -226,14 +232,15 @@ class Journal:
 
     async def append(self, events: Sequence[Event]) -> list[Event | None]:
         """Commit events; our own (seq 0) are numbered. Returns each stored event, None if a duplicate."""
+        for event in events:
+            if event.seq == 0 and event.origin != self.node_id:
+                raise JournalError(f"event {event.id} from {event.origin} has no seq: only {self.node_id}'s own are numbered here")
         return await self._submit(lambda conn: self._insert_events(conn, events))
 
     def _insert_events(self, conn: sqlite3.Connection, events: Sequence[Event]) -> list[Event | None]:
         stored: list[Event | None] = []
         for event in events:
             if event.seq == 0:
-                if event.origin != self.node_id:
-                    raise JournalError(f"event {event.id} from {event.origin} has no seq")
                 if conn.execute("SELECT 1 FROM events WHERE id=?", (event.id,)).fetchone():
                     stored.append(None)
                     continue

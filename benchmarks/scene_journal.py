@@ -1,0 +1,638 @@
+"""Foundation benchmarks: scene + journal + one live WebSocket subscriber, and event commits.
+
+Run ``.venv/bin/python benchmarks/scene_journal.py [--quick] [--repeats N] [--write-doc]``. Every
+configuration runs ``--repeats`` times on a fresh node in a fresh temporary folder; the report shows
+the median and, in brackets, the lowest and highest run, so noise from other work on the machine is
+visible. Everything is loopback; every loop is bounded in count and in time; nothing is asserted.
+
+The WebSocket client runs in a separate process (this file with ``--reader``) so that decoding on
+the client side does not share the node's event loop or core. See docs/PERFORMANCE.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import math
+import os
+import platform
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from websockets.asyncio.client import connect
+
+from edge.auth import Role, TokenStore
+from edge.config import Config
+from edge.journal import Journal
+from edge.node import EdgeNode
+from edge.scene import Message, Position, Unit, Vehicle
+
+REPO = Path(__file__).resolve().parent.parent
+DOC = REPO / "docs" / "PERFORMANCE.md"
+SECTION = "## Foundation: scene, journal, live WebSocket"
+STOP_ID = "unit:bench:stop"  # the last change of a phase; the reader ends when it sees it
+UNITS = 2000
+DRONES = 50
+YIELD_EVERY = 100  # changes applied between two yields to the loop
+MODES = ("FULL", "NORMAL")
+CONCURRENCY = (1, 8, 64)
+JOURNAL_CONCURRENCY = (1, 64)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much each phase does; every phase is bounded in count and in seconds."""
+
+    repeats: int
+    feed_changes: int
+    feed_seconds: float
+    rate_per_s: float
+    rate_seconds: float
+    flush_samples: int
+    events: int
+    events_seconds: float
+
+
+FULL_PLAN = Plan(repeats=3, feed_changes=60_000, feed_seconds=8.0, rate_per_s=500.0, rate_seconds=10.0,
+                 flush_samples=5, events=3000, events_seconds=2.0)
+QUICK_PLAN = Plan(repeats=1, feed_changes=20_000, feed_seconds=4.0, rate_per_s=500.0, rate_seconds=3.0,
+                  flush_samples=3, events=500, events_seconds=0.7)
+
+
+# -- the WebSocket reader (runs in its own process) ----------------------------------------------
+
+
+async def _read_live(url: str, token: str, timeout_s: float) -> dict[str, Any]:
+    """Connect, print ``ready`` after the snapshot, then count deltas until the stop entity."""
+    result: dict[str, Any] = {"messages": 0, "deltas": 0, "bench": 0, "lat_ms": [], "stopped": False,
+                              "last": None, "resyncs": 0}
+    deadline = time.monotonic() + timeout_s
+    async with connect(url, max_size=None, open_timeout=10, close_timeout=2) as ws:
+        await ws.send(json.dumps({"token": token}))
+        first = msgspec.json.decode(await asyncio.wait_for(ws.recv(), 10))
+        if first.get("type") != "snapshot":
+            raise RuntimeError(f"expected a snapshot, got {first.get('type')}")
+        print("ready", flush=True)  # the parent waits for this line
+        while not result["stopped"] and (left := deadline - time.monotonic()) > 0:
+            try:
+                raw = await asyncio.wait_for(ws.recv(), left)
+            except TimeoutError:
+                break
+            _count(result, time.time(), msgspec.json.decode(raw))
+    return result
+
+
+def _count(result: dict[str, Any], now: float, message: dict[str, Any]) -> None:
+    """Add one server message to the reader's counts and latencies."""
+    result["messages"] += 1
+    if message["type"] == "snapshot":
+        result["resyncs"] += 1
+        return
+    for delta in message["data"]:
+        result["deltas"] += 1
+        value = delta.get("value") or {}
+        entity_id = value.get("id", "")
+        if entity_id == STOP_ID:
+            result["stopped"] = True
+            result["last"] = now
+        elif entity_id.startswith(("unit:pdt:", "vehicle:")):
+            result["bench"] += 1
+            result["lat_ms"].append((now - value["ts"]) * 1000.0)
+
+
+def reader_main(url: str, timeout_s: float) -> None:
+    """Entry point of the reader process: the token comes on stdin, the result goes to stdout."""
+    token = sys.stdin.readline().strip()
+    result = asyncio.run(_read_live(url, token, timeout_s))
+    lat = result.pop("lat_ms")
+    result["lat_ms"] = {str(q): pct(lat, q) for q in (50, 95, 99, 100)}
+    print(json.dumps(result), flush=True)  # the parent reads this line
+
+
+class Reader:
+    """The reader subprocess, seen from the benchmark."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, url: str, token: str, timeout_s: float) -> Reader:
+        """Start a reader and wait until it holds its snapshot."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, __file__, "--reader", url, "--reader-timeout", str(timeout_s),
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        )
+        reader = cls(proc)
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(token.encode() + b"\n")
+            await proc.stdin.drain()
+            line = await asyncio.wait_for(proc.stdout.readline(), 20)
+            if line.strip() != b"ready":
+                raise RuntimeError(f"reader did not start: {line!r}")
+        except BaseException:
+            await reader.kill()
+            raise
+        return reader
+
+    async def result(self, timeout_s: float) -> dict[str, Any]:
+        """Wait for the reader's counts (it stops on the stop entity or its own deadline)."""
+        assert self.proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout_s)
+            await asyncio.wait_for(self.proc.wait(), 5)
+        finally:
+            await self.kill()
+        return dict(json.loads(line))
+
+    async def kill(self) -> None:
+        """End the process if it still runs (safe to call twice)."""
+        if self.proc.returncode is None:
+            self.proc.kill()
+            await self.proc.wait()
+
+
+# -- the node under test ------------------------------------------------------------------------
+
+
+@dataclass
+class Running:
+    """A node started in this loop, with its live URL and a viewer token."""
+
+    node: Any  # edge.node.EdgeNode
+    live_url: str
+    token: str
+
+    @property
+    def scene(self) -> Any:
+        """The node's scene (started)."""
+        assert self.node.scene is not None
+        return self.node.scene
+
+
+@contextlib.asynccontextmanager
+async def running_node(tmp: Path, synchronous: str) -> AsyncIterator[Running]:
+    """Start a node on 127.0.0.1:0 as tests/kit.py's ``start_local`` does; stop it afterwards."""
+    config = msgspec.convert({
+        "node": {"id": "bench", "data_dir": str(tmp / "data"), "lat": 36.70, "lon": 119.16},
+        "api": {"host": "127.0.0.1", "port": 0},
+        "journal": {"synchronous": synchronous},  # flush_interval_s stays at its default
+    }, type=Config)
+    node = EdgeNode(config, tokens=TokenStore(config.tokens_path))
+    task = asyncio.create_task(node.run())
+    ready = asyncio.create_task(node.ready.wait())
+    try:
+        done, _ = await asyncio.wait([task, ready], timeout=10, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+        if ready not in done:
+            raise RuntimeError("node did not become ready")
+        url = node.api_url.replace("http://", "ws://") + "api/live"
+        yield Running(node, url, node.tokens.create(Role.VIEWER, "bench"))
+    finally:
+        ready.cancel()
+        node.stop()
+        await asyncio.wait_for(task, 10)
+
+
+class Fleet:
+    """Radio units and drones moving around Weifang: the changes fed to the scene."""
+
+    def __init__(self) -> None:
+        self._size = UNITS + DRONES
+
+    def change(self, i: int, ts: float) -> Any:
+        """The ``i``-th change: entity ``i % size`` moved a little, stamped ``ts``."""
+        k = i % self._size
+        step = i // self._size
+        pos = Position(lat=36.70 + k * 1e-4 + step * 1e-6, lon=119.16 + step * 1e-6,
+                             alt_msl_m=40.0 + k % 7)
+        if k < UNITS:
+            return Unit(id=f"unit:pdt:{10_000 + k}", origin="bench", ts=ts, pos=pos,
+                              talkgroup="TG-1", status="on-scene", heading_deg=float(step % 360),
+                              speed_mps=1.2, battery_pct=80.0)
+        return Vehicle(id=f"vehicle:bench:{k - UNITS + 1}", origin="bench", ts=ts, pos=pos,
+                             mode="GUIDED", armed=True, heading_deg=float(step % 360),
+                             ground_speed_mps=5.0, battery_pct=70.0, battery_v=22.4)
+
+    def stop(self) -> Any:
+        """The entity that tells the reader a phase is over."""
+        return Unit(id=STOP_ID, origin="bench", ts=time.time())
+
+
+# -- measurements -------------------------------------------------------------------------------
+
+
+def rss_mib() -> tuple[float, float]:
+    """(VmRSS, VmHWM) of this process in MiB."""
+    values: dict[str, float] = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, rest = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            values[key] = int(rest.split()[0]) / 1024
+    return values.get("VmRSS", math.nan), values.get("VmHWM", math.nan)
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (nearest rank) of ``values``; NaN if empty."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+def the_subscription(scene: Any) -> Any:
+    """The one live subscriber: the scene exposes only a count, so read its private set."""
+    subs = list(scene._subscribers)
+    return subs[0] if len(subs) == 1 else None
+
+
+async def wait_unsubscribed(scene: Any, timeout_s: float = 5.0) -> None:
+    """Wait (bounded) until the server has dropped the previous reader's subscription."""
+    deadline = time.monotonic() + timeout_s
+    while scene.subscribers and time.monotonic() < deadline:  # noqa: ASYNC110 - the scene has no such event
+        await asyncio.sleep(0.01)
+
+
+async def feed_max(scene: Any, fleet: Fleet, count: int, seconds: float) -> tuple[int, float]:
+    """Apply changes as fast as possible, yielding every YIELD_EVERY; returns (applied, seconds)."""
+    start = time.perf_counter()
+    deadline = start + seconds
+    applied = 0
+    for i in range(count):
+        applied += scene.apply_state(fleet.change(i, time.time()))
+        if i % YIELD_EVERY == YIELD_EVERY - 1:
+            await asyncio.sleep(0)
+            if time.perf_counter() > deadline:
+                break
+    return applied, time.perf_counter() - start
+
+
+async def feed_rate(scene: Any, fleet: Fleet, rate: float, seconds: float) -> tuple[int, float]:
+    """Apply changes at a fixed rate for ``seconds``, each stamped when applied; (applied, seconds)."""
+    start = time.perf_counter()
+    total = int(rate * seconds)
+    applied = 0
+    for i in range(total):
+        delay = start + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        elif i % YIELD_EVERY == 0:
+            await asyncio.sleep(0)
+        applied += scene.apply_state(fleet.change(i, time.time()))
+    return applied, time.perf_counter() - start
+
+
+@dataclass
+class Phase:
+    """What one feeding phase measured, at the node and at the reader."""
+
+    applied: int = 0
+    feed_s: float = 0.0
+    delivered: int = 0
+    deliver_s: float = 0.0
+    messages: int = 0
+    coalesced: int = 0
+    resyncs: int = 0
+    commits: int = 0
+    commit_s: float = 0.0
+    lat_ms: dict[str, float] = field(default_factory=dict)  # percentile ("50", "95", "99", "100") -> ms
+
+
+async def run_phase(
+    run: Running, fleet: Fleet, feed: Callable[[], Awaitable[tuple[int, float]]], timeout_s: float
+) -> Phase:
+    """Start a reader, run ``feed``, end with the stop entity and collect both sides' counts."""
+    scene, journal = run.scene, run.node.journal
+    await wait_unsubscribed(scene)
+    reader = await Reader.start(run.live_url, run.token, timeout_s)
+    try:
+        sub = the_subscription(scene)
+        commits, commit_s = journal.commits, journal.commit_seconds
+        wall0 = time.time()
+        applied, feed_s = await feed()
+        scene.apply_state(fleet.stop())
+        seen = await reader.result(timeout_s + 10)
+    finally:
+        await reader.kill()
+    return Phase(
+        applied=applied, feed_s=feed_s, delivered=seen["bench"],
+        deliver_s=(seen["last"] or time.time()) - wall0, messages=seen["messages"],
+        coalesced=sub.coalesced if sub is not None else -1,
+        resyncs=(sub.resyncs if sub is not None else 0) + seen["resyncs"],
+        commits=journal.commits - commits, commit_s=journal.commit_seconds - commit_s, lat_ms=seen["lat_ms"],
+    )
+
+
+async def measure_flush(scene: Any, fleet: Fleet, samples: int) -> list[float]:
+    """Seconds for one full flush (every entity dirty, history on): encode, queue and COMMIT."""
+    times: list[float] = []
+    for s in range(samples):
+        for i in range(UNITS + DRONES):  # dirty every entity, without yielding
+            scene.apply_state(fleet.change(10_000_000 + s * (UNITS + DRONES) + i, time.time()))
+        start = time.perf_counter()
+        written = await scene.flush(history=True)
+        times.append(time.perf_counter() - start)
+        if written < UNITS + DRONES:
+            times.pop()  # the node's own flush task took part of it: not a full flush
+    return times
+
+
+@dataclass
+class Appended:
+    """Events committed by concurrent appenders."""
+
+    events: int
+    seconds: float
+    lat_ms: list[float]
+    commits: int
+
+
+async def append_events(
+    append: Callable[[Any], Any], commits: Callable[[], int], concurrency: int, plan: Plan, tag: str
+) -> Appended:
+    """``concurrency`` tasks each awaiting ``append(message)`` until the count or time bound."""
+    latencies: list[float] = []
+    budget = [plan.events]
+    start = time.perf_counter()
+    deadline = start + plan.events_seconds
+    before = commits()
+
+    async def appender(worker: int) -> None:
+        n = 0
+        while budget[0] > 0 and time.perf_counter() < deadline:
+            budget[0] -= 1
+            n += 1
+            msg = Message(id=f"bench-{tag}-{concurrency}-{worker}-{n}", origin="bench", ts=time.time(),
+                          sender="bench", to="all", text="status report: all teams on scene, no casualties")
+            t0 = time.perf_counter()
+            await asyncio.wait_for(append(msg), 30)
+            latencies.append((time.perf_counter() - t0) * 1000.0)
+
+    async with asyncio.TaskGroup() as group:
+        for worker in range(concurrency):
+            group.create_task(appender(worker))
+    return Appended(len(latencies), time.perf_counter() - start, latencies, commits() - before)
+
+
+async def journal_alone(tmp: Path, synchronous: str, concurrency: int, plan: Plan) -> Appended:
+    """The same appends straight to a Journal (no scene, no node, no API)."""
+    path = tmp / f"alone-{synchronous}-{concurrency}.sqlite"
+    journal = Journal(path, node_id="bench", synchronous=synchronous)
+    await asyncio.to_thread(journal.open)
+    try:
+        return await append_events(
+            lambda m: journal.append([m]), lambda: journal.commits, concurrency, plan, "j"
+        )
+    finally:
+        await asyncio.to_thread(journal.close)
+
+
+# -- one repeat ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Repeat:
+    """Everything one repeat of one synchronous mode measured."""
+
+    mode: str
+    feed: Phase
+    rate: Phase
+    flush_s: list[float]
+    events: dict[int, Appended]
+    alone: dict[int, Appended]
+    rss_mib: float
+
+
+async def run_repeat(mode: str, plan: Plan) -> Repeat:
+    """A fresh node: saturation feed, fixed-rate feed, flush, event commits; then the journal alone."""
+    with tempfile.TemporaryDirectory(prefix="fk-bench-") as tmp:
+        fleet = Fleet()
+        async with running_node(Path(tmp), mode) as run:
+            scene = run.scene
+            feed = await run_phase(
+                run, fleet, lambda: feed_max(scene, fleet, plan.feed_changes, plan.feed_seconds),
+                plan.feed_seconds + 30)
+            rate = await run_phase(
+                run, fleet, lambda: feed_rate(scene, fleet, plan.rate_per_s, plan.rate_seconds),
+                plan.rate_seconds + 30)
+            await wait_unsubscribed(scene)
+            flush_s = await measure_flush(scene, fleet, plan.flush_samples)
+            events = {c: await append_events(scene.append, lambda: run.node.journal.commits, c, plan, mode)
+                      for c in CONCURRENCY}
+            rss = rss_mib()[0]
+        alone = {c: await journal_alone(Path(tmp), mode, c, plan) for c in JOURNAL_CONCURRENCY}
+    return Repeat(mode, feed, rate, flush_s, events, alone, rss)
+
+
+# -- report -------------------------------------------------------------------------------------
+
+
+def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
+    """Median of the repeats, with the lowest and highest in brackets when there are several."""
+    clean = [v for v in values if not math.isnan(v)]
+    if not clean:
+        return "n/a"
+    text = fmt.format(statistics.median(clean))
+    if len(clean) > 1:
+        text += " (" + fmt.format(min(clean)) + "-" + fmt.format(max(clean)) + ")"
+    return text
+
+
+def _safe_div(a: float, b: float) -> float:
+    return a / b if b > 0 else math.nan
+
+
+def feed_table(runs: list[Repeat]) -> list[str]:
+    """Changes applied and delivered at saturation, coalescing, and the journal's flush commits."""
+    lines = ["| journal.synchronous | applied changes/s | delivered deltas/s | coalesced | WS messages "
+             "| resyncs | flush commits | commit ms (mean) | full flush ms (2,050 entities) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for mode in MODES:
+        rs = [r for r in runs if r.mode == mode]
+        if not rs:
+            continue
+        p = [r.feed for r in rs]
+        lines.append("| " + " | ".join([
+            mode,
+            spread([_safe_div(x.applied, x.feed_s) for x in p]),
+            spread([_safe_div(x.delivered, x.deliver_s) for x in p]),
+            spread([_safe_div(100.0 * x.coalesced, x.applied) for x in p], "{:.1f} %"),
+            spread([float(x.messages) for x in p]),
+            spread([float(x.resyncs) for x in p]),
+            spread([float(r.feed.commits + r.rate.commits) for r in rs]),
+            spread([_safe_div(1000 * (r.feed.commit_s + r.rate.commit_s), r.feed.commits + r.rate.commits)
+                    for r in rs], "{:.1f}"),
+            spread([statistics.median(r.flush_s) * 1000 if r.flush_s else math.nan for r in rs], "{:.1f}"),
+        ]) + " |")
+    return lines
+
+
+def latency_table(runs: list[Repeat], plan: Plan) -> list[str]:
+    """apply_state -> delta decoded at the reader, at a fixed rate (and at saturation, for contrast)."""
+    lines = ["| journal.synchronous | load | delivered | p50 ms | p95 ms | p99 ms | max ms |",
+             "|---|---|---|---|---|---|---|"]
+    for mode in MODES:
+        rs = [r for r in runs if r.mode == mode]
+        fixed = f"{plan.rate_per_s:.0f}/s for {plan.rate_seconds:.0f} s"
+        for label, phases in ((fixed, [r.rate for r in rs]), ("saturation (above)", [r.feed for r in rs])):
+            if not phases:
+                continue
+            lines.append("| " + " | ".join([
+                mode, label,
+                spread([_safe_div(100.0 * x.delivered, x.applied) for x in phases], "{:.1f} %"),
+                *(spread([x.lat_ms.get(q, math.nan) for x in phases], "{:.1f}") for q in ("50", "95", "99", "100")),
+            ]) + " |")
+    return lines
+
+
+def events_table(runs: list[Repeat]) -> list[str]:
+    """Event commits through the scene (and straight into the journal) by concurrency."""
+    lines = ["| path | journal.synchronous | appenders | events/s | events per commit | p50 ms | p99 ms |",
+             "|---|---|---|---|---|---|---|"]
+    for path, pick, levels in (("scene.append", lambda r: r.events, CONCURRENCY),
+                               ("Journal.append", lambda r: r.alone, JOURNAL_CONCURRENCY)):
+        for mode in MODES:
+            rs = [r for r in runs if r.mode == mode]
+            for c in levels if rs else ():
+                xs: list[Appended] = [pick(r)[c] for r in rs]
+                lines.append("| " + " | ".join([
+                    path, mode, str(c),
+                    spread([_safe_div(x.events, x.seconds) for x in xs]),
+                    spread([_safe_div(x.events, x.commits) for x in xs], "{:.1f}"),
+                    spread([pct(x.lat_ms, 50) for x in xs], "{:.2f}"),
+                    spread([pct(x.lat_ms, 99) for x in xs], "{:.2f}"),
+                ]) + " |")
+    return lines
+
+
+def machine() -> str:
+    """CPU model, cores, OS, Python and SQLite versions."""
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    osname = "Linux"
+    with contextlib.suppress(OSError):
+        osname = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines()
+                      if "=" in line).get("PRETTY_NAME", osname).strip('"')
+    return (f"{cpu}, {os.cpu_count()} cores, {osname}, Python {platform.python_version()}, "
+            f"SQLite {sqlite3.sqlite_version}")
+
+
+def report(runs: list[Repeat], plan: Plan, command: str, memory: tuple[float, float, float]) -> str:
+    """The Markdown section: setup, the three tables and memory."""
+    before, after, peak = memory
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([
+        SECTION, "",
+        f"Command: `{command}` — {today}.  ",
+        f"Machine: {machine()}.  ",
+        f"Each configuration ran {plan.repeats} time(s), each on a fresh node in a fresh temporary folder; "
+        "cells show the median and (lowest-highest).",
+        "",
+        "### Changes through scene, journal and one WebSocket subscriber "
+        f"({UNITS:,} units + {DRONES} drones)",
+        "",
+        f"Up to {plan.feed_changes:,} changes (bounded to {plan.feed_seconds:.0f} s) applied with "
+        f"`scene.apply_state` as fast as the loop allows, yielding every {YIELD_EVERY}; the rate includes "
+        "building each change. The reader is a separate process. *coalesced* is the share of applied "
+        "values replaced before delivery (`Subscription.coalesced`). Flush commits are the node's own "
+        "`journal-flush` (every 2 s by default) during both feeding phases; the last column is one "
+        "explicit `scene.flush(history=True)` with every entity dirty.",
+        "",
+        *feed_table(runs),
+        "",
+        "### Latency: `apply_state` to the delta decoded by the WebSocket client",
+        "",
+        "Each change carries its wall-clock `ts`; the reader subtracts it on arrival (same machine clock).",
+        "",
+        *latency_table(runs, plan),
+        "",
+        "### Event commits (each `await` resolves after COMMIT; group commit merges waiting writes)",
+        "",
+        f"Bounded to {plan.events:,} events or {plan.events_seconds:g} s per row; no WebSocket subscriber.",
+        "",
+        *events_table(runs),
+        "",
+        f"Memory (VmRSS of the benchmark process, node in-process): {before:.0f} MiB before the first node, "
+        f"{after:.0f} MiB after the last; peak (VmHWM) {peak:.0f} MiB.",
+        "",
+    ])
+
+
+def write_doc(section: str) -> None:
+    """Replace (or add) the foundation section of docs/PERFORMANCE.md, keeping everything else."""
+    text = DOC.read_text(encoding="utf-8") if DOC.exists() else INTRO
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + len(SECTION))
+        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+    DOC.parent.mkdir(parents=True, exist_ok=True)
+    DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+
+
+INTRO = """# Performance
+
+Measured numbers for fieldkit, produced by the scripts in `benchmarks/` (`make bench` runs them).
+Each section says which command produced it, when, and on which machine; rerun the command to
+refresh a section (`--write-doc` replaces it here). Speed is measured here, never asserted in tests.
+"""
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+async def run_all(plan: Plan, modes: Sequence[str]) -> tuple[list[Repeat], tuple[float, float, float]]:
+    """Every repeat of every mode, interleaved so that slow moments of the machine hit both."""
+    before = rss_mib()[0]
+    runs: list[Repeat] = []
+    for _ in range(plan.repeats):
+        for mode in modes:
+            runs.append(await run_repeat(mode, plan))
+    after, peak = rss_mib()
+    return runs, (before, after, peak)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Parse arguments, run the benchmark (or the reader), print the report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller, single-repeat run (~30 s)")
+    parser.add_argument("--repeats", type=int, help="override the number of repeats")
+    parser.add_argument("--write-doc", action="store_true", help="replace the section in docs/PERFORMANCE.md")
+    parser.add_argument("--reader", metavar="URL", help=argparse.SUPPRESS)
+    parser.add_argument("--reader-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.reader:
+        reader_main(args.reader, args.reader_timeout)
+        return
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    plan = QUICK_PLAN if args.quick else FULL_PLAN
+    if args.repeats:
+        plan = Plan(**{**plan.__dict__, "repeats": max(1, args.repeats)})
+    runs, memory = asyncio.run(run_all(plan, MODES))
+    command = ".venv/bin/python benchmarks/scene_journal.py" + (" --quick" if args.quick else "") + (
+        f" --repeats {args.repeats}" if args.repeats else "")
+    section = report(runs, plan, command, memory)
+    print(section)  # the report is this script's output
+    if args.write_doc:
+        write_doc(section)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,257 @@
+// The side panels: open alerts (acknowledge / clear), messages (list and send), the selected entity.
+import { ago, el, hms } from "./util.js";
+
+const MAX_MESSAGES = 200;
+
+export class AlertPanel {
+  // actions: { ack(id), clear(id), locate(alert) }; ack/clear resolve to the new AlertRecord.
+  constructor(root, actions) {
+    this.list = root.querySelector("#alerts");
+    this.empty = root.querySelector("#alerts-empty");
+    this.error = root.querySelector("#alert-error");
+    this.count = root.querySelector("#alert-count");
+    this.actions = actions;
+    this.records = new Map();
+    this.items = new Map();
+  }
+
+  replace(records) {
+    this.records.clear();
+    for (const record of records) this.records.set(record.alert.id, record);
+    this.render();
+  }
+
+  upsert(record, { flash = false } = {}) {
+    this.records.set(record.alert.id, record);
+    this.render();
+    if (flash) this.flash(record.alert.id);
+  }
+
+  // Apply an alert, alert_ack or alert_clear event; false when it names an alert we do not hold.
+  applyEvent(event) {
+    if (event.kind === "alert") {
+      if (!this.records.has(event.id)) this.upsert({ alert: event, status: "raised" });
+      return true;
+    }
+    const record = this.records.get(event.alert_id);
+    if (!record) return false;
+    if (event.kind === "alert_ack" && record.status === "raised") {
+      this.upsert({ ...record, status: "acknowledged", acked_by: event.by, acked_ts: event.ts });
+    } else if (event.kind === "alert_clear") {
+      this.upsert({ ...record, status: "cleared", cleared_by: event.by, cleared_ts: event.ts });
+    }
+    return true;
+  }
+
+  flash(id) {
+    const item = this.items.get(id);
+    if (!item) return;
+    item.classList.remove("flash");
+    void item.offsetWidth; // restart the animation
+    item.classList.add("flash");
+  }
+
+  showError(text) {
+    this.error.textContent = text;
+    this.error.hidden = !text;
+  }
+
+  render() {
+    const open = [...this.records.values()]
+      .filter((r) => r.status !== "cleared")
+      .sort((a, b) => b.alert.ts - a.alert.ts);
+    const keep = new Set(open.map((r) => r.alert.id));
+    for (const [id, item] of this.items) {
+      if (!keep.has(id)) {
+        item.remove();
+        this.items.delete(id);
+      }
+    }
+    open.forEach((record, index) => {
+      let item = this.items.get(record.alert.id);
+      if (!item) {
+        item = el("li", { "data-alert-id": record.alert.id, tabindex: 0 });
+        item.addEventListener("animationend", () => item.classList.remove("flash"));
+        item.addEventListener("click", () => this.actions.locate(this.records.get(record.alert.id).alert));
+        this.items.set(record.alert.id, item);
+      }
+      this.fill(item, record);
+      if (this.list.children[index] !== item) this.list.insertBefore(item, this.list.children[index] || null);
+    });
+    this.empty.hidden = open.length > 0;
+    const raised = open.filter((r) => r.status === "raised").length;
+    this.count.textContent = raised ? String(raised) : "";
+    this.count.hidden = raised === 0;
+  }
+
+  fill(item, record) {
+    const { alert } = record;
+    const flashing = item.classList.contains("flash");
+    item.className = `alert sev-${alert.severity} st-${record.status}${flashing ? " flash" : ""}`;
+    const who = record.status === "acknowledged" && record.acked_by
+      ? el("div", { class: "alert-who" }, `acknowledged by ${record.acked_by}`,
+        record.acked_ts ? ` at ${hms(record.acked_ts)}` : "")
+      : null;
+    const buttons = el("div", { class: "actions" });
+    if (record.status === "raised") buttons.append(this.button("Acknowledge", "ack", alert.id));
+    buttons.append(this.button("Clear", "clear", alert.id));
+    item.replaceChildren(
+      el("div", { class: "alert-head" },
+        el("span", { class: "sev" }, alert.severity),
+        el("span", { class: "status" }, record.status),
+        el("time", {}, hms(alert.ts))),
+      el("div", { class: "alert-title" }, alert.title),
+      alert.text ? el("div", { class: "alert-text" }, alert.text) : null,
+      who,
+      buttons,
+    );
+  }
+
+  button(label, action, id) {
+    return el("button", {
+      type: "button",
+      class: action,
+      onclick: async (event) => {
+        event.stopPropagation();
+        event.currentTarget.disabled = true;
+        try {
+          this.upsert(await this.actions[action](id));
+          this.showError("");
+        } catch (error) {
+          this.showError(`${label} failed: ${error.message}`);
+          this.render();
+        }
+      },
+    }, label);
+  }
+}
+
+export class MessagePanel {
+  // send(to, text) resolves to the stored Message.
+  constructor(root, send) {
+    this.list = root.querySelector("#messages");
+    this.error = root.querySelector("#message-error");
+    this.text = root.querySelector("#message-text");
+    this.to = root.querySelector("#message-to");
+    this.messages = new Map();
+    root.querySelector("#message-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = this.text.value.trim();
+      if (!text) return;
+      const submit = event.submitter;
+      if (submit) submit.disabled = true;
+      try {
+        this.add(await send(this.to.value.trim() || "all", text));
+        this.text.value = "";
+        this.showError("");
+      } catch (error) {
+        this.showError(`Not sent: ${error.message}`);
+      } finally {
+        if (submit) submit.disabled = false;
+      }
+    });
+  }
+
+  showError(text) {
+    this.error.textContent = text;
+    this.error.hidden = !text;
+  }
+
+  replace(messages) {
+    this.messages.clear();
+    for (const m of messages) this.messages.set(m.id, m);
+    this.render();
+  }
+
+  add(message) {
+    if (this.messages.has(message.id)) return;
+    this.messages.set(message.id, message);
+    this.render();
+  }
+
+  render() {
+    const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
+    const recent = [...this.messages.values()].sort((a, b) => a.ts - b.ts).slice(-MAX_MESSAGES);
+    if (recent.length < this.messages.size) this.messages = new Map(recent.map((m) => [m.id, m]));
+    this.list.replaceChildren(...recent.map((m) => el("li", { class: "message" },
+      el("div", { class: "message-head" },
+        el("span", { class: "who" }, `${m.sender} → ${m.to}`),
+        el("time", {}, hms(m.ts))),
+      el("div", { class: "message-text" }, m.text))));
+    if (atBottom) this.list.scrollTop = this.list.scrollHeight;
+  }
+}
+
+const num = (v, digits, unit) => (typeof v === "number" ? `${v.toFixed(digits)} ${unit}` : null);
+
+// Rows [label, value] for one entity, leaving out what it does not report.
+function rows(e) {
+  const pos = e.pos;
+  const common = [
+    ["Name", e.name || "—"],
+    ["ID", e.id],
+    ["Kind", e.kind],
+    ["Position", pos ? `${pos.lat.toFixed(5)}, ${pos.lon.toFixed(5)}` : "unknown"],
+    ["Altitude MSL", pos && num(pos.alt_msl_m, 1, "m")],
+    ["Altitude rel.", pos && num(pos.alt_rel_m, 1, "m")],
+  ];
+  const speed = (v) => (typeof v === "number" ? `${v.toFixed(1)} m/s (${(v * 3.6).toFixed(0)} km/h)` : null);
+  const heading = (v) => num(v, 0, "°");
+  const battery = (pct, volts) => [num(pct, 0, "%"), num(volts, 1, "V")].filter(Boolean).join(" · ") || null;
+  const byKind = {
+    unit: [["Talkgroup", e.talkgroup], ["Status", e.status], ["Speed", speed(e.speed_mps)],
+      ["Heading", heading(e.heading_deg)], ["Battery", battery(e.battery_pct)],
+      ["Emergency", e.emergency ? "YES" : null]],
+    vehicle: [["Mode", e.mode], ["Armed", e.armed ? "armed" : "disarmed"], ["Speed", speed(e.ground_speed_mps)],
+      ["Heading", heading(e.heading_deg)], ["Battery", battery(e.battery_pct, e.battery_v)],
+      ["Tethered", e.tethered ? "yes" : null], ["Link", e.link_ok === false ? "LOST" : "ok"]],
+    feed: [["State", e.state], ["Codec", e.codec],
+      ["Video", e.width && e.height ? `${e.width}×${e.height}${e.fps ? ` @ ${e.fps} fps` : ""}` : null],
+      ["Viewers", e.viewers], ["Vehicle", e.vehicle_id], ["Heading", heading(e.heading_deg)]],
+    node: [["Role", e.role], ["Version", e.version],
+      ["Components", Object.entries(e.components || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || null]],
+    marker: [["Shape", e.shape], ["Points", (e.points || []).length], ["Radius", num(e.radius_m, 0, "m")],
+      ["Colour", e.color], ["Category", e.category]],
+  };
+  return [...common, ...(byKind[e.kind] || []), ["Origin", e.origin], ["Last heard", `${ago(e.ts)} (${hms(e.ts)})`]]
+    .filter(([, value]) => value !== null && value !== undefined && value !== "");
+}
+
+export class DetailPanel {
+  // actions: { track(id) resolves to a status text, close() }
+  constructor(root, actions) {
+    this.box = root.querySelector("#detail");
+    this.empty = root.querySelector("#detail-empty");
+    this.fields = root.querySelector("#detail-fields");
+    this.trackStatus = root.querySelector("#track-status");
+    this.entity = null;
+    root.querySelector("#track-btn").addEventListener("click", async () => {
+      if (!this.entity) return;
+      this.trackStatus.textContent = "loading…";
+      this.trackStatus.textContent = await actions.track(this.entity.id);
+    });
+    root.querySelector("#detail-close").addEventListener("click", () => actions.close());
+  }
+
+  show(entity) {
+    if (!entity || !this.entity || entity.id !== this.entity.id) this.trackStatus.textContent = "";
+    this.entity = entity;
+    this.box.hidden = !entity;
+    this.empty.hidden = Boolean(entity);
+    this.refresh();
+  }
+
+  gone(id) {
+    if (this.entity && this.entity.id === id) {
+      this.entity = { ...this.entity, removed: true };
+      this.refresh();
+    }
+  }
+
+  refresh() {
+    if (!this.entity) return;
+    const list = rows(this.entity).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]).flat();
+    if (this.entity.removed) list.unshift(el("dt", {}, "Note"), el("dd", { class: "warn" }, "removed from the picture"));
+    this.fields.replaceChildren(...list);
+  }
+}
