@@ -142,7 +142,9 @@ def check(data: Any, cls: type[Struct] = Config, path: str = "") -> list[str]:
         try:
             msgspec.convert(value, type=field.type)
         except msgspec.ValidationError as exc:
-            problems.append(f"{where}: {_plain(str(exc))} (got {value!r})")
+            choices = _choices(field.type)
+            reason = f"must be one of {', '.join(map(str, choices))}" if choices else _plain(str(exc))
+            problems.append(f"{where}: {reason} (got {value!r})")
     if cls is Config and not problems:
         problems.extend(_semantic(msgspec.convert(data, type=Config)))
     return problems
@@ -157,6 +159,12 @@ def _semantic(config: Config) -> list[str]:
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
     return problems
+
+
+def _choices(tp: Any) -> tuple[Any, ...]:
+    if get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    return get_args(tp) if get_origin(tp) is Literal else ()
 
 
 def _struct_type(tp: Any) -> type[Struct] | None:

@@ -1,0 +1,75 @@
+"""Tokens: roles, hashed storage, expiry, revocation."""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from edge.auth import Role, TokenStore
+
+
+def test_token_verifies_to_its_role_and_only_a_hash_is_stored(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    store = TokenStore(path)
+    token = store.create(Role.PILOT, "张伟 Zhang Wei")
+    principal = store.verify(token)
+    assert principal is not None and principal.role is Role.PILOT and principal.label == "张伟 Zhang Wei"
+    text = path.read_text()
+    assert token.split("_")[2] not in text, "the secret must not be stored"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert TokenStore(path).verify(token) == principal, "tokens persist across restarts"
+    [record] = json.loads(text)
+    assert set(record) == {"id", "label", "role", "sha256", "created", "expires"}
+
+
+@pytest.mark.parametrize("bad", ["", "fk_", "fk_x_y", "bearer", "fk_00000000_" + "a" * 43])
+def test_wrong_tokens_are_refused(tmp_path: Path, bad: str) -> None:
+    store = TokenStore(tmp_path / "t.json")
+    store.create(Role.ADMIN, "a")
+    assert store.verify(bad) is None
+
+
+def test_tampered_secret_is_refused(tmp_path: Path) -> None:
+    store = TokenStore(tmp_path / "t.json")
+    token = store.create(Role.ADMIN, "a")
+    assert store.verify(token[:-1] + ("A" if token[-1] != "A" else "B")) is None
+
+
+def test_expiry_and_revocation(tmp_path: Path) -> None:
+    now = [1000.0]
+    store = TokenStore(tmp_path / "t.json", clock=lambda: now[0])
+    token = store.create(Role.VIEWER, "guest", ttl_s=60)
+    assert store.verify(token) is not None
+    now[0] += 61
+    assert store.verify(token) is None
+    other = store.create(Role.VIEWER, "v")
+    token_id = other.split("_")[1]
+    assert store.revoke(token_id) and not store.revoke(token_id)
+    assert store.verify(other) is None
+
+
+def test_ephemeral_tokens_are_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    store = TokenStore(path)
+    token = store.create(Role.PILOT, "sim operator", persist=False)
+    assert store.verify(token) is not None
+    assert not path.exists()
+    store.create(Role.VIEWER, "v")
+    assert "sim operator" not in path.read_text()
+
+
+def test_roles_are_ordered() -> None:
+    assert Role.VIEWER < Role.PILOT < Role.ADMIN
+    assert Role.parse("Pilot") is Role.PILOT
+    with pytest.raises(ValueError, match="unknown role"):
+        Role.parse("root")
+
+
+def test_unreadable_store_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text("{oops")
+    with pytest.raises(ValueError, match="unreadable"):
+        TokenStore(path)

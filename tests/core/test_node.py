@@ -1,0 +1,94 @@
+"""The node runtime: a failing component is restarted with backoff and reported, never fatal."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import httpx
+import pytest
+from kit import kit_config, start_local, stop_local
+
+from edge.node import EdgeNode
+from edge.supervisor import ComponentState, Supervised
+
+
+class Flaky:
+    """Fails ``failures`` times, then runs until cancelled."""
+
+    name = "flaky"
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.starts = 0
+        self.running = asyncio.Event()
+
+    async def run(self) -> None:
+        self.starts += 1
+        if self.starts <= self.failures:
+            raise RuntimeError(f"radio gateway unplugged (start {self.starts})")
+        self.running.set()
+        await asyncio.Event().wait()
+
+
+async def test_supervisor_restarts_with_backoff_and_records_history() -> None:
+    flaky = Flaky(failures=2)
+    supervised = Supervised(flaky, min_backoff_s=0.01, max_backoff_s=0.05)
+    task = asyncio.create_task(supervised.run())
+    await asyncio.wait_for(flaky.running.wait(), 5)
+    assert supervised.restarts == 2
+    assert supervised.last_error == "RuntimeError: radio gateway unplugged (start 2)"
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [s.value for s in supervised.history] == [
+        "starting", "running", "backoff", "running", "backoff", "running", "stopped",
+    ]
+
+
+async def test_component_that_finishes_is_stopped_not_restarted() -> None:
+    class Once:
+        name = "once"
+        runs = 0
+
+        async def run(self) -> None:
+            self.runs += 1
+
+    once = Once()
+    supervised = Supervised(once)
+    await asyncio.wait_for(supervised.run(), 1)
+    assert once.runs == 1 and supervised.state is ComponentState.STOPPED
+
+
+async def test_failing_component_does_not_stop_the_node(tmp_path: Path) -> None:
+    flaky = Flaky(failures=1)
+    node = EdgeNode(kit_config(tmp_path), extra=[lambda n: flaky])
+    task = asyncio.create_task(node.run())
+    try:
+        await asyncio.wait_for(node.ready.wait(), 10)
+        await asyncio.wait_for(flaky.running.wait(), 5)  # first backoff is ~0.5 s
+        async with httpx.AsyncClient(base_url=node.api_url) as client:
+            health = (await client.get("/healthz")).json()
+        assert health["components"]["flaky"] == {
+            "state": "running", "restarts": 1, "last_error": "RuntimeError: radio gateway unplugged (start 1)",
+        }
+        assert health["components"]["api"]["state"] == "running"
+    finally:
+        node.stop()
+        await asyncio.wait_for(task, 5)
+
+
+async def test_busy_port_is_retried_not_fatal(tmp_path: Path) -> None:
+    first, first_task = await start_local(kit_config(tmp_path / "a"))
+    try:
+        port = int(first.api_url.rsplit(":", 1)[1].strip("/"))
+        second = EdgeNode(kit_config(tmp_path / "b", api={"port": port}))
+        task = asyncio.create_task(second.run())
+        await asyncio.sleep(1.0)
+        assert not task.done(), "a busy port must not kill the node"
+        api = next(s for s in second.supervised if s.name == "api")
+        assert api.restarts >= 1 and "Address already in use" in (api.last_error or "")
+        second.stop()
+        await asyncio.wait_for(task, 5)
+    finally:
+        await stop_local(first, first_task)

@@ -1,0 +1,93 @@
+"""The `fieldkit` command as an operator runs it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+from kit import FIELDKIT, kit_config, write_config
+
+
+def fieldkit(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*FIELDKIT, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_version() -> None:
+    out = fieldkit("version")
+    assert out.returncode == 0 and re.fullmatch(r"fieldkit \d+\.\d+\.\d+\n", out.stdout)
+
+
+def test_config_check_reports_every_problem(tmp_path: Path) -> None:
+    bad = tmp_path / "kit.toml"
+    bad.write_text('[api]\nport = 70000\nhots = "x"\n[node]\nrole = "tower"\n', encoding="utf-8")
+    out = fieldkit("config", "check", str(bad))
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        f"fieldkit: configuration {bad} has 3 problem(s):",
+        "  api.port: expected a whole number <= 65535 (got 70000)",
+        "  api.hots: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, port, tokens_file)",
+        "  node.role: must be one of edge, command-post (got 'tower')",
+    ]
+    good = write_config(tmp_path, kit_config(tmp_path))
+    out = fieldkit("config", "check", str(good))
+    assert out.returncode == 0 and "OK (node kit-test" in out.stdout
+
+
+def test_token_lifecycle_never_prints_secrets_twice(tmp_path: Path) -> None:
+    config = write_config(tmp_path, kit_config(tmp_path))
+    created = fieldkit("token", "create", "--role", "pilot", "--label", "李娜", "--config", str(config))
+    token = created.stdout.strip()
+    assert created.returncode == 0 and token.startswith("fk_")
+    listed = fieldkit("token", "list", "--config", str(config))
+    token_id = token.split("_")[1]
+    assert listed.stdout.split() == [token_id, "pilot", "李娜"]
+    assert token.split("_")[2] not in listed.stdout + listed.stderr
+    assert fieldkit("token", "revoke", token_id, "--config", str(config)).returncode == 0
+    assert fieldkit("token", "revoke", token_id, "--config", str(config)).returncode == 1
+
+
+def test_corrupt_journal_stops_the_node_with_a_clear_message(tmp_path: Path) -> None:
+    config = kit_config(tmp_path)
+    path = write_config(tmp_path, config)
+    config.journal_path.parent.mkdir(parents=True)
+    config.journal_path.write_bytes(b"\x00garbage" * 1000)
+    out = fieldkit("run", "--config", str(path), timeout=30)
+    assert out.returncode == 3
+    assert "is not a readable SQLite database" in out.stderr and "left untouched" in out.stderr
+    assert config.journal_path.read_bytes() == b"\x00garbage" * 1000
+
+
+def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.toml"
+    scenario.write_text("units = 12\nalarm_interval_s = 5.0\nmessage_interval_s = 3.0\n", encoding="utf-8")
+    proc = subprocess.Popen(
+        [*FIELDKIT, "sim", "--scenario", str(scenario), "--port", "0", "--duration", "20", "--speedup", "4"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline(), proc.stdout.readline()]
+        match = re.search(r"at (http://127\.0\.0\.1:\d+/)#token=(fk_\S+)", lines[1])
+        assert match, lines
+        url, token = match.groups()
+        with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}) as client:
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                scene = client.get("/api/scene").json()
+                units = [e for e in scene["entities"] if e["kind"] == "unit"]
+                if len(units) == 12 and scene["alerts"] and scene["messages"]:
+                    break
+                time.sleep(0.5)
+            assert len(units) == 12 and all(u["status"] == "simulated" for u in units)
+            assert scene["alerts"][0]["alert"]["severity"] == "emergency"
+            assert scene["messages"]
+            assert client.get("/").status_code == 200
+        assert proc.wait(30) == 0, "--duration stops the sim by itself"
+        assert "token" not in proc.stderr.read(), "no secret in the logs"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
