@@ -129,7 +129,7 @@ class IconView {
     this.layer.setLatLng([entity.pos.lat, entity.pos.lon]);
     this.label.textContent = entity.name || entity.id;
     this.spec.update(this.root, this.glyph, entity);
-    this.layer.setZIndexOffset(entity.emergency ? 1000 : 0);
+    this.layer.setZIndexOffset(entity.emergency ? 1000 : entity.kind === "node" ? 500 : 0); // alarms, then kits, on top
     return true;
   }
 }

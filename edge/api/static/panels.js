@@ -95,7 +95,7 @@ export class AlertPanel {
     const buttons = el("div", { class: "actions" });
     if (record.status === "raised") buttons.append(this.button("Acknowledge", "ack", alert.id));
     buttons.append(this.button("Clear", "clear", alert.id));
-    item.replaceChildren(
+    const parts = [
       el("div", { class: "alert-head" },
         el("span", { class: "sev" }, alert.severity),
         el("span", { class: "status" }, record.status),
@@ -104,7 +104,8 @@ export class AlertPanel {
       alert.text ? el("div", { class: "alert-text" }, alert.text) : null,
       who,
       buttons,
-    );
+    ];
+    item.replaceChildren(...parts.filter(Boolean)); // replaceChildren would print a null as "null"
   }
 
   button(label, action, id) {
@@ -182,7 +183,7 @@ export class MessagePanel {
   }
 }
 
-const num = (v, digits, unit) => (typeof v === "number" ? `${v.toFixed(digits)} ${unit}` : null);
+const num = (v, digits, unit) => (typeof v === "number" ? `${v.toFixed(digits)}${unit === "°" ? "" : " "}${unit}` : null);
 
 // Rows [label, value] for one entity, leaving out what it does not report.
 function rows(e) {
