@@ -15,6 +15,7 @@ from edge import __version__
 from edge.auth import Role, TokenStore
 from edge.config import Config, ConfigError, load, markdown
 from edge.journal import JournalError
+from edge.node import EdgeNode
 
 log = logging.getLogger("fieldkit")
 
@@ -103,8 +104,8 @@ def _token(args: argparse.Namespace) -> int:
         print(token)
         print(f"(a {role.name.lower()} token, stored hashed in {store.path}; it is shown only now)", file=sys.stderr)
     elif args.token_command == "list":
-        for token_id, role, label in store.list():
-            print(f"{token_id}  {role:<6}  {label}")
+        for token_id, role_name, label in store.list():
+            print(f"{token_id}  {role_name:<6}  {label}")
     elif not store.revoke(args.token_id):
         print(f"fieldkit: no token {args.token_id}", file=sys.stderr)
         return 1
@@ -112,13 +113,17 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from sim import IncidentSim, SimClock, load_scenario  # only `fieldkit sim` imports the simulation
+    from sim import IncidentSim, SimClock, load_scenario  # noqa: PLC0415 - only `fieldkit sim` may import sim
 
     scenario = load_scenario(args.scenario)
     config = load(args.config) if args.config else Config()
     if args.config is None:  # a fresh incident each run, unless told where to keep it
         node = msgspec.structs.replace(
-            config.node, id="sim-kit", name="模拟指挥车 Sim kit", lat=scenario.home_lat, lon=scenario.home_lon,
+            config.node,
+            id="sim-kit",
+            name="模拟指挥车 Sim kit",
+            lat=scenario.home_lat,
+            lon=scenario.home_lon,
             data_dir=tempfile.mkdtemp(prefix="fieldkit-sim-"),
         )
         config = msgspec.structs.replace(config, node=node)
@@ -126,15 +131,17 @@ def _sim(args: argparse.Namespace) -> int:
         config = msgspec.structs.replace(config, api=msgspec.structs.replace(config.api, port=args.port))
     clock = SimClock(args.speedup)
     return _run_node(
-        config, sim=lambda n: IncidentSim(n, scenario, speedup=args.speedup), clock=clock,
-        duration=args.duration, hint=not args.no_browser_hint,
+        config,
+        sim=lambda n: IncidentSim(n, scenario, speedup=args.speedup),
+        clock=clock,
+        duration=args.duration,
+        hint=not args.no_browser_hint,
     )
 
 
-def _run_node(config: Config, *, sim: object, clock: object = None, duration: float | None = None,
-              hint: bool = True) -> int:
-    from edge.node import EdgeNode
-
+def _run_node(
+    config: Config, *, sim: object, clock: object = None, duration: float | None = None, hint: bool = True
+) -> int:
     tokens = TokenStore(config.tokens_path)
     extra = [sim] if sim is not None else []
     node = EdgeNode(config, tokens=tokens, extra=extra, **({"clock": clock} if clock else {}))  # type: ignore[arg-type]
@@ -155,8 +162,6 @@ def _run_node(config: Config, *, sim: object, clock: object = None, duration: fl
 
 
 def _announce(node: object, tokens: TokenStore, is_sim: bool, hint: bool) -> None:
-    from edge.node import EdgeNode
-
     assert isinstance(node, EdgeNode)
     print(f"fieldkit: node {node.node_id} serving {node.api_url}", flush=True)
     if is_sim:

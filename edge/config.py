@@ -33,25 +33,35 @@ def _default_node_id() -> str:
 class NodeSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """Who this node is."""
 
-    id: Annotated[str, _doc("Stable node id used in entity ids and on the mesh; defaults to the host name."),
-                  Meta(pattern=r"^[A-Za-z0-9._-]{1,40}$")] = msgspec.field(default_factory=_default_node_id)
-    name: Annotated[str, _doc("Display name of the kit on the map; defaults to the id."),
-                    Meta(max_length=80)] = ""
-    role: Annotated[Literal["edge", "command-post"], _doc("`edge` for a field kit, `command-post` for the post.")] = "edge"
+    id: Annotated[
+        str,
+        _doc("Stable node id used in entity ids and on the mesh; defaults to the host name."),
+        Meta(pattern=r"^[A-Za-z0-9._-]{1,40}$"),
+    ] = msgspec.field(default_factory=_default_node_id)
+    name: Annotated[str, _doc("Display name of the kit on the map; defaults to the id."), Meta(max_length=80)] = ""
+    role: Annotated[Literal["edge", "command-post"], _doc("`edge` for a field kit, `command-post` for the post.")] = (
+        "edge"
+    )
     data_dir: Annotated[str, _doc("Folder for the journal and the token store (created if missing).")] = "var/fieldkit"
-    lat: Annotated[Annotated[float, Meta(ge=-90, le=90)] | None,
-                   _doc("Latitude of the kit (WGS-84 degrees), if known.")] = None
-    lon: Annotated[Annotated[float, Meta(ge=-180, le=180)] | None,
-                   _doc("Longitude of the kit (WGS-84 degrees), if known.")] = None
+    lat: Annotated[
+        Annotated[float, Meta(ge=-90, le=90)] | None, _doc("Latitude of the kit (WGS-84 degrees), if known.")
+    ] = None
+    lon: Annotated[
+        Annotated[float, Meta(ge=-180, le=180)] | None, _doc("Longitude of the kit (WGS-84 degrees), if known.")
+    ] = None
 
 
 class JournalSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The durable record."""
 
     path: Annotated[str, _doc("Journal file; empty means `<data_dir>/journal.sqlite`.")] = ""
-    synchronous: Annotated[Literal["FULL", "NORMAL"], _doc(
-        "SQLite fsync level. FULL survives power loss (field kits lose power); NORMAL survives a process "
-        "crash only.")] = "FULL"
+    synchronous: Annotated[
+        Literal["FULL", "NORMAL"],
+        _doc(
+            "SQLite fsync level. FULL survives power loss (field kits lose power); NORMAL survives a process "
+            "crash only."
+        ),
+    ] = "FULL"
     flush_interval_s: Annotated[Seconds, _doc("How often changed state and track points are written.")] = 2.0
     history_interval_s: Annotated[Seconds, _doc("How often a replay row is kept for each changed entity.")] = 10.0
     track_interval_s: Annotated[Seconds, _doc("Minimum time between two kept track points of one entity.")] = 1.0
@@ -61,10 +71,12 @@ class SceneSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     """The in-memory picture and its subscribers."""
 
     reannounce_s: Annotated[Seconds, _doc("An unacknowledged alert is announced again this often.")] = 30.0
-    max_subscriber_states: Annotated[int, _doc(
-        "Entities a subscriber may have waiting before it is resynced with a snapshot."), Meta(ge=10)] = 100_000
-    max_subscriber_events: Annotated[int, _doc(
-        "Events a subscriber may have waiting before it is resynced with a snapshot."), Meta(ge=10)] = 10_000
+    max_subscriber_states: Annotated[
+        int, _doc("Entities a subscriber may have waiting before it is resynced with a snapshot."), Meta(ge=10)
+    ] = 100_000
+    max_subscriber_events: Annotated[
+        int, _doc("Events a subscriber may have waiting before it is resynced with a snapshot."), Meta(ge=10)
+    ] = 10_000
 
 
 class ApiSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -72,10 +84,12 @@ class ApiSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
 
     host: Annotated[str, _doc("Address to listen on. Loopback unless you mean to serve the network.")] = "127.0.0.1"
     port: Annotated[Port, _doc("TCP port; 0 picks a free one (printed at startup).")] = 8080
-    max_body_bytes: Annotated[int, _doc("Largest request body accepted; larger ones get 413."),
-                              Meta(ge=1024, le=16 * 1024 * 1024)] = 64 * 1024
-    max_ws_clients: Annotated[int, _doc("Live WebSocket clients served at once; more get refused."),
-                              Meta(ge=1, le=10_000)] = 200
+    max_body_bytes: Annotated[
+        int, _doc("Largest request body accepted; larger ones get 413."), Meta(ge=1024, le=16 * 1024 * 1024)
+    ] = 64 * 1024
+    max_ws_clients: Annotated[
+        int, _doc("Live WebSocket clients served at once; more get refused."), Meta(ge=1, le=10_000)
+    ] = 200
     tokens_file: Annotated[str, _doc("Hashed bearer tokens; empty means `<data_dir>/tokens.json`.")] = ""
     mbtiles: Annotated[str, _doc("MBTiles file for the basemap; empty shows a neutral grid (no internet needed).")] = ""
 
@@ -113,8 +127,15 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-_PLAIN = {"int": "a whole number", "float": "a number", "str": "text", "bool": "true or false",
-          "object": "a table", "array": "a list", "null": "nothing"}
+_PLAIN = {
+    "int": "a whole number",
+    "float": "a number",
+    "str": "text",
+    "bool": "true or false",
+    "object": "a table",
+    "array": "a list",
+    "null": "nothing",
+}
 
 
 def _plain(message: str) -> str:
@@ -155,7 +176,9 @@ def _semantic(config: Config) -> list[str]:
     try:
         ipaddress.ip_address(config.api.host)
     except ValueError:
-        problems.append(f"api.host: {config.api.host!r} is not an IP address (use 127.0.0.1, ::1 or an interface address)")
+        problems.append(
+            f"api.host: {config.api.host!r} is not an IP address (use 127.0.0.1, ::1 or an interface address)"
+        )
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
     return problems
@@ -209,7 +232,7 @@ def describe(cls: type[Struct] = Config, path: str = "") -> list[tuple[str, str,
         default = field.default_factory() if field.default_factory is not msgspec.NODEFAULT else field.default
         type_name = _type_name(get_args(field.type)[0] if get_origin(field.type) is Annotated else field.type)
         shown = "(host name)" if field.default_factory is _default_node_id else _toml(default)
-        rows.append((where, type_name, shown, meta[0].description if meta else ""))
+        rows.append((where, type_name, shown, (meta[0].description or "") if meta else ""))
     return rows
 
 

@@ -94,7 +94,7 @@ class EdgeNode:
             await self._close()
 
     async def _run_components(self, handle_signals: bool) -> None:
-        from edge.api import ApiServer  # the API needs the scene; import late to keep the layers clear
+        from edge.api import ApiServer  # noqa: PLC0415 - the API imports this module: break the cycle here
 
         components: list[Component] = [
             _Every("journal-flush", self.config.journal.flush_interval_s, self._flush),

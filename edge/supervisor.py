@@ -78,8 +78,13 @@ class Supervised:
                 if time.monotonic() - started > self._healthy_after:
                     backoff = self._min
                 delay = backoff * (0.8 + 0.4 * random.random())
-                log.error("%s failed (%s); restarting in %.1f s", self.name, self.last_error, delay,
-                          exc_info=self.restarts == 1)
+                log.error(
+                    "%s failed (%s); restarting in %.1f s",
+                    self.name,
+                    self.last_error,
+                    delay,
+                    exc_info=self.restarts == 1,
+                )
                 self._set_state(ComponentState.BACKOFF)
                 await asyncio.sleep(delay)
                 backoff = min(backoff * 2, self._max)

@@ -73,8 +73,12 @@ class IncidentModel:
         team = tg.split()[1] if len(tg.split()) > 1 else tg
         lat, lon = self._point()
         return _Walker(
-            radio_id=1001 + i, name=f"{team}-{i // len(self.scenario.talkgroups) + 1:02d}", talkgroup=tg,
-            lat=lat, lon=lon, target=self._point(),
+            radio_id=1001 + i,
+            name=f"{team}-{i // len(self.scenario.talkgroups) + 1:02d}",
+            talkgroup=tg,
+            lat=lat,
+            lon=lon,
+            target=self._point(),
             next_report=start + self._rng.random() * self.scenario.report_interval_s,
             battery_pct=round(60 + 40 * self._rng.random(), 1),
         )
@@ -88,8 +92,15 @@ class IncidentModel:
             self._move(w, dt)
             if w.emergency_until is not None and now >= w.emergency_until:
                 w.emergency_until = None
-                changes.append(AlertClear(id=f"{self._prefix}-clear-{w.radio_id}-{int(now)}", origin=self.origin,
-                                          ts=now, alert_id=self._alarm_of(w), by=w.name))
+                changes.append(
+                    AlertClear(
+                        id=f"{self._prefix}-clear-{w.radio_id}-{int(now)}",
+                        origin=self.origin,
+                        ts=now,
+                        alert_id=self._alarm_of(w),
+                        by=w.name,
+                    )
+                )
                 changes.append(self._report(w, now))
             elif now >= w.next_report:
                 changes.append(self._report(w, now))
@@ -123,10 +134,16 @@ class IncidentModel:
         dx = (w.target[1] - w.lon) * _M_PER_DEG_LAT * math.cos(math.radians(w.lat))
         moving = w.emergency_until is None
         return Unit(
-            id=f"unit:pdt:{w.radio_id}", origin=self.origin, ts=now, name=w.name,
-            pos=Position(lat=round(w.lat, 7), lon=round(w.lon, 7)), talkgroup=w.talkgroup, status="simulated",
+            id=f"unit:pdt:{w.radio_id}",
+            origin=self.origin,
+            ts=now,
+            name=w.name,
+            pos=Position(lat=round(w.lat, 7), lon=round(w.lon, 7)),
+            talkgroup=w.talkgroup,
+            status="simulated",
             heading_deg=round(math.degrees(math.atan2(dx, dy)) % 360, 1) if moving else None,
-            speed_mps=self.scenario.walk_speed_mps if moving else 0.0, battery_pct=w.battery_pct,
+            speed_mps=self.scenario.walk_speed_mps if moving else 0.0,
+            battery_pct=w.battery_pct,
             emergency=not moving,
         )
 
@@ -141,17 +158,28 @@ class IncidentModel:
         self._alarms += 1
         w.emergency_until = now + self.scenario.alarm_clear_s
         alert = Alert(
-            id=self._alarm_of(w), origin=self.origin, ts=now, severity=Severity.EMERGENCY,
-            title=f"紧急告警 Emergency: {w.name}", text=f"radio {w.radio_id} on {w.talkgroup} pressed emergency",
-            entity_id=f"unit:pdt:{w.radio_id}", pos=Position(lat=round(w.lat, 7), lon=round(w.lon, 7)),
+            id=self._alarm_of(w),
+            origin=self.origin,
+            ts=now,
+            severity=Severity.EMERGENCY,
+            title=f"紧急告警 Emergency: {w.name}",
+            text=f"radio {w.radio_id} on {w.talkgroup} pressed emergency",
+            entity_id=f"unit:pdt:{w.radio_id}",
+            pos=Position(lat=round(w.lat, 7), lon=round(w.lon, 7)),
         )
         return [self._report(w, now), alert]
 
     def _message(self, now: float) -> Message:
         w = self._rng.choice(self.walkers)
         self._messages += 1
-        return Message(id=f"{self._prefix}-msg-{self._messages}", origin=self.origin, ts=now, sender=w.name,
-                       to=w.talkgroup, text=self._rng.choice(_TEXTS))
+        return Message(
+            id=f"{self._prefix}-msg-{self._messages}",
+            origin=self.origin,
+            ts=now,
+            sender=w.name,
+            to=w.talkgroup,
+            text=self._rng.choice(_TEXTS),
+        )
 
 
 class IncidentSim:

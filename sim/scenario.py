@@ -22,7 +22,10 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     radius_m: Annotated[float, Meta(gt=0, le=50_000)] = 1500.0
     units: Annotated[int, Meta(ge=0, le=10_000)] = 24
     talkgroups: Annotated[tuple[str, ...], Meta(min_length=1)] = (
-        "9001 指挥 Command", "9002 一中队 Team 1", "9003 二中队 Team 2")
+        "9001 指挥 Command",
+        "9002 一中队 Team 1",
+        "9003 二中队 Team 2",
+    )
     walk_speed_mps: Annotated[float, Meta(ge=0, le=50)] = 1.4
     report_interval_s: Annotated[float, Meta(gt=0)] = 10.0
     alarm_interval_s: Annotated[float, Meta(gt=0)] = 90.0

@@ -104,9 +104,21 @@ class NodeProcess:
 
 def create_token(config_path: Path, role: Role) -> str:
     out = subprocess.run(
-        [*FIELDKIT, "token", "create", "--role", role.name.lower(), "--label", f"{role.name.lower()} tester",
-         "--config", str(config_path)],
-        check=True, capture_output=True, text=True, timeout=30,
+        [
+            *FIELDKIT,
+            "token",
+            "create",
+            "--role",
+            role.name.lower(),
+            "--label",
+            f"{role.name.lower()} tester",
+            "--config",
+            str(config_path),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     return out.stdout.strip()
 
@@ -116,7 +128,10 @@ def spawn_node(config_path: Path, *args: str, command: str = "run", timeout: flo
     tokens = {role: create_token(config_path, role) for role in Role}
     proc = subprocess.Popen(
         [*FIELDKIT, command, "--config", str(config_path), *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     lines: list[str] = []
     deadline = time.monotonic() + timeout
@@ -143,5 +158,3 @@ def stop_process(proc: subprocess.Popen[str], sig: int = signal.SIGTERM, timeout
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-
-

@@ -71,8 +71,14 @@ class ApiServer:
         sock = _listen(cfg.host, cfg.port)
         host, port = sock.getsockname()[:2]
         config = uvicorn.Config(
-            create_app(self.node), lifespan="off", log_level="warning", access_log=False,
-            ws_max_size=64 * 1024, timeout_graceful_shutdown=0.5, server_header=False, log_config=None,
+            create_app(self.node),
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
+            ws_max_size=64 * 1024,
+            timeout_graceful_shutdown=1,
+            server_header=False,
+            log_config=None,
         )
         server = uvicorn.Server(config)
         config.load()

@@ -32,7 +32,8 @@ def authorize(connection: ASGIConnection, handler: BaseRouteHandler) -> None:  #
             headers={"WWW-Authenticate": 'Bearer realm="fieldkit"'},
         )
     if principal.role < needed:
-        raise PermissionDeniedException(f"this needs the {needed.name.lower()} role; the token is {principal.role.name.lower()}")
+        held = principal.role.name.lower()
+        raise PermissionDeniedException(f"this needs the {needed.name.lower()} role; the token is {held}")
     connection.state.principal = principal
 
 

@@ -60,7 +60,7 @@ async def live(socket: WebSocket, node: NodeDep) -> None:  # type: ignore[type-a
         principal = None
     if principal is None:
         with contextlib.suppress(Exception):
-            await socket.close(code=CLOSE_UNAUTHORIZED, reason="send {\"token\": ...} with a valid token first")
+            await socket.close(code=CLOSE_UNAUTHORIZED, reason='send {"token": ...} with a valid token first')
         return
     assert node.scene is not None
     subscription = node.scene.subscribe(f"ws:{principal.label}")

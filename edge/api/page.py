@@ -11,6 +11,7 @@ from litestar import Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter
 from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
 
 from edge.api.guards import NodeDep
 
@@ -53,7 +54,7 @@ def basemap(node: NodeDep) -> dict[str, object]:
     return {"mbtiles": bool(node.config.api.mbtiles), "tiles": "/tiles/{z}/{x}/{y}"}
 
 
-page_handlers = [
+page_handlers: list[ControllerRouterHandler] = [
     index,
     tile,
     basemap,

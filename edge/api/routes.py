@@ -190,8 +190,14 @@ async def raise_alert(node: NodeDep, data: JSONBody[NewAlert], request: Request)
     """Raise an alert; answered once it is committed to the journal."""
     who = principal_of(request)
     alert = Alert(
-        id=_event_id("alert"), origin=node.node_id, ts=node.clock(), severity=data.severity,
-        title=data.title, text=data.text or f"raised by {who.label}", entity_id=data.entity_id, pos=data.pos,
+        id=_event_id("alert"),
+        origin=node.node_id,
+        ts=node.clock(),
+        severity=data.severity,
+        title=data.title,
+        text=data.text or f"raised by {who.label}",
+        entity_id=data.entity_id,
+        pos=data.pos,
     )
     await _scene(node).append(alert)
     return _record(node, alert.id)
@@ -246,9 +252,16 @@ async def add_marker(node: NodeDep, data: JSONBody[NewMarker], request: Request)
     """Draw a marker; answered once it is written to the journal."""
     _check_marker(data)
     marker = Marker(
-        id=f"marker:{node.node_id}:{secrets.token_hex(6)}", origin=node.node_id, ts=node.clock(), name=data.name,
-        pos=Position(lat=data.points[0][0], lon=data.points[0][1]), shape=data.shape, points=data.points,
-        radius_m=data.radius_m, color=data.color, category=data.category,
+        id=f"marker:{node.node_id}:{secrets.token_hex(6)}",
+        origin=node.node_id,
+        ts=node.clock(),
+        name=data.name,
+        pos=Position(lat=data.points[0][0], lon=data.points[0][1]),
+        shape=data.shape,
+        points=data.points,
+        radius_m=data.radius_m,
+        color=data.color,
+        category=data.category,
     )
     scene = _scene(node)
     scene.apply_state(marker)
@@ -299,7 +312,9 @@ def _check_marker(data: JSONBody[NewMarker]) -> None:
 async def _audit(node: EdgeNode, request: Request, action: str, target: str) -> None:  # type: ignore[type-arg]
     who = principal_of(request)
     await _scene(node).append(
-        Audit(id=_event_id("audit"), origin=node.node_id, ts=node.clock(), actor=who.label, action=action, target=target)
+        Audit(
+            id=_event_id("audit"), origin=node.node_id, ts=node.clock(), actor=who.label, action=action, target=target
+        )
     )
 
 
@@ -307,8 +322,22 @@ api_router = Router(
     path="/api",
     guards=[authorize],
     route_handlers=[
-        scene_now, list_entities, get_entity, put_entity, get_track, replay, list_events, list_alerts,
-        raise_alert, ack_alert, clear_alert, list_messages, send_message, list_markers, add_marker,
-        remove_marker, node_health,
+        scene_now,
+        list_entities,
+        get_entity,
+        put_entity,
+        get_track,
+        replay,
+        list_events,
+        list_alerts,
+        raise_alert,
+        ack_alert,
+        clear_alert,
+        list_messages,
+        send_message,
+        list_markers,
+        add_marker,
+        remove_marker,
+        node_health,
     ],
 )

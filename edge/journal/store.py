@@ -35,6 +35,7 @@ from edge.scene.model import (
 )
 
 from .errors import CorruptJournal, ForeignDatabase, JournalError, JournalUnavailable
+from .replay import picture_at
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +95,7 @@ def _check_or_create_unguarded(conn: sqlite3.Connection, path: Path) -> None:
         if conn.execute("PRAGMA journal_mode=WAL").fetchone()[0].lower() != "wal":
             raise JournalError(f"{path}: SQLite refused WAL mode")
         conn.executescript(
-            f"BEGIN; {_SCHEMA} PRAGMA application_id={APPLICATION_ID}; "
-            f"PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
+            f"BEGIN; {_SCHEMA} PRAGMA application_id={APPLICATION_ID}; PRAGMA user_version={SCHEMA_VERSION}; COMMIT;"
         )
         return
     if app_id != APPLICATION_ID:
@@ -234,12 +234,15 @@ class Journal:
         """Commit events; our own (seq 0) are numbered. Returns each stored event, None if a duplicate."""
         for event in events:
             if event.seq == 0 and event.origin != self.node_id:
-                raise JournalError(f"event {event.id} from {event.origin} has no seq: only {self.node_id}'s own are numbered here")
+                raise JournalError(
+                    f"event {event.id} from {event.origin} has no seq: only {self.node_id}'s own are numbered here"
+                )
         return await self._submit(lambda conn: self._insert_events(conn, events))
 
     def _insert_events(self, conn: sqlite3.Connection, events: Sequence[Event]) -> list[Event | None]:
         stored: list[Event | None] = []
-        for event in events:
+        for given in events:
+            event = given
             if event.seq == 0:
                 if conn.execute("SELECT 1 FROM events WHERE id=?", (event.id,)).fetchone():
                     stored.append(None)
@@ -268,9 +271,7 @@ class Journal:
         def work(conn: sqlite3.Connection) -> None:
             conn.executemany("INSERT OR REPLACE INTO state(id, kind, ts, body) VALUES (?,?,?,?)", rows)
             conn.executemany("INSERT OR REPLACE INTO history(id, ts, body) VALUES (?,?,?)", hist)
-            conn.executemany(
-                "INSERT OR REPLACE INTO tracks(id, ts, lat, lon, alt_msl_m) VALUES (?,?,?,?,?)", points
-            )
+            conn.executemany("INSERT OR REPLACE INTO tracks(id, ts, lat, lon, alt_msl_m) VALUES (?,?,?,?,?)", points)
 
         await self._submit(work)
 
@@ -302,7 +303,7 @@ class Journal:
         ]
         row = conn.execute("SELECT max(seq) FROM events WHERE origin=?", (self.node_id,)).fetchone()
         return Restored(
-            states=[s for s in states if _is_state(s)],
+            states=[s for s in states if isinstance(s, StateChange)],
             lifecycle=[e for e in lifecycle if isinstance(e, Alert | AlertAck | AlertClear)],
             messages=[m for m in messages if isinstance(m, Message)],
             last_seq=row[0] or 0,
@@ -344,8 +345,6 @@ class Journal:
 
     async def picture_at(self, at: float) -> Snapshot:
         """The picture as it was at time ``at``: entities, their positions and the alerts then."""
-        from .replay import picture_at  # replay logic lives beside, on the same reader
-
         return await self._read(lambda conn: picture_at(conn, at))
 
 

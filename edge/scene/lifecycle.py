@@ -46,12 +46,12 @@ class AlertBook:
                 record = _merge(record, early)
             self._records[event.id] = record
             return record
-        record = self._records.get(event.alert_id)
-        if record is None:
+        held = self._records.get(event.alert_id)
+        if held is None:
             self._early.setdefault(event.alert_id, []).append(event)
             return None
-        merged = _merge(record, event)
-        if merged == record:
+        merged = _merge(held, event)
+        if merged == held:
             return None
         self._records[event.alert_id] = merged
         return merged

@@ -49,7 +49,7 @@ class _State(Struct, frozen=True, kw_only=True, tag_field="kind"):
     pos: Position | None = None
 
 
-class Unit(_State, tag="unit", kw_only=True):
+class Unit(_State, tag="unit", kw_only=True, frozen=True):
     """A radio unit (PDT/DMR terminal) as reported through a radio gateway."""
 
     talkgroup: Name | None = None
@@ -60,7 +60,7 @@ class Unit(_State, tag="unit", kw_only=True):
     emergency: bool = False
 
 
-class Vehicle(_State, tag="vehicle", kw_only=True):
+class Vehicle(_State, tag="vehicle", kw_only=True, frozen=True):
     """A drone; its id is ``vehicle:<node>:<sysid>``."""
 
     mode: Name | None = None
@@ -73,7 +73,7 @@ class Vehicle(_State, tag="vehicle", kw_only=True):
     link_ok: bool = True
 
 
-class Feed(_State, tag="feed", kw_only=True):
+class Feed(_State, tag="feed", kw_only=True, frozen=True):
     """A video feed; its id is ``feed:<node>:<name>``."""
 
     state: Name = "idle"
@@ -94,7 +94,7 @@ class NodeRole(enum.Enum):
     COMMAND_POST = "command-post"
 
 
-class Node(_State, tag="node", kw_only=True):
+class Node(_State, tag="node", kw_only=True, frozen=True):
     """A field kit (or command post) running fieldkit."""
 
     role: NodeRole = NodeRole.EDGE
@@ -111,7 +111,7 @@ class Shape(enum.Enum):
     CIRCLE = "circle"
 
 
-class Marker(_State, tag="marker", kw_only=True):
+class Marker(_State, tag="marker", kw_only=True, frozen=True):
     """An operator's drawing: point, line, polygon or circle, optionally a geofence."""
 
     shape: Shape = Shape.POINT
@@ -121,7 +121,7 @@ class Marker(_State, tag="marker", kw_only=True):
     category: Name = "annotation"
 
 
-class Removed(_State, tag="removed", kw_only=True):
+class Removed(_State, tag="removed", kw_only=True, frozen=True):
     """A tombstone: the entity ``id`` left the picture at ``ts`` (ordered like any state)."""
 
 
@@ -147,7 +147,7 @@ class Severity(enum.Enum):
     EMERGENCY = "emergency"
 
 
-class Alert(_Event, tag="alert", kw_only=True):
+class Alert(_Event, tag="alert", kw_only=True, frozen=True):
     """An alarm raised: it stays open until cleared and is re-announced until acknowledged."""
 
     severity: Severity = Severity.WARNING
@@ -157,21 +157,21 @@ class Alert(_Event, tag="alert", kw_only=True):
     pos: Position | None = None
 
 
-class AlertAck(_Event, tag="alert_ack", kw_only=True):
+class AlertAck(_Event, tag="alert_ack", kw_only=True, frozen=True):
     """An operator acknowledged an alert."""
 
     alert_id: str
     by: Name
 
 
-class AlertClear(_Event, tag="alert_clear", kw_only=True):
+class AlertClear(_Event, tag="alert_clear", kw_only=True, frozen=True):
     """An alert was cleared (resolved), by an operator or by its source."""
 
     alert_id: str
     by: Name
 
 
-class Message(_Event, tag="message", kw_only=True):
+class Message(_Event, tag="message", kw_only=True, frozen=True):
     """A text message, from an operator or a radio unit, to a unit, a talkgroup or everyone."""
 
     sender: Name
@@ -179,7 +179,7 @@ class Message(_Event, tag="message", kw_only=True):
     text: Text
 
 
-class Audit(_Event, tag="audit", kw_only=True):
+class Audit(_Event, tag="audit", kw_only=True, frozen=True):
     """An operator action worth keeping: who did what, to what, with which result."""
 
     actor: Name

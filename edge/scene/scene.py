@@ -138,8 +138,12 @@ class Scene:
             self.counters.states_future += 1
             if not self._warned_future:
                 self._warned_future = True
-                log.warning("dropping %s stamped %.0f s ahead: check the clock of %s", change.id,
-                            change.ts - self.clock(), change.origin)
+                log.warning(
+                    "dropping %s stamped %.0f s ahead: check the clock of %s",
+                    change.id,
+                    change.ts - self.clock(),
+                    change.origin,
+                )
             return False
         key = (change.ts, change.origin)
         held = self._versions.get(change.id)

@@ -7,6 +7,7 @@ import json
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import websockets
 from kit import kit_config, start_local, stop_local
@@ -30,8 +31,11 @@ async def test_snapshot_then_deltas(local_node) -> None:
         first = await recv(ws)
         assert first["type"] == "snapshot" and first["resync"] is False
         assert [e["id"] for e in first["data"]["entities"]] == ["node:kit-test"]
-        scene.apply_state(Unit(id="unit:pdt:7", origin="kit-test", ts=time.time(), name="二中队-07",
-                               pos=Position(lat=36.7, lon=119.16)))
+        scene.apply_state(
+            Unit(
+                id="unit:pdt:7", origin="kit-test", ts=time.time(), name="二中队-07", pos=Position(lat=36.7, lon=119.16)
+            )
+        )
         async with local_node.client(Role.PILOT) as pilot:
             await pilot.post("/api/messages", json={"text": "收到"})
         seen: list[tuple[str, str]] = []
@@ -92,8 +96,6 @@ async def test_reminder_reaches_the_client(tmp_path: Path) -> None:
         async with websockets.connect(ws_url(node.api_url)) as ws:
             await ws.send(json.dumps({"token": viewer}))
             await recv(ws)
-            import httpx
-
             async with httpx.AsyncClient(base_url=node.api_url, headers={"Authorization": f"Bearer {pilot}"}) as c:
                 r = await c.post("/api/alerts", json={"title": "被困 Trapped"})
             alert_id = r.json()["alert"]["id"]

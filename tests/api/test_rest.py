@@ -86,8 +86,16 @@ async def test_message_is_numbered_and_listed(local_node) -> None:
 
 async def test_markers_are_drawn_and_erased_with_an_audit_trail(local_node) -> None:
     async with local_node.client(Role.PILOT) as pilot:
-        r = await pilot.post("/api/markers", json={"name": "集结区 Staging", "shape": "circle",
-                                                   "points": [[36.7, 119.16]], "radius_m": 80, "color": "#00aa00"})
+        r = await pilot.post(
+            "/api/markers",
+            json={
+                "name": "集结区 Staging",
+                "shape": "circle",
+                "points": [[36.7, 119.16]],
+                "radius_m": 80,
+                "color": "#00aa00",
+            },
+        )
         assert r.status_code == 201
         marker_id = r.json()["id"]
         assert marker_id.startswith("marker:kit-test:")
@@ -104,8 +112,14 @@ async def test_markers_are_drawn_and_erased_with_an_audit_trail(local_node) -> N
 
 async def test_admin_puts_an_entity_and_reads_it_back(local_node) -> None:
     now = time.time()
-    unit = {"kind": "unit", "id": "unit:pdt:4242", "origin": "kit-test", "ts": now, "name": "测试-01",
-            "pos": {"lat": 36.7, "lon": 119.16}}
+    unit = {
+        "kind": "unit",
+        "id": "unit:pdt:4242",
+        "origin": "kit-test",
+        "ts": now,
+        "name": "测试-01",
+        "pos": {"lat": 36.7, "lon": 119.16},
+    }
     async with local_node.client(Role.ADMIN) as admin:
         assert (await admin.post("/api/entities", json=unit)).status_code == 200
         r = await admin.get("/api/entities/unit:pdt:4242")
@@ -139,8 +153,9 @@ async def test_malformed_bodies_get_400_with_a_reason(local_node, body, fragment
 
 async def test_oversized_body_gets_413(local_node) -> None:
     async with local_node.client(Role.PILOT) as pilot:
-        r = await pilot.post("/api/messages", content=b'{"text": "' + b"x" * 70_000 + b'"}',
-                             headers={"Content-Type": "application/json"})
+        r = await pilot.post(
+            "/api/messages", content=b'{"text": "' + b"x" * 70_000 + b'"}', headers={"Content-Type": "application/json"}
+        )
     assert r.status_code == 413
     assert local_node.node.scene.messages() == []
 
@@ -165,9 +180,15 @@ paths = st.sampled_from(["/api/messages", "/api/alerts", "/api/markers", "/api/e
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=paths, body=json_values | st.dictionaries(
-    st.sampled_from(["kind", "id", "text", "title", "points", "shape", "ts", "origin", "pos", "radius_m", "to"]),
-    json_values, max_size=6))
+@given(
+    path=paths,
+    body=json_values
+    | st.dictionaries(
+        st.sampled_from(["kind", "id", "text", "title", "points", "shape", "ts", "origin", "pos", "radius_m", "to"]),
+        json_values,
+        max_size=6,
+    ),
+)
 async def test_no_json_body_makes_a_500(local_node, path, body) -> None:
     async with local_node.client(Role.ADMIN) as admin:
         r = await admin.post(path, json=body)

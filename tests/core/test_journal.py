@@ -50,8 +50,9 @@ async def test_picture_events_and_numbering_survive_a_restart(tmp_path: Path) ->
     path = tmp_path / "j.sqlite"
     scene = open_scene(path, clock)
     scene.apply_state(Unit(id="unit:pdt:1", origin="kit1", ts=T0, name="指挥-01", pos=Position(lat=36.7, lon=119.1)))
-    scene.apply_state(Marker(id="marker:kit1:m", origin="kit1", ts=T0, shape=Shape.CIRCLE, points=[(36.7, 119.1)],
-                             radius_m=50.0))
+    scene.apply_state(
+        Marker(id="marker:kit1:m", origin="kit1", ts=T0, shape=Shape.CIRCLE, points=[(36.7, 119.1)], radius_m=50.0)
+    )
     scene.apply_state(Unit(id="unit:pdt:2", origin="kit1", ts=T0))
     scene.apply_state(Removed(id="unit:pdt:2", origin="kit1", ts=T0 + 1))
     await scene.append(Alert(id="a1", origin="kit1", ts=T0, title="紧急"))
@@ -80,8 +81,9 @@ async def test_replay_gives_the_picture_at_a_past_time(tmp_path: Path) -> None:
     try:
         for i in range(10):  # a unit walking north, 1 m/s-ish, one report a second
             clock.now = T0 + i
-            scene.apply_state(Unit(id="unit:pdt:1", origin="kit1", ts=clock.now,
-                                   pos=Position(lat=36.7 + i * 1e-5, lon=119.1)))
+            scene.apply_state(
+                Unit(id="unit:pdt:1", origin="kit1", ts=clock.now, pos=Position(lat=36.7 + i * 1e-5, lon=119.1))
+            )
             await scene.flush(history=i in (0, 5))
         await scene.append(Alert(id="a1", origin="kit1", ts=T0 + 4, title="x"))
         await scene.append(AlertAck(id="k1", origin="kit1", ts=T0 + 8, alert_id="a1", by="z"))
@@ -150,7 +152,7 @@ def test_damaged_journal_fails_the_integrity_check(tmp_path: Path) -> None:
     data[4096 : 4096 + 300] = b"\xff" * 300  # scribble over the header of the second page (a b-tree)
     path.write_bytes(bytes(data))
     before = digest(path)
-    with pytest.raises(CorruptJournal, match="malformed|integrity"):
+    with pytest.raises(CorruptJournal, match=r"malformed|integrity"):
         Journal(path, node_id="kit1").open()
     assert digest(path) == before
 

@@ -42,7 +42,13 @@ async def test_supervisor_restarts_with_backoff_and_records_history() -> None:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert [s.value for s in supervised.history] == [
-        "starting", "running", "backoff", "running", "backoff", "running", "stopped",
+        "starting",
+        "running",
+        "backoff",
+        "running",
+        "backoff",
+        "running",
+        "stopped",
     ]
 
 
@@ -70,7 +76,9 @@ async def test_failing_component_does_not_stop_the_node(tmp_path: Path) -> None:
         async with httpx.AsyncClient(base_url=node.api_url) as client:
             health = (await client.get("/healthz")).json()
         assert health["components"]["flaky"] == {
-            "state": "running", "restarts": 1, "last_error": "RuntimeError: radio gateway unplugged (start 1)",
+            "state": "running",
+            "restarts": 1,
+            "last_error": "RuntimeError: radio gateway unplugged (start 1)",
         }
         assert health["components"]["api"]["state"] == "running"
     finally:

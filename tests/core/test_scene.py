@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import random
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -216,8 +218,6 @@ async def test_get_waits_until_something_arrives(scene: Scene) -> None:
 @given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 20), st.sampled_from(["a", "b", "c"])), max_size=40))
 def test_final_picture_does_not_depend_on_arrival_order(changes: list[tuple[int, int, str]]) -> None:
     """Last-value-wins must converge: apply the same set in two orders, get the same picture."""
-    import random
-    import tempfile
 
     def run(order: list[tuple[int, int, str]]) -> dict[str, tuple[float, str]]:
         with tempfile.TemporaryDirectory() as d:

@@ -65,7 +65,9 @@ def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
     scenario.write_text("units = 12\nalarm_interval_s = 5.0\nmessage_interval_s = 3.0\n", encoding="utf-8")
     proc = subprocess.Popen(
         [*FIELDKIT, "sim", "--scenario", str(scenario), "--port", "0", "--duration", "20", "--speedup", "4"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None

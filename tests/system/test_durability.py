@@ -76,8 +76,14 @@ def test_sigterm_stops_within_two_seconds_and_keeps_state(tmp_path: Path) -> Non
     node = spawn_node(config)
     try:
         with node.client(Role.ADMIN) as admin:
-            unit = {"kind": "unit", "id": "unit:pdt:77", "origin": "kit-test", "ts": time.time(), "name": "三中队-07",
-                    "pos": {"lat": 36.71, "lon": 119.17}}
+            unit = {
+                "kind": "unit",
+                "id": "unit:pdt:77",
+                "origin": "kit-test",
+                "ts": time.time(),
+                "name": "三中队-07",
+                "pos": {"lat": 36.71, "lon": 119.17},
+            }
             assert admin.post("/api/entities", json=unit).status_code == 200
         started = time.monotonic()
         code = stop_process(node.proc, signal.SIGTERM)
