@@ -179,6 +179,8 @@ def _semantic(config: Config) -> list[str]:
         problems.append(
             f"api.host: {config.api.host!r} is not an IP address (use 127.0.0.1, ::1 or an interface address)"
         )
+    if config.api.mbtiles and not Path(config.api.mbtiles).is_file():
+        problems.append(f"api.mbtiles: no such file {config.api.mbtiles}")
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
     return problems

@@ -48,10 +48,16 @@ def tile(
     return Response(row[0], media_type=media, headers={"Cache-Control": "max-age=86400"})
 
 
-@get("/api/basemap", include_in_schema=False, sync_to_thread=False)
+@get("/api/basemap", include_in_schema=False, sync_to_thread=True)
 def basemap(node: NodeDep) -> dict[str, object]:
-    """What the page should draw under the picture."""
-    return {"mbtiles": bool(node.config.api.mbtiles), "tiles": "/tiles/{z}/{x}/{y}"}
+    """What the page should draw under the picture: the MBTiles tile URL and zoom range, or the grid."""
+    path = node.config.api.mbtiles
+    if not path:
+        return {"mbtiles": False, "tiles": "/tiles/{z}/{x}/{y}"}
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+        meta = dict(conn.execute("SELECT name, value FROM metadata WHERE name IN ('minzoom', 'maxzoom')"))
+    zooms = {f"{k[:3]}_zoom": int(v) for k, v in meta.items() if str(v).isdigit()}
+    return {"mbtiles": True, "tiles": "/tiles/{z}/{x}/{y}", **zooms}
 
 
 page_handlers: list[ControllerRouterHandler] = [

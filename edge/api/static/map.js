@@ -54,7 +54,13 @@ export async function addBasemap(map) {
     // no answer: the grid still works
   }
   if (info.mbtiles) {
-    L.tileLayer(info.tiles, { maxZoom: 20, attribution: "local MBTiles" }).addTo(map);
+    // Past the file's deepest zoom Leaflet scales the deepest tiles up instead of asking for missing ones.
+    L.tileLayer(info.tiles, {
+      maxZoom: 20,
+      minNativeZoom: info.min_zoom ?? 0,
+      maxNativeZoom: info.max_zoom ?? 20,
+      attribution: "local MBTiles",
+    }).addTo(map);
   } else {
     new GridBasemap({ attribution: "offline grid" }).addTo(map);
   }
