@@ -15,6 +15,8 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import gc
+import importlib.metadata
 import json
 import logging
 import math
@@ -37,7 +39,7 @@ from edge.auth import Role, TokenStore
 from edge.config import Config
 from edge.journal import Journal
 from edge.node import EdgeNode
-from edge.scene import Message, Position, Unit, Vehicle
+from edge.scene import Message, Position, Scene, Subscription, Unit, Vehicle
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "PERFORMANCE.md"
@@ -48,7 +50,10 @@ DRONES = 50
 YIELD_EVERY = 100  # changes applied between two yields to the loop
 MODES = ("FULL", "NORMAL")
 CONCURRENCY = (1, 8, 64)
+PERCENTILES = ("50", "95", "99", "100")
 JOURNAL_CONCURRENCY = (1, 64)
+
+log = logging.getLogger("benchmarks.scene_journal")
 
 
 @dataclass(frozen=True)
@@ -65,10 +70,26 @@ class Plan:
     events_seconds: float
 
 
-FULL_PLAN = Plan(repeats=3, feed_changes=60_000, feed_seconds=8.0, rate_per_s=500.0, rate_seconds=10.0,
-                 flush_samples=5, events=3000, events_seconds=2.0)
-QUICK_PLAN = Plan(repeats=1, feed_changes=20_000, feed_seconds=4.0, rate_per_s=500.0, rate_seconds=3.0,
-                  flush_samples=3, events=500, events_seconds=0.7)
+FULL_PLAN = Plan(
+    repeats=3,
+    feed_changes=400_000,
+    feed_seconds=8.0,
+    rate_per_s=500.0,
+    rate_seconds=10.0,
+    flush_samples=5,
+    events=3000,
+    events_seconds=2.0,
+)
+QUICK_PLAN = Plan(
+    repeats=1,
+    feed_changes=100_000,
+    feed_seconds=3.0,
+    rate_per_s=500.0,
+    rate_seconds=5.0,
+    flush_samples=3,
+    events=500,
+    events_seconds=0.7,
+)
 
 
 # -- the WebSocket reader (runs in its own process) ----------------------------------------------
@@ -76,8 +97,15 @@ QUICK_PLAN = Plan(repeats=1, feed_changes=20_000, feed_seconds=4.0, rate_per_s=5
 
 async def _read_live(url: str, token: str, timeout_s: float) -> dict[str, Any]:
     """Connect, print ``ready`` after the snapshot, then count deltas until the stop entity."""
-    result: dict[str, Any] = {"messages": 0, "deltas": 0, "bench": 0, "lat_ms": [], "stopped": False,
-                              "last": None, "resyncs": 0}
+    result: dict[str, Any] = {
+        "messages": 0,
+        "deltas": 0,
+        "bench": 0,
+        "lat_ms": [],
+        "stopped": False,
+        "last": None,
+        "resyncs": 0,
+    }
     deadline = time.monotonic() + timeout_s
     async with connect(url, max_size=None, open_timeout=10, close_timeout=2) as ws:
         await ws.send(json.dumps({"token": token}))
@@ -117,7 +145,7 @@ def reader_main(url: str, timeout_s: float) -> None:
     token = sys.stdin.readline().strip()
     result = asyncio.run(_read_live(url, token, timeout_s))
     lat = result.pop("lat_ms")
-    result["lat_ms"] = {str(q): pct(lat, q) for q in (50, 95, 99, 100)}
+    result["lat_ms"] = {q: pct(lat, float(q)) for q in PERCENTILES}
     print(json.dumps(result), flush=True)  # the parent reads this line
 
 
@@ -131,8 +159,14 @@ class Reader:
     async def start(cls, url: str, token: str, timeout_s: float) -> Reader:
         """Start a reader and wait until it holds its snapshot."""
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, __file__, "--reader", url, "--reader-timeout", str(timeout_s),
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+            sys.executable,
+            __file__,
+            "--reader",
+            url,
+            "--reader-timeout",
+            str(timeout_s),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
         reader = cls(proc)
         assert proc.stdin is not None and proc.stdout is not None
@@ -171,25 +205,32 @@ class Reader:
 class Running:
     """A node started in this loop, with its live URL and a viewer token."""
 
-    node: Any  # edge.node.EdgeNode
+    node: EdgeNode
     live_url: str
     token: str
 
     @property
-    def scene(self) -> Any:
+    def scene(self) -> Scene:
         """The node's scene (started)."""
         assert self.node.scene is not None
         return self.node.scene
 
 
 @contextlib.asynccontextmanager
-async def running_node(tmp: Path, synchronous: str) -> AsyncIterator[Running]:
-    """Start a node on 127.0.0.1:0 as tests/kit.py's ``start_local`` does; stop it afterwards."""
-    config = msgspec.convert({
-        "node": {"id": "bench", "data_dir": str(tmp / "data"), "lat": 36.70, "lon": 119.16},
-        "api": {"host": "127.0.0.1", "port": 0},
-        "journal": {"synchronous": synchronous},  # flush_interval_s stays at its default
-    }, type=Config)
+async def running_node(tmp: Path, synchronous: str, *, gc_freeze: bool = False) -> AsyncIterator[Running]:
+    """Start a node on 127.0.0.1:0 as tests/kit.py's ``start_local`` does; stop it afterwards.
+
+    With ``gc_freeze`` every object alive once the node serves is moved out of the collector's reach
+    (``gc.freeze()``), so a full collection scans only what was allocated since.
+    """
+    config = msgspec.convert(
+        {
+            "node": {"id": "bench", "data_dir": str(tmp / "data"), "lat": 36.70, "lon": 119.16},
+            "api": {"host": "127.0.0.1", "port": 0},
+            "journal": {"synchronous": synchronous},  # flush_interval_s stays at its default
+        },
+        type=Config,
+    )
     node = EdgeNode(config, tokens=TokenStore(config.tokens_path))
     task = asyncio.create_task(node.run())
     ready = asyncio.create_task(node.ready.wait())
@@ -197,11 +238,14 @@ async def running_node(tmp: Path, synchronous: str) -> AsyncIterator[Running]:
         done, _ = await asyncio.wait([task, ready], timeout=10, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()
-        if ready not in done:
+        if ready not in done or node.api_url is None:
             raise RuntimeError("node did not become ready")
         url = node.api_url.replace("http://", "ws://") + "api/live"
+        if gc_freeze:
+            gc.freeze()
         yield Running(node, url, node.tokens.create(Role.VIEWER, "bench"))
     finally:
+        gc.unfreeze()
         ready.cancel()
         node.stop()
         await asyncio.wait_for(task, 10)
@@ -213,21 +257,37 @@ class Fleet:
     def __init__(self) -> None:
         self._size = UNITS + DRONES
 
-    def change(self, i: int, ts: float) -> Any:
+    def change(self, i: int, ts: float) -> Unit | Vehicle:
         """The ``i``-th change: entity ``i % size`` moved a little, stamped ``ts``."""
         k = i % self._size
         step = i // self._size
-        pos = Position(lat=36.70 + k * 1e-4 + step * 1e-6, lon=119.16 + step * 1e-6,
-                             alt_msl_m=40.0 + k % 7)
+        pos = Position(lat=36.70 + k * 1e-4 + step * 1e-6, lon=119.16 + step * 1e-6, alt_msl_m=40.0 + k % 7)
         if k < UNITS:
-            return Unit(id=f"unit:pdt:{10_000 + k}", origin="bench", ts=ts, pos=pos,
-                              talkgroup="TG-1", status="on-scene", heading_deg=float(step % 360),
-                              speed_mps=1.2, battery_pct=80.0)
-        return Vehicle(id=f"vehicle:bench:{k - UNITS + 1}", origin="bench", ts=ts, pos=pos,
-                             mode="GUIDED", armed=True, heading_deg=float(step % 360),
-                             ground_speed_mps=5.0, battery_pct=70.0, battery_v=22.4)
+            return Unit(
+                id=f"unit:pdt:{10_000 + k}",
+                origin="bench",
+                ts=ts,
+                pos=pos,
+                talkgroup="TG-1",
+                status="on-scene",
+                heading_deg=float(step % 360),
+                speed_mps=1.2,
+                battery_pct=80.0,
+            )
+        return Vehicle(
+            id=f"vehicle:bench:{k - UNITS + 1}",
+            origin="bench",
+            ts=ts,
+            pos=pos,
+            mode="GUIDED",
+            armed=True,
+            heading_deg=float(step % 360),
+            ground_speed_mps=5.0,
+            battery_pct=70.0,
+            battery_v=22.4,
+        )
 
-    def stop(self) -> Any:
+    def stop(self) -> Unit:
         """The entity that tells the reader a phase is over."""
         return Unit(id=STOP_ID, origin="bench", ts=time.time())
 
@@ -253,20 +313,20 @@ def pct(values: Sequence[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
 
 
-def the_subscription(scene: Any) -> Any:
+def the_subscription(scene: Scene) -> Subscription | None:
     """The one live subscriber: the scene exposes only a count, so read its private set."""
     subs = list(scene._subscribers)
     return subs[0] if len(subs) == 1 else None
 
 
-async def wait_unsubscribed(scene: Any, timeout_s: float = 5.0) -> None:
+async def wait_unsubscribed(scene: Scene, timeout_s: float = 5.0) -> None:
     """Wait (bounded) until the server has dropped the previous reader's subscription."""
     deadline = time.monotonic() + timeout_s
     while scene.subscribers and time.monotonic() < deadline:  # noqa: ASYNC110 - the scene has no such event
         await asyncio.sleep(0.01)
 
 
-async def feed_max(scene: Any, fleet: Fleet, count: int, seconds: float) -> tuple[int, float]:
+async def feed_max(scene: Scene, fleet: Fleet, count: int, seconds: float) -> tuple[int, float]:
     """Apply changes as fast as possible, yielding every YIELD_EVERY; returns (applied, seconds)."""
     start = time.perf_counter()
     deadline = start + seconds
@@ -280,7 +340,7 @@ async def feed_max(scene: Any, fleet: Fleet, count: int, seconds: float) -> tupl
     return applied, time.perf_counter() - start
 
 
-async def feed_rate(scene: Any, fleet: Fleet, rate: float, seconds: float) -> tuple[int, float]:
+async def feed_rate(scene: Scene, fleet: Fleet, rate: float, seconds: float) -> tuple[int, float]:
     """Apply changes at a fixed rate for ``seconds``, each stamped when applied; (applied, seconds)."""
     start = time.perf_counter()
     total = int(rate * seconds)
@@ -304,7 +364,7 @@ class Phase:
     delivered: int = 0
     deliver_s: float = 0.0
     messages: int = 0
-    coalesced: int = 0
+    coalesced: float = math.nan  # NaN when the subscription could not be found
     resyncs: int = 0
     commits: int = 0
     commit_s: float = 0.0
@@ -327,16 +387,23 @@ async def run_phase(
         seen = await reader.result(timeout_s + 10)
     finally:
         await reader.kill()
+    if not seen["stopped"]:
+        log.warning("the reader timed out before the end of the phase: its counts are partial")
     return Phase(
-        applied=applied, feed_s=feed_s, delivered=seen["bench"],
-        deliver_s=(seen["last"] or time.time()) - wall0, messages=seen["messages"],
-        coalesced=sub.coalesced if sub is not None else -1,
+        applied=applied,
+        feed_s=feed_s,
+        delivered=seen["bench"],
+        deliver_s=(seen["last"] or time.time()) - wall0,
+        messages=seen["messages"],
+        coalesced=sub.coalesced if sub is not None else math.nan,
         resyncs=(sub.resyncs if sub is not None else 0) + seen["resyncs"],
-        commits=journal.commits - commits, commit_s=journal.commit_seconds - commit_s, lat_ms=seen["lat_ms"],
+        commits=journal.commits - commits,
+        commit_s=journal.commit_seconds - commit_s,
+        lat_ms=seen["lat_ms"],
     )
 
 
-async def measure_flush(scene: Any, fleet: Fleet, samples: int) -> list[float]:
+async def measure_flush(scene: Scene, fleet: Fleet, samples: int) -> list[float]:
     """Seconds for one full flush (every entity dirty, history on): encode, queue and COMMIT."""
     times: list[float] = []
     for s in range(samples):
@@ -361,7 +428,11 @@ class Appended:
 
 
 async def append_events(
-    append: Callable[[Any], Any], commits: Callable[[], int], concurrency: int, plan: Plan, tag: str
+    append: Callable[[Message], Awaitable[object]],
+    commits: Callable[[], int],
+    concurrency: int,
+    plan: Plan,
+    tag: str,
 ) -> Appended:
     """``concurrency`` tasks each awaiting ``append(message)`` until the count or time bound."""
     latencies: list[float] = []
@@ -375,8 +446,14 @@ async def append_events(
         while budget[0] > 0 and time.perf_counter() < deadline:
             budget[0] -= 1
             n += 1
-            msg = Message(id=f"bench-{tag}-{concurrency}-{worker}-{n}", origin="bench", ts=time.time(),
-                          sender="bench", to="all", text="status report: all teams on scene, no casualties")
+            msg = Message(
+                id=f"bench-{tag}-{concurrency}-{worker}-{n}",
+                origin="bench",
+                ts=time.time(),
+                sender="bench",
+                to="all",
+                text="status report: all teams on scene, no casualties",
+            )
             t0 = time.perf_counter()
             await asyncio.wait_for(append(msg), 30)
             latencies.append((time.perf_counter() - t0) * 1000.0)
@@ -393,11 +470,42 @@ async def journal_alone(tmp: Path, synchronous: str, concurrency: int, plan: Pla
     journal = Journal(path, node_id="bench", synchronous=synchronous)
     await asyncio.to_thread(journal.open)
     try:
-        return await append_events(
-            lambda m: journal.append([m]), lambda: journal.commits, concurrency, plan, "j"
-        )
+        return await append_events(lambda m: journal.append([m]), lambda: journal.commits, concurrency, plan, "j")
     finally:
         await asyncio.to_thread(journal.close)
+
+
+JOURNAL_TABLES = ("state", "history", "tracks", "events")
+
+
+@dataclass(frozen=True)
+class OnDisk:
+    """Size of a closed journal, and rows and bytes (pages of the table and its indexes) per table."""
+
+    mib: float
+    rows: dict[str, int]
+    bytes: dict[str, int]
+
+    def per_row(self, table: str) -> float:
+        """Bytes on disk per row of ``table``, indexes included."""
+        return self.bytes[table] / self.rows[table] if self.rows[table] else math.nan
+
+
+def on_disk(path: Path) -> OnDisk:
+    """Read a closed journal's size, row counts and page usage (read-only; SQLite's dbstat)."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        rows = {t: conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in JOURNAL_TABLES}
+        used = dict.fromkeys(JOURNAL_TABLES, 0)
+        for table, size in conn.execute(
+            "SELECT m.tbl_name, sum(d.pgsize) FROM dbstat d JOIN sqlite_master m ON m.name = d.name GROUP BY m.tbl_name"
+        ):
+            if table in used:
+                used[table] = size
+    finally:
+        conn.close()
+    size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    return OnDisk(size / 2**20, rows, used)
 
 
 # -- one repeat ---------------------------------------------------------------------------------
@@ -414,108 +522,185 @@ class Repeat:
     events: dict[int, Appended]
     alone: dict[int, Appended]
     rss_mib: float
+    disk: OnDisk
 
 
-async def run_repeat(mode: str, plan: Plan) -> Repeat:
+async def run_repeat(mode: str, plan: Plan, gc_freeze: bool) -> Repeat:
     """A fresh node: saturation feed, fixed-rate feed, flush, event commits; then the journal alone."""
     with tempfile.TemporaryDirectory(prefix="fk-bench-") as tmp:
         fleet = Fleet()
-        async with running_node(Path(tmp), mode) as run:
+        async with running_node(Path(tmp), mode, gc_freeze=gc_freeze) as run:
             scene = run.scene
             feed = await run_phase(
-                run, fleet, lambda: feed_max(scene, fleet, plan.feed_changes, plan.feed_seconds),
-                plan.feed_seconds + 30)
+                run, fleet, lambda: feed_max(scene, fleet, plan.feed_changes, plan.feed_seconds), plan.feed_seconds + 30
+            )
             rate = await run_phase(
-                run, fleet, lambda: feed_rate(scene, fleet, plan.rate_per_s, plan.rate_seconds),
-                plan.rate_seconds + 30)
+                run, fleet, lambda: feed_rate(scene, fleet, plan.rate_per_s, plan.rate_seconds), plan.rate_seconds + 30
+            )
             await wait_unsubscribed(scene)
             flush_s = await measure_flush(scene, fleet, plan.flush_samples)
-            events = {c: await append_events(scene.append, lambda: run.node.journal.commits, c, plan, mode)
-                      for c in CONCURRENCY}
+            events = {
+                c: await append_events(scene.append, lambda: run.node.journal.commits, c, plan, mode)
+                for c in CONCURRENCY
+            }
             rss = rss_mib()[0]
+            path = run.node.journal.path
+        disk = on_disk(path)
         alone = {c: await journal_alone(Path(tmp), mode, c, plan) for c in JOURNAL_CONCURRENCY}
-    return Repeat(mode, feed, rate, flush_s, events, alone, rss)
+    return Repeat(mode, feed, rate, flush_s, events, alone, rss, disk)
 
 
 # -- report -------------------------------------------------------------------------------------
 
 
 def spread(values: Sequence[float], fmt: str = "{:,.0f}") -> str:
-    """Median of the repeats, with the lowest and highest in brackets when there are several."""
+    """Median of the repeats, with the lowest and highest in brackets when they differ."""
     clean = [v for v in values if not math.isnan(v)]
     if not clean:
         return "n/a"
     text = fmt.format(statistics.median(clean))
-    if len(clean) > 1:
-        text += " (" + fmt.format(min(clean)) + "-" + fmt.format(max(clean)) + ")"
-    return text
+    low, high = fmt.format(min(clean)), fmt.format(max(clean))
+    return text if low == high else f"{text} ({low}-{high})"
 
 
-def _safe_div(a: float, b: float) -> float:
+def _ratio(a: float, b: float) -> float:
     return a / b if b > 0 else math.nan
+
+
+def _row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def _by_mode(runs: list[Repeat]) -> list[tuple[str, list[Repeat]]]:
+    return [(m, rs) for m in MODES if (rs := [r for r in runs if r.mode == m])]
 
 
 def feed_table(runs: list[Repeat]) -> list[str]:
     """Changes applied and delivered at saturation, coalescing, and the journal's flush commits."""
-    lines = ["| journal.synchronous | applied changes/s | delivered deltas/s | coalesced | WS messages "
-             "| resyncs | flush commits | commit ms (mean) | full flush ms (2,050 entities) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for mode in MODES:
-        rs = [r for r in runs if r.mode == mode]
-        if not rs:
-            continue
+    lines = [
+        _row(
+            [
+                "journal.synchronous",
+                "applied changes/s",
+                "delivered deltas/s",
+                "coalesced",
+                "WS messages",
+                "resyncs",
+                "flush commits",
+                "commit ms (mean)",
+                "full flush ms",
+            ]
+        ),
+        _row(["---"] * 9),
+    ]
+    for mode, rs in _by_mode(runs):
         p = [r.feed for r in rs]
-        lines.append("| " + " | ".join([
-            mode,
-            spread([_safe_div(x.applied, x.feed_s) for x in p]),
-            spread([_safe_div(x.delivered, x.deliver_s) for x in p]),
-            spread([_safe_div(100.0 * x.coalesced, x.applied) for x in p], "{:.1f} %"),
-            spread([float(x.messages) for x in p]),
-            spread([float(x.resyncs) for x in p]),
-            spread([float(r.feed.commits + r.rate.commits) for r in rs]),
-            spread([_safe_div(1000 * (r.feed.commit_s + r.rate.commit_s), r.feed.commits + r.rate.commits)
-                    for r in rs], "{:.1f}"),
-            spread([statistics.median(r.flush_s) * 1000 if r.flush_s else math.nan for r in rs], "{:.1f}"),
-        ]) + " |")
+        lines.append(
+            _row(
+                [
+                    mode,
+                    spread([_ratio(x.applied, x.feed_s) for x in p]),
+                    spread([_ratio(x.delivered, x.deliver_s) for x in p]),
+                    spread([_ratio(100.0 * x.coalesced, x.applied) for x in p], "{:.1f} %"),
+                    spread([float(x.messages) for x in p]),
+                    spread([float(x.resyncs) for x in p]),
+                    spread([float(x.commits) for x in p]),
+                    spread([_ratio(1000 * x.commit_s, x.commits) for x in p], "{:.1f}"),
+                    spread([statistics.median(r.flush_s) * 1000 if r.flush_s else math.nan for r in rs], "{:.1f}"),
+                ]
+            )
+        )
     return lines
 
 
 def latency_table(runs: list[Repeat], plan: Plan) -> list[str]:
     """apply_state -> delta decoded at the reader, at a fixed rate (and at saturation, for contrast)."""
-    lines = ["| journal.synchronous | load | delivered | p50 ms | p95 ms | p99 ms | max ms |",
-             "|---|---|---|---|---|---|---|"]
-    for mode in MODES:
-        rs = [r for r in runs if r.mode == mode]
-        fixed = f"{plan.rate_per_s:.0f}/s for {plan.rate_seconds:.0f} s"
-        for label, phases in ((fixed, [r.rate for r in rs]), ("saturation (above)", [r.feed for r in rs])):
-            if not phases:
-                continue
-            lines.append("| " + " | ".join([
-                mode, label,
-                spread([_safe_div(100.0 * x.delivered, x.applied) for x in phases], "{:.1f} %"),
-                *(spread([x.lat_ms.get(q, math.nan) for x in phases], "{:.1f}") for q in ("50", "95", "99", "100")),
-            ]) + " |")
+    lines = [
+        _row(["journal.synchronous", "load", "delivered", "p50 ms", "p95 ms", "p99 ms", "max ms"]),
+        _row(["---"] * 7),
+    ]
+    fixed = f"{plan.rate_per_s:.0f}/s for {plan.rate_seconds:.0f} s"
+    for mode, rs in _by_mode(runs):
+        for label, phases in ((fixed, [r.rate for r in rs]), ("saturation", [r.feed for r in rs])):
+            lines.append(
+                _row(
+                    [
+                        mode,
+                        label,
+                        spread([_ratio(100.0 * x.delivered, x.applied) for x in phases], "{:.1f} %"),
+                        *(spread([x.lat_ms.get(q, math.nan) for x in phases], "{:.1f}") for q in PERCENTILES),
+                    ]
+                )
+            )
     return lines
 
 
 def events_table(runs: list[Repeat]) -> list[str]:
     """Event commits through the scene (and straight into the journal) by concurrency."""
-    lines = ["| path | journal.synchronous | appenders | events/s | events per commit | p50 ms | p99 ms |",
-             "|---|---|---|---|---|---|---|"]
-    for path, pick, levels in (("scene.append", lambda r: r.events, CONCURRENCY),
-                               ("Journal.append", lambda r: r.alone, JOURNAL_CONCURRENCY)):
-        for mode in MODES:
-            rs = [r for r in runs if r.mode == mode]
-            for c in levels if rs else ():
-                xs: list[Appended] = [pick(r)[c] for r in rs]
-                lines.append("| " + " | ".join([
-                    path, mode, str(c),
-                    spread([_safe_div(x.events, x.seconds) for x in xs]),
-                    spread([_safe_div(x.events, x.commits) for x in xs], "{:.1f}"),
-                    spread([pct(x.lat_ms, 50) for x in xs], "{:.2f}"),
-                    spread([pct(x.lat_ms, 99) for x in xs], "{:.2f}"),
-                ]) + " |")
+    lines = [
+        _row(["path", "journal.synchronous", "appenders", "events/s", "events per commit", "p50 ms", "p99 ms"]),
+        _row(["---"] * 7),
+    ]
+    paths: tuple[tuple[str, Callable[[Repeat], dict[int, Appended]], tuple[int, ...]], ...] = (
+        ("scene.append", lambda r: r.events, CONCURRENCY),
+        ("Journal.append", lambda r: r.alone, JOURNAL_CONCURRENCY),
+    )
+    for path, pick, levels in paths:
+        for mode, rs in _by_mode(runs):
+            for c in levels:
+                xs = [pick(r)[c] for r in rs]
+                lines.append(
+                    _row(
+                        [
+                            path,
+                            mode,
+                            str(c),
+                            spread([_ratio(x.events, x.seconds) for x in xs]),
+                            spread([_ratio(x.events, x.commits) for x in xs], "{:.1f}"),
+                            spread([pct(x.lat_ms, 50) for x in xs], "{:.2f}"),
+                            spread([pct(x.lat_ms, 99) for x in xs], "{:.2f}"),
+                        ]
+                    )
+                )
     return lines
+
+
+def disk_table(runs: list[Repeat]) -> list[str]:
+    """The journal file after one repeat: size, and rows and bytes per row of each table (medians)."""
+    lines = [
+        _row(["journal.synchronous", "file MiB", *(f"{t}: rows, B/row" for t in JOURNAL_TABLES)]),
+        _row(["---"] * (2 + len(JOURNAL_TABLES))),
+    ]
+    for mode, rs in _by_mode(runs):
+        lines.append(
+            _row(
+                [
+                    mode,
+                    f"{statistics.median(r.disk.mib for r in rs):.1f}",
+                    *(
+                        f"{statistics.median(r.disk.rows[t] for r in rs):,.0f}, "
+                        f"{statistics.median(r.disk.per_row(t) for r in rs):.0f}"
+                        for t in JOURNAL_TABLES
+                    ),
+                ]
+            )
+        )
+    return lines
+
+
+def growth(runs: list[Repeat]) -> str:
+    """Projected journal growth per day if every entity moves all the time, from measured bytes per row."""
+    track_b = statistics.median(r.disk.per_row("tracks") for r in runs)
+    hist_b = statistics.median(r.disk.per_row("history") for r in runs)
+    day = 86_400 * (UNITS + DRONES)
+    tracks_gib = track_b * day / 1.0 / 2**30  # one point per entity per track_interval_s (1 s default)
+    hist_gib = hist_b * day / 10.0 / 2**30  # one row per changed entity per history_interval_s (10 s)
+    return (
+        f"At the measured bytes per row, {UNITS + DRONES:,} entities that all move all the time would "
+        f"grow the journal by about {tracks_gib:.1f} GiB/day of tracks (one point per entity per second, "
+        f"the default `track_interval_s`) and {hist_gib:.1f} GiB/day of history (one row per changed "
+        "entity every 10 s, the default `history_interval_s`); nothing prunes either table yet."
+    )
 
 
 def machine() -> str:
@@ -527,51 +712,72 @@ def machine() -> str:
             break
     osname = "Linux"
     with contextlib.suppress(OSError):
-        osname = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines()
-                      if "=" in line).get("PRETTY_NAME", osname).strip('"')
-    return (f"{cpu}, {os.cpu_count()} cores, {osname}, Python {platform.python_version()}, "
-            f"SQLite {sqlite3.sqlite_version}")
+        lines = Path("/etc/os-release").read_text().splitlines()
+        release = dict(line.split("=", 1) for line in lines if "=" in line)
+        osname = release.get("PRETTY_NAME", osname).strip('"')
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {osname}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}, websockets {importlib.metadata.version('websockets')}"
+    )
 
 
 def report(runs: list[Repeat], plan: Plan, command: str, memory: tuple[float, float, float]) -> str:
-    """The Markdown section: setup, the three tables and memory."""
+    """The Markdown section: setup, the tables and memory."""
     before, after, peak = memory
     today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return "\n".join([
-        SECTION, "",
-        f"Command: `{command}` — {today}.  ",
-        f"Machine: {machine()}.  ",
-        f"Each configuration ran {plan.repeats} time(s), each on a fresh node in a fresh temporary folder; "
-        "cells show the median and (lowest-highest).",
-        "",
-        "### Changes through scene, journal and one WebSocket subscriber "
-        f"({UNITS:,} units + {DRONES} drones)",
-        "",
-        f"Up to {plan.feed_changes:,} changes (bounded to {plan.feed_seconds:.0f} s) applied with "
-        f"`scene.apply_state` as fast as the loop allows, yielding every {YIELD_EVERY}; the rate includes "
-        "building each change. The reader is a separate process. *coalesced* is the share of applied "
-        "values replaced before delivery (`Subscription.coalesced`). Flush commits are the node's own "
-        "`journal-flush` (every 2 s by default) during both feeding phases; the last column is one "
-        "explicit `scene.flush(history=True)` with every entity dirty.",
-        "",
-        *feed_table(runs),
-        "",
-        "### Latency: `apply_state` to the delta decoded by the WebSocket client",
-        "",
-        "Each change carries its wall-clock `ts`; the reader subtracts it on arrival (same machine clock).",
-        "",
-        *latency_table(runs, plan),
-        "",
-        "### Event commits (each `await` resolves after COMMIT; group commit merges waiting writes)",
-        "",
-        f"Bounded to {plan.events:,} events or {plan.events_seconds:g} s per row; no WebSocket subscriber.",
-        "",
-        *events_table(runs),
-        "",
-        f"Memory (VmRSS of the benchmark process, node in-process): {before:.0f} MiB before the first node, "
-        f"{after:.0f} MiB after the last; peak (VmHWM) {peak:.0f} MiB.",
-        "",
-    ])
+    holding = max(r.rss_mib for r in runs)
+    return "\n".join(
+        [
+            SECTION,
+            "",
+            f"Command: `{command}` ({today}).  ",
+            f"Machine: {machine()}.  ",
+            f"Each configuration ran {plan.repeats} time(s), each on a fresh node in a fresh temporary folder "
+            "(interleaving FULL and NORMAL); cells show the median and (lowest-highest) of the runs.",
+            "",
+            f"### Changes through scene, journal and one WebSocket subscriber ({UNITS:,} units, {DRONES} drones)",
+            "",
+            f"Up to {plan.feed_changes:,} changes (at most {plan.feed_seconds:g} s) applied with "
+            f"`scene.apply_state` as fast as the loop allows, yielding every {YIELD_EVERY}; the rate includes "
+            "building each change. "
+            "The WebSocket reader is a separate process (the server side, JSON encoding and permessage-deflate "
+            "run on the node's loop). *delivered* counts deltas decoded by the reader until the last one "
+            "arrived; *coalesced* is the share of applied values replaced before delivery "
+            "(`Subscription.coalesced`). *flush commits* are the node's own `journal-flush` (every 2 s, the "
+            "default) during this phase, timed BEGIN to COMMIT on the writer thread (`Journal.commit_seconds`); "
+            f"*full flush* is one `scene.flush(history=True)` with all {UNITS + DRONES:,} entities dirty, timed "
+            "on the loop (encode, queue, commit, wake-up; median of "
+            f"{plan.flush_samples}).",
+            "",
+            *feed_table(runs),
+            "",
+            "### Latency: `apply_state` to the delta decoded by the WebSocket client",
+            "",
+            "Each change carries its wall-clock `ts`; the reader subtracts it on arrival (one machine, one "
+            "clock). The saturation rows are the phase above, where deltas queue behind each other.",
+            "",
+            *latency_table(runs, plan),
+            "",
+            "### Event commits",
+            "",
+            "Each `await` resolves after COMMIT; the journal's writer thread merges whatever is waiting into one "
+            f"transaction (group commit). At most {plan.events:,} events or {plan.events_seconds:g} s per row; "
+            "no WebSocket subscriber attached. `Journal.append` is the journal alone (no node, no scene).",
+            "",
+            *events_table(runs),
+            "",
+            "### Journal on disk after one run (all phases above)",
+            "",
+            *disk_table(runs),
+            "",
+            growth(runs),
+            "",
+            f"Memory (VmRSS of the benchmark process, which hosts the node): {before:.0f} MiB before the first "
+            f"node, {holding:.0f} MiB at most while a node held the {UNITS + DRONES:,} entities, {after:.0f} MiB "
+            f"after the last node stopped; peak (VmHWM) {peak:.0f} MiB.",
+            "",
+        ]
+    )
 
 
 def write_doc(section: str) -> None:
@@ -582,7 +788,7 @@ def write_doc(section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[end + 1:] if end >= 0 else "")
+        text = text[:start] + section.rstrip("\n") + ("\n\n" + text[end + 1 :] if end >= 0 else "")
     DOC.parent.mkdir(parents=True, exist_ok=True)
     DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
 
@@ -598,13 +804,13 @@ refresh a section (`--write-doc` replaces it here). Speed is measured here, neve
 # -- main ---------------------------------------------------------------------------------------
 
 
-async def run_all(plan: Plan, modes: Sequence[str]) -> tuple[list[Repeat], tuple[float, float, float]]:
+async def run_all(plan: Plan, modes: Sequence[str], gc_freeze: bool) -> tuple[list[Repeat], tuple[float, float, float]]:
     """Every repeat of every mode, interleaved so that slow moments of the machine hit both."""
     before = rss_mib()[0]
     runs: list[Repeat] = []
     for _ in range(plan.repeats):
         for mode in modes:
-            runs.append(await run_repeat(mode, plan))
+            runs.append(await run_repeat(mode, plan, gc_freeze))
     after, peak = rss_mib()
     return runs, (before, after, peak)
 
@@ -615,6 +821,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="smaller, single-repeat run (~30 s)")
     parser.add_argument("--repeats", type=int, help="override the number of repeats")
     parser.add_argument("--write-doc", action="store_true", help="replace the section in docs/PERFORMANCE.md")
+    parser.add_argument(
+        "--gc-freeze", action="store_true", help="call gc.freeze() once each node serves (to compare collector pauses)"
+    )
     parser.add_argument("--reader", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--reader-timeout", type=float, default=60.0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -625,9 +834,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     plan = QUICK_PLAN if args.quick else FULL_PLAN
     if args.repeats:
         plan = Plan(**{**plan.__dict__, "repeats": max(1, args.repeats)})
-    runs, memory = asyncio.run(run_all(plan, MODES))
-    command = ".venv/bin/python benchmarks/scene_journal.py" + (" --quick" if args.quick else "") + (
-        f" --repeats {args.repeats}" if args.repeats else "")
+    runs, memory = asyncio.run(run_all(plan, MODES, args.gc_freeze))
+    command = " ".join([".venv/bin/python benchmarks/scene_journal.py", *(argv or sys.argv[1:])])
     section = report(runs, plan, command, memory)
     print(section)  # the report is this script's output
     if args.write_doc:

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import msgspec
 from msgspec import Meta, Struct
 
+from edge.radio.config import RadioSection
+
 
 def _doc(text: str) -> Meta:
     return Meta(description=text)
@@ -65,6 +67,11 @@ class JournalSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     flush_interval_s: Annotated[Seconds, _doc("How often changed state and track points are written.")] = 2.0
     history_interval_s: Annotated[Seconds, _doc("How often a replay row is kept for each changed entity.")] = 10.0
     track_interval_s: Annotated[Seconds, _doc("Minimum time between two kept track points of one entity.")] = 1.0
+    retain_days: Annotated[
+        float,
+        _doc("Tracks and replay rows older than this are pruned hourly (events are kept for good)."),
+        Meta(gt=0, le=3650),
+    ] = 7.0
 
 
 class SceneSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -101,6 +108,7 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
     scene: SceneSection = msgspec.field(default_factory=SceneSection)
     api: ApiSection = msgspec.field(default_factory=ApiSection)
+    radio: RadioSection = msgspec.field(default_factory=RadioSection)
 
     @property
     def data_dir(self) -> Path:
@@ -181,6 +189,8 @@ def _semantic(config: Config) -> list[str]:
         )
     if config.api.mbtiles and not Path(config.api.mbtiles).is_file():
         problems.append(f"api.mbtiles: no such file {config.api.mbtiles}")
+    if config.radio.enabled and config.radio.roster and not Path(config.radio.roster).is_file():
+        problems.append(f"radio.roster: no such file {config.radio.roster}")
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
     return problems

@@ -9,6 +9,7 @@ lost however the process ends.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 import time
@@ -89,6 +90,9 @@ class EdgeNode:
             scene.restore(restored)
             self.scene = scene
             self._publish_self()
+            # What startup allocated lives as long as the node: keep it out of every later full
+            # collection (measured: full collections of ~50k objects paused the loop 25-33 ms).
+            gc.freeze()
             await self._run_components(handle_signals)
         finally:
             await self._close()
@@ -100,6 +104,7 @@ class EdgeNode:
             _Every("journal-flush", self.config.journal.flush_interval_s, self._flush),
             _Every("alert-reminder", 1.0, self._remind),
             _Every("node-status", 5.0, self._publish_self),
+            _Every("journal-prune", 3600.0, self._prune),
             ApiServer(self),
         ]
         components += [make(self) for make in self._extra]
@@ -126,6 +131,17 @@ class EdgeNode:
         if history:
             self._last_history = now
         await self.scene.flush(history=history)
+
+    async def _prune(self) -> None:
+        before = self.clock() - self.config.journal.retain_days * 86400
+        tracks, history = await self.journal.prune(before)
+        if tracks or history:
+            log.info(
+                "journal: pruned %d track points and %d replay rows older than %.0f days",
+                tracks,
+                history,
+                self.config.journal.retain_days,
+            )
 
     def _remind(self) -> None:
         assert self.scene is not None

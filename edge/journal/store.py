@@ -275,6 +275,24 @@ class Journal:
 
         await self._submit(work)
 
+    async def prune(self, before: float) -> tuple[int, int]:
+        """Delete track points and replay rows older than ``before``; returns (tracks, history) deleted.
+
+        The newest replay row of each entity is kept even when old: an entity that has not changed
+        since must still appear in the picture at later times.
+        """
+
+        def work(conn: sqlite3.Connection) -> tuple[int, int]:
+            tracks = conn.execute("DELETE FROM tracks WHERE ts < ?", (before,)).rowcount
+            history = conn.execute(
+                "DELETE FROM history WHERE ts < ? AND (id, ts) NOT IN "
+                "(SELECT id, max(ts) FROM history WHERE ts < ? GROUP BY id)",
+                (before, before),
+            ).rowcount
+            return tracks, history
+
+        return await self._submit(work)
+
     # -- reads (a separate WAL reader connection, off the event loop) ---------------------------
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:

@@ -50,10 +50,13 @@ class _State(Struct, frozen=True, kw_only=True, tag_field="kind"):
 
 
 class Unit(_State, tag="unit", kw_only=True, frozen=True):
-    """A radio unit (PDT/DMR terminal) as reported through a radio gateway."""
+    """A radio unit (PDT/DMR terminal) as reported through a radio gateway; ``ts`` is when last heard."""
 
+    team: Name | None = None
     talkgroup: Name | None = None
     status: Name | None = None
+    online: bool = True
+    talking: bool = False
     heading_deg: float | None = None
     speed_mps: float | None = None
     battery_pct: float | None = None
@@ -172,11 +175,36 @@ class AlertClear(_Event, tag="alert_clear", kw_only=True, frozen=True):
 
 
 class Message(_Event, tag="message", kw_only=True, frozen=True):
-    """A text message, from an operator or a radio unit, to a unit, a talkgroup or everyone."""
+    """A text message, from an operator or a radio unit, to ``all``, a unit or a talkgroup.
+
+    ``to`` is ``all``, an entity id (``unit:pdt:1001``) or a talkgroup (``talkgroup:pdt:9001``);
+    a radio gateway carries those addressed to its system's units and talkgroups.
+    """
 
     sender: Name
     to: Name = "all"
     text: Text
+    via: Name = ""  # the network it came in over (e.g. "pdt"), empty when typed at a command post
+
+
+class Receipt(_Event, tag="receipt", kw_only=True, frozen=True):
+    """What became of a message sent out over a network (e.g. a radio text): delivered or failed."""
+
+    message_id: str
+    recipient: Name
+    ok: bool
+    attempts: int = 1
+    reason: Name = ""
+
+
+class Call(_Event, tag="call", kw_only=True, frozen=True):
+    """A voice call that has ended: who keyed up, on which talkgroup, when and for how long."""
+
+    caller: EntityId
+    talkgroup: Name
+    call_type: Name = "group"
+    start_ts: Timestamp
+    duration_s: Annotated[float, Meta(ge=0.0)]
 
 
 class Audit(_Event, tag="audit", kw_only=True, frozen=True):
@@ -188,8 +216,8 @@ class Audit(_Event, tag="audit", kw_only=True, frozen=True):
     result: Name = ""
 
 
-Event = Alert | AlertAck | AlertClear | Message | Audit
-EVENT_KINDS: tuple[str, ...] = ("alert", "alert_ack", "alert_clear", "message", "audit")
+Event = Alert | AlertAck | AlertClear | Message | Receipt | Call | Audit
+EVENT_KINDS: tuple[str, ...] = ("alert", "alert_ack", "alert_clear", "message", "receipt", "call", "audit")
 Change = StateChange | Event
 
 

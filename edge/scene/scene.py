@@ -118,14 +118,15 @@ class Scene:
         """How many subscribers are attached."""
         return len(self._subscribers)
 
-    def subscribe(self, name: str) -> Subscription:
-        """A new subscriber: its first read is a snapshot, then deltas."""
+    def subscribe(self, name: str, *, states: bool = True) -> Subscription:
+        """A new subscriber: its first read is a snapshot, then deltas (events only if not ``states``)."""
         sub = Subscription(
             name,
             self.snapshot,
             self._subscribers.discard,
             max_states=self._max_sub_states,
             max_events=self._max_sub_events,
+            states=states,
         )
         self._subscribers.add(sub)
         return sub

@@ -29,8 +29,10 @@ class Subscription:
         *,
         max_states: int,
         max_events: int,
+        states: bool = True,
     ) -> None:
         self.name = name
+        self.wants_states = states
         self._snapshot = snapshot
         self._on_close = on_close
         self._max_states = max_states
@@ -84,7 +86,7 @@ class Subscription:
     # -- called by the scene ----------------------------------------------------------------
 
     def offer_state(self, change: StateChange) -> None:
-        if self._need_snapshot:
+        if self._need_snapshot or not self.wants_states:
             return  # the coming snapshot will hold it
         if change.id in self._states:
             self.coalesced += 1

@@ -176,3 +176,22 @@ async def test_another_nodes_event_without_seq_is_refused(tmp_path: Path) -> Non
         assert ok[0] is not None and ok[0].seq == 1, "a failed batch does not consume numbers"
     finally:
         journal.close()
+
+
+async def test_prune_keeps_the_newest_replay_row_of_each_entity(tmp_path: Path) -> None:
+    clock = Clock()
+    scene = open_scene(tmp_path / "j.sqlite", clock)
+    try:
+        for i in range(5):
+            clock.now = T0 + i * 100
+            scene.apply_state(Unit(id="unit:pdt:1", origin="kit1", ts=clock.now, pos=Position(lat=36.7, lon=119.1)))
+            if i == 0:
+                scene.apply_state(Unit(id="unit:pdt:2", origin="kit1", ts=clock.now, pos=Position(lat=36.6, lon=119.1)))
+            await scene.flush(history=True)
+        tracks, history = await scene.journal.prune(T0 + 250)
+        assert (tracks, history) == (4, 2), "unit 1: points at 0,100,200 and unit 2's at 0; rows at 0 and 100 of unit 1"
+        later = await scene.journal.picture_at(T0 + 450)
+        assert sorted(e.id for e in later.entities) == ["unit:pdt:1", "unit:pdt:2"], "unchanged unit 2 still there"
+        assert [p.ts for p in await scene.journal.track("unit:pdt:1", 0, T0 + 1000)] == [T0 + 300, T0 + 400]
+    finally:
+        scene.journal.close()
