@@ -8,7 +8,7 @@ import pytest
 
 from edge.radio import Alarm, AlarmKind, CallEnd, CallStart, Delivery, Fix, FixMode, Presence, Status, Text
 from edge.radio.outbox import Outbox
-from edge.radio.picture import RadioPicture, RosterError, RosterEntry, load_roster
+from edge.radio.picture import RadioPicture, RosterEntry, RosterError, load_roster
 from edge.scene import Alert, AlertClear, Call, Message, Unit
 
 T = 1_800_000_000.0
