@@ -16,6 +16,7 @@ from edge.auth import Role
 from edge.node import EdgeNode
 from edge.scene import (
     ENTITY_KINDS,
+    EVENT_KINDS,
     Alert,
     AlertAck,
     AlertClear,
@@ -172,11 +173,16 @@ async def list_events(
     since: Annotated[float, QueryParameter(ge=0)],
     until: Annotated[float | None, QueryParameter(ge=0)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
+    kind: FromQuery[list[str] | None] = None,
+    newest_first: FromQuery[bool] = False,
 ) -> list[Event]:
-    """Journaled events (alerts, acks, clears, messages, audit) between two times, oldest first."""
+    """Journaled events between two times (optionally only some kinds), oldest first unless asked."""
     end = until if until is not None else node.clock()
     _check_span(since, end)
-    return await node.journal.events_between(since, end, limit)
+    unknown = sorted(set(kind or ()) - set(EVENT_KINDS))
+    if unknown:
+        raise ValidationException(f"unknown event kind(s) {', '.join(unknown)}; known: {', '.join(EVENT_KINDS)}")
+    return await node.journal.events_between(since, end, limit, kinds=kind or (), newest_first=newest_first)
 
 
 @get("/alerts", opt=VIEW, sync_to_thread=False)

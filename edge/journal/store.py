@@ -338,13 +338,25 @@ class Journal:
 
         return await self._read(work)
 
-    async def events_between(self, since: float, until: float, limit: int = 1000) -> list[Event]:
-        """Events with ``since <= ts <= until``, oldest first."""
+    async def events_between(
+        self,
+        since: float,
+        until: float,
+        limit: int = 1000,
+        *,
+        kinds: Sequence[str] = (),
+        newest_first: bool = False,
+    ) -> list[Event]:
+        """Events with ``since <= ts <= until`` (of ``kinds``, if given), oldest first unless told."""
+        where = "ts>=? AND ts<=?"
+        args: list[object] = [since, until]
+        if kinds:
+            where += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += list(kinds)
+        order = "DESC" if newest_first else "ASC"
 
         def work(conn: sqlite3.Connection) -> list[Event]:
-            rows = conn.execute(
-                "SELECT body FROM events WHERE ts>=? AND ts<=? ORDER BY ts LIMIT ?", (since, until, limit)
-            )
+            rows = conn.execute(f"SELECT body FROM events WHERE {where} ORDER BY ts {order} LIMIT ?", (*args, limit))  # noqa: S608 - placeholders only
             return [e for (b,) in rows if not _is_state(e := _decode_change(b))]  # type: ignore[misc]
 
         return await self._read(work)

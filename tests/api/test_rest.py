@@ -193,3 +193,16 @@ async def test_no_json_body_makes_a_500(local_node, path, body) -> None:
     async with local_node.client(Role.ADMIN) as admin:
         r = await admin.post(path, json=body)
     assert r.status_code < 500, r.text
+
+
+async def test_events_filtered_by_kind_newest_first(local_node) -> None:
+    async with local_node.client(Role.PILOT) as pilot:
+        for text in ("one", "two", "three"):
+            await pilot.post("/api/messages", json={"text": text})
+        await pilot.post("/api/alerts", json={"title": "x"})
+        r = await pilot.get("/api/events", params={"since": 0, "kind": "message", "newest_first": True, "limit": 2})
+        assert [e["text"] for e in r.json()] == ["three", "two"]
+        r = await pilot.get("/api/events", params=[("since", 0), ("kind", "message"), ("kind", "alert")])
+        assert [e["kind"] for e in r.json()] == ["message", "message", "message", "alert"]
+        r = await pilot.get("/api/events", params={"since": 0, "kind": "gossip"})
+        assert r.status_code == 400 and "unknown event kind(s) gossip" in r.json()["detail"]
