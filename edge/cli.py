@@ -7,6 +7,8 @@ import asyncio
 import logging
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import msgspec
@@ -16,6 +18,7 @@ from edge.auth import Role, TokenStore
 from edge.config import Config, ConfigError, load, markdown
 from edge.journal import JournalError
 from edge.node import EdgeNode
+from edge.supervisor import Component
 
 log = logging.getLogger("fieldkit")
 
@@ -73,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "token":
             return _token(args)
         if args.command == "run":
-            return _run_node(load(args.config), sim=None)
+            return _run_node(load(args.config))
         if args.command == "sim":
             return _sim(args)
     except ConfigError as exc:
@@ -113,7 +116,7 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _sim(args: argparse.Namespace) -> int:
-    from sim import IncidentSim, SimClock, load_scenario  # noqa: PLC0415 - only `fieldkit sim` may import sim
+    from sim import SimClock, build_incident, load_scenario  # noqa: PLC0415 - only `fieldkit sim` may import sim
 
     scenario = load_scenario(args.scenario)
     config = load(args.config) if args.config else Config()
@@ -130,28 +133,35 @@ def _sim(args: argparse.Namespace) -> int:
     if args.port is not None:
         config = msgspec.structs.replace(config, api=msgspec.structs.replace(config.api, port=args.port))
     clock = SimClock(args.speedup)
+    incident = build_incident(config, scenario, clock)
     return _run_node(
-        config,
-        sim=lambda n: IncidentSim(n, scenario, speedup=args.speedup),
+        incident.config,
+        extra=incident.components(),
         clock=clock,
         duration=args.duration,
         hint=not args.no_browser_hint,
+        sim=True,
     )
 
 
 def _run_node(
-    config: Config, *, sim: object, clock: object = None, duration: float | None = None, hint: bool = True
+    config: Config,
+    *,
+    extra: Sequence[Callable[[EdgeNode], Component]] = (),
+    clock: Callable[[], float] = time.time,
+    duration: float | None = None,
+    hint: bool = True,
+    sim: bool = False,
 ) -> int:
     tokens = TokenStore(config.tokens_path)
-    extra = [sim] if sim is not None else []
-    node = EdgeNode(config, tokens=tokens, extra=extra, **({"clock": clock} if clock else {}))  # type: ignore[arg-type]
+    node = EdgeNode(config, tokens=tokens, extra=extra, clock=clock)
 
     async def main() -> None:
         runner = asyncio.create_task(node.run(handle_signals=True))
         ready = asyncio.create_task(node.ready.wait())
         await asyncio.wait([runner, ready], return_when=asyncio.FIRST_COMPLETED)
         if node.ready.is_set():
-            _announce(node, tokens, sim is not None, hint)
+            _announce(node, tokens, sim=sim, hint=hint)
             if duration is not None:
                 asyncio.get_running_loop().call_later(duration, node.stop)
         ready.cancel()
@@ -161,10 +171,9 @@ def _run_node(
     return 0
 
 
-def _announce(node: object, tokens: TokenStore, is_sim: bool, hint: bool) -> None:
-    assert isinstance(node, EdgeNode)
+def _announce(node: EdgeNode, tokens: TokenStore, *, sim: bool, hint: bool) -> None:
     print(f"fieldkit: node {node.node_id} serving {node.api_url}", flush=True)
-    if is_sim:
+    if sim:
         # A session token held in memory only: the URL fragment never reaches the server or its logs.
         token = tokens.create(Role.PILOT, "sim operator", persist=False)
         if hint:

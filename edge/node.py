@@ -19,6 +19,8 @@ from edge import __version__
 from edge.auth import TokenStore
 from edge.config import Config
 from edge.journal import Journal
+from edge.radio.codecs import codec_factory
+from edge.radio.gateway import RadioGateway
 from edge.scene import Node as NodeEntity
 from edge.scene import NodeRole, Position, Scene
 from edge.supervisor import Component, Supervised
@@ -107,6 +109,8 @@ class EdgeNode:
             _Every("journal-prune", 3600.0, self._prune),
             ApiServer(self),
         ]
+        if self.config.radio.enabled:
+            components.append(RadioGateway(self, self.config.radio, codec_factory(self.config.radio)))
         components += [make(self) for make in self._extra]
         self.supervised = [Supervised(c) for c in components]
         loop = asyncio.get_running_loop()

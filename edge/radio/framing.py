@@ -55,12 +55,15 @@ class Codec(Protocol):
 
     ``feed`` takes whatever chunk the transport delivered (any size, split anywhere) and the time;
     it returns the events completed by it. ``encode_text`` / ``encode_poll`` return None where the
-    framing cannot carry that request.
+    framing cannot carry that request. ``outbox`` holds bytes the protocol itself owes the other end
+    (a connect request when a session starts, acknowledgements of data frames): the adapter writes
+    and clears it after opening the link and after every ``feed``.
     """
 
     name: str
     drops: DropCounter
     frames: int  # good frames decoded so far
+    outbox: list[bytes]  # what the framing itself must send back (session set-up, acks); see below
 
     def feed(self, data: bytes, now: float) -> list[RadioEvent]: ...
 

@@ -94,6 +94,7 @@ class RadioGateway:
         log.info("%s: connected over %s (%s framing)", self.name, link.description, codec.name)
         self.connected.set()
         try:
+            await _drain_outbox(link, codec)
             if not self._recovered:
                 await self._recover_unsent()
                 self._recovered = True
@@ -122,8 +123,7 @@ class RadioGateway:
             for event in codec.feed(data, now):
                 self.events_in += 1
                 await self._apply(event, now)
-            for reply in _replies(codec):
-                await link.write(reply)
+            await _drain_outbox(link, codec)
 
     async def _apply(self, event: RadioEvent, now: float) -> None:
         if isinstance(event, Delivery):
@@ -197,10 +197,10 @@ class RadioGateway:
                 await asyncio.sleep(interval)
 
 
-def _replies(codec: Codec) -> list[bytes]:
-    """Bytes a framing must answer with (protocol acks), if it has any waiting."""
-    take = getattr(codec, "take_replies", None)
-    return list(take()) if take is not None else []
+async def _drain_outbox(link: Link, codec: Codec) -> None:
+    """Send what the framing owes the other end (session set-up, acks)."""
+    while codec.outbox:
+        await link.write(codec.outbox.pop(0))
 
 
 async def _first_failure(*coros: Coroutine[Any, Any, None]) -> None:

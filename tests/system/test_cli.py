@@ -62,7 +62,9 @@ def test_corrupt_journal_stops_the_node_with_a_clear_message(tmp_path: Path) -> 
 
 def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
     scenario = tmp_path / "scenario.toml"
-    scenario.write_text("units = 12\nalarm_interval_s = 5.0\nmessage_interval_s = 3.0\n", encoding="utf-8")
+    scenario.write_text(
+        "units = 12\nreport_interval_s = 2.0\nalarm_interval_s = 6.0\nmessage_interval_s = 3.0\n", encoding="utf-8"
+    )
     proc = subprocess.Popen(
         [*FIELDKIT, "sim", "--scenario", str(scenario), "--port", "0", "--duration", "20", "--speedup", "4"],
         stdout=subprocess.PIPE,
@@ -83,9 +85,12 @@ def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
                 if len(units) == 12 and scene["alerts"] and scene["messages"]:
                     break
                 time.sleep(0.5)
-            assert len(units) == 12 and all(u["status"] == "simulated" for u in units)
+            # The units came through the simulated gateway's bytes, named by the roster it wrote.
+            assert len(units) == 12 and all(u["team"] and u["online"] for u in units)
             assert scene["alerts"][0]["alert"]["severity"] == "emergency"
-            assert scene["messages"]
+            assert scene["messages"][0]["via"] == "pdt"
+            health = client.get("/healthz").json()["components"]
+            assert health["radio-pdt"]["state"] == "running" and health["sim-pdt-gateway"]["state"] == "running"
             assert client.get("/").status_code == 200
         assert proc.wait(30) == 0, "--duration stops the sim by itself"
         assert "token" not in proc.stderr.read(), "no secret in the logs"

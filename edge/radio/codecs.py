@@ -1,0 +1,16 @@
+"""Which codec a configuration names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .config import RadioSection
+from .framing import Codec
+from .hytera_codec import HyteraCodec
+
+
+def codec_factory(cfg: RadioSection) -> Callable[[], Codec]:
+    """A maker of fresh codecs (one per connection) for the configured framing."""
+    if cfg.framing == "hytera":
+        return HyteraCodec
+    raise ValueError(f"radio.framing {cfg.framing!r} is not available")
