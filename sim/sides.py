@@ -9,6 +9,7 @@ from __future__ import annotations
 from edge.radio import Alarm, CallEnd, CallStart, Delivery, Fix, Presence, RadioEvent, Text
 from edge.radio.hdap_location import PollRequest as HytPoll
 from edge.radio.hytera_gateway import HyteraGateway
+from edge.radio.nmea_kenwood import encode_unit_fix
 
 from .pdt_gateway import GatewaySide, PollRequest, Request, TextRequest
 
@@ -50,8 +51,27 @@ class HyteraSide:
         return out
 
 
+class NmeaSide:
+    """A gateway that only relays positions as Kenwood unit sentences ($PKNDS for DMR ids)."""
+
+    name = "nmea"
+
+    def __init__(self) -> None:
+        self.outbox: list[bytes] = []
+
+    def encode(self, event: RadioEvent) -> bytes | None:
+        if isinstance(event, Fix) and event.unit is not None:
+            return encode_unit_fix(event)
+        return None  # NMEA carries no texts, calls or alarms from DMR radios
+
+    def requests(self, data: bytes, now: float) -> list[Request]:
+        return []  # one-way: fieldkit cannot send texts or polls over NMEA
+
+
 def side_for(framing: str) -> GatewaySide:
     """The gateway side of a framing by its configuration name."""
     if framing == "hytera":
         return HyteraSide()
+    if framing == "nmea":
+        return NmeaSide()
     raise ValueError(f"the simulated gateway cannot speak {framing!r} yet")

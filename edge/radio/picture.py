@@ -24,7 +24,13 @@ from .events import Alarm, AlarmKind, CallEnd, CallStart, Fix, FixMode, Presence
 log = logging.getLogger(__name__)
 
 _TICK = 0.001  # a unit's successive values are at least this far apart in time
-MAX_CALL_S = 300.0  # a call with no end report is closed after this long (a lost CallEnd)
+MAX_CALL_S = 300.0
+_CLEAR = object()  # in ``_update``: set this field to None (None itself means "leave as it is")
+_NOT_TALKING: dict[str, object] = {
+    "talking": False,
+    "talking_on": _CLEAR,
+    "talking_since": _CLEAR,
+}  # a call with no end report is closed after this long (a lost CallEnd)
 
 
 @dataclass(frozen=True)
@@ -114,7 +120,7 @@ class RadioPicture:
         if isinstance(event, Status):
             return [self._update(event.unit, ts, battery_pct=event.battery_pct, status=event.status)]
         if isinstance(event, Presence):
-            return [self._update(event.unit, ts, online=event.online, talking=False if not event.online else None)]
+            return [self._update(event.unit, ts, online=event.online, **({} if event.online else _NOT_TALKING))]
         if isinstance(event, CallStart):
             return self._call_start(event, ts)
         if isinstance(event, CallEnd):
@@ -133,7 +139,7 @@ class RadioPicture:
                 changes += self._call_end(caller, now, heard=False)
         for radio_id, unit in list(self._units.items()):
             if unit.online and now - unit.ts > self.offline_after_s:
-                changes.append(self._update(radio_id, now, online=False, talking=False, heard=False))
+                changes.append(self._update(radio_id, now, online=False, heard=False, **_NOT_TALKING))
         return changes
 
     # -- one kind each --------------------------------------------------------------------------
@@ -150,13 +156,13 @@ class RadioPicture:
         if event.caller in self._calls:
             changes += self._call_end(event.caller, ts)
         self._calls[event.caller] = _Call(event.talkgroup, event.call_type.value, ts)
-        changes.append(self._update(event.caller, ts, talking=True, talkgroup=event.talkgroup))
+        changes.append(self._update(event.caller, ts, talking=True, talking_on=event.talkgroup, talking_since=ts))
         return changes
 
     def _call_end(self, caller: str, ts: float, *, heard: bool = True) -> list[Change]:
         call = self._calls.pop(caller, None)
         if call is None:
-            return [self._update(caller, ts, talking=False, heard=heard)]
+            return [self._update(caller, ts, heard=heard, **_NOT_TALKING)]
         record = Call(
             id=f"{self.system}-call-{caller}-{int(call.start * 1000)}",
             origin=self.node_id,
@@ -167,7 +173,7 @@ class RadioPicture:
             start_ts=call.start,
             duration_s=round(max(0.0, ts - call.start), 1),
         )
-        return [self._update(caller, ts, talking=False, heard=heard), record]
+        return [self._update(caller, ts, heard=heard, **_NOT_TALKING), record]
 
     def _alarm(self, event: Alarm, ts: float) -> list[Change]:
         key = (event.unit, event.kind)
@@ -231,7 +237,7 @@ class RadioPicture:
                 team=entry.team if entry else None,
                 talkgroup=entry.talkgroup if entry else None,
             )
-        changes = {k: v for k, v in fields.items() if v is not None}
+        changes = {k: (None if v is _CLEAR else v) for k, v in fields.items() if v is not None}
         if heard:
             changes.setdefault("online", True)
         # Strictly after the value held: last-value-wins treats an equal (ts, origin) as a duplicate.

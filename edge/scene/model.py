@@ -57,6 +57,8 @@ class Unit(_State, tag="unit", kw_only=True, frozen=True):
     status: Name | None = None
     online: bool = True
     talking: bool = False
+    talking_on: Name | None = None  # the talkgroup (or unit) of the call in progress; ``talkgroup`` stays home
+    talking_since: Timestamp | None = None
     heading_deg: float | None = None
     speed_mps: float | None = None
     battery_pct: float | None = None

@@ -51,7 +51,11 @@ async def until(check: Callable[[], object], timeout: float = 10.0) -> object:
         await asyncio.sleep(0.05)
 
 
-@pytest.fixture(params=["hytera"])
+ALL_FRAMINGS = ["hytera", "nmea"]
+TWO_WAY = ["hytera"]  # framings that carry calls, texts and alarms (NMEA carries positions only)
+
+
+@pytest.fixture(params=ALL_FRAMINGS)
 async def rig(request, tmp_path: Path) -> AsyncIterator[Rig]:
     scenario = Scenario(
         units=3,
@@ -116,6 +120,7 @@ async def get_json(rig: Rig, path: str, **params: object) -> object:
     return r.json()
 
 
+@pytest.mark.parametrize("rig", TWO_WAY, indirect=True)
 async def test_positions_calls_and_texts_from_radios(rig: Rig) -> None:
     rig.emulator.emit(fix("1001", 36.7012345))
 
@@ -147,6 +152,7 @@ def _talking(rig: Rig, unit_id: str) -> bool:
     return bool(unit is not None and unit.talking)
 
 
+@pytest.mark.parametrize("rig", TWO_WAY, indirect=True)
 async def test_text_to_a_radio_is_delivered_once_and_receipted(rig: Rig) -> None:
     r = await rig.pilot.post("/api/messages", json={"to": "unit:pdt:1002", "text": "撤离到集结区 Evacuate"})
     assert r.status_code == 201
@@ -158,6 +164,7 @@ async def test_text_to_a_radio_is_delivered_once_and_receipted(rig: Rig) -> None
     assert [m["id"] for m in messages] == [message_id], "our own text is not echoed back as a radio text"
 
 
+@pytest.mark.parametrize("rig", TWO_WAY, indirect=True)
 async def test_text_to_an_unknown_radio_fails_after_retries(rig: Rig) -> None:
     r = await rig.pilot.post("/api/messages", json={"to": "unit:pdt:4999", "text": "anyone?"})
     message_id = r.json()["id"]
@@ -167,6 +174,7 @@ async def test_text_to_an_unknown_radio_fails_after_retries(rig: Rig) -> None:
     assert len(requests) == 3 and len({q.msg_id for q in requests}) == 1, "retries carry the same reference"
 
 
+@pytest.mark.parametrize("rig", TWO_WAY, indirect=True)
 async def test_emergency_is_announced_live_and_acknowledged_from_the_api(rig: Rig) -> None:
     ws_url = rig.node.api_url.replace("http://", "ws://") + "api/live"
     async with websockets.connect(ws_url) as ws:
@@ -192,8 +200,8 @@ async def test_line_noise_is_counted_and_traffic_goes_on(rig: Rig) -> None:
     rig.emulator.emit(fix("1002", 36.71))  # clean again
     await until(lambda: rig.node.scene.get("unit:pdt:1002"))
     drops = rig.radio.codec.drops.counts
-    assert drops["garbage_bytes"] > 0 or drops["bad_header"] > 0, drops
-    assert sum(v for k, v in drops.items() if not k.endswith("_bytes")) >= 2
+    assert sum(v for k, v in drops.items() if not k.endswith("_bytes")) >= 2, drops
+    assert rig.node.scene.get("unit:pdt:1002").pos.lat == pytest.approx(36.71, abs=1e-5)
 
 
 async def test_unplug_and_replug_recover_without_a_node_restart(rig: Rig) -> None:

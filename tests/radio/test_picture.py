@@ -29,7 +29,10 @@ def test_fix_status_and_call_add_up_to_one_unit() -> None:
     (u2,) = p.apply(Status(unit="1001", battery_pct=55.0), T)
     assert u2.battery_pct == 55.0 and u2.pos == u1.pos and u2.ts > u1.ts, "same second, still a newer value"
     (u3,) = p.apply(CallStart(caller="1001", talkgroup="9002"), T + 1)
-    assert u3.talking and u3.talkgroup == "9002" and u3.battery_pct == 55.0
+    assert u3.talking and u3.talking_on == "9002" and u3.talking_since == T + 1 and u3.battery_pct == 55.0
+    assert u3.talkgroup == "9001", "the home talkgroup stays; the call's is talking_on"
+    u4, _call = p.apply(CallEnd(caller="1001", talkgroup="9002"), T + 4)
+    assert (u4.talking, u4.talking_on, u4.talking_since) == (False, None, None)
 
 
 def test_fix_without_position_or_unit_is_ignored() -> None:

@@ -1,6 +1,9 @@
 // The command-post page: token, live picture over /api/live, header, and wiring of map and panels.
 import { EntityLayers, addBasemap, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
+import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
+import { RosterPanel } from "./roster.js";
+import { Trails } from "./trails.js";
 import { api, clock, setToken } from "./util.js";
 
 const KINDS = ["unit", "vehicle", "feed", "node", "marker"];
@@ -9,6 +12,7 @@ const CLOSE_UNAUTHORIZED = 4401; // edge/api/live.py
 const STALE_AFTER_S = 120;
 const TRACK_WINDOW_S = 30 * 60;
 const MAX_BACKOFF_S = 30;
+const CALL_LOG_WINDOW_S = 6 * 3600;
 
 const $ = (id) => document.getElementById(id);
 
@@ -22,8 +26,13 @@ const alerts = new AlertPanel($("alerts-panel"), {
   clear: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/clear`),
   locate: locateAlert,
 });
-const messages = new MessagePanel($("messages-panel"), (to, text) => api("POST", "/api/messages", { to, text }));
+const messages = new MessagePanel($("messages-panel"), (to, text) => api("POST", "/api/messages", { to, text }),
+  describeRecipient);
 const detail = new DetailPanel($("detail-panel"), { track: showTrack, close: () => select(null) });
+const trails = new Trails(map);
+const roster = new RosterPanel($("roster-panel"), $("roster-count"), { select: (id) => select(id, { reveal: true }) });
+const activity = new ActivityStrip($("activity-panel"), (id) => select(id, { reveal: true }));
+const calls = new CallLog($("calls-panel"), { nameOf: nameOfUnit, select: (id) => select(id, { reveal: true }) });
 
 // --- the token: from the URL fragment once, then this tab's sessionStorage ---
 
@@ -129,6 +138,7 @@ function applySnapshot(snapshot) {
   }
   alerts.replace(snapshot.alerts);
   messages.replace(snapshot.messages);
+  applyRadioSnapshot(snapshot.entities);
   const selected = layers.selected;
   if (selected) {
     if (picture.entities.has(selected)) detail.show(picture.entities.get(selected));
@@ -150,16 +160,28 @@ function applyState(value) {
     picture.entities.delete(value.id);
     layers.remove(value.id);
     detail.gone(value.id);
+    trails.remove(value.id);
+    roster.remove(value.id);
+    activity.forget(value.id);
+    radioChanged();
     return;
   }
   picture.entities.set(value.id, value);
   layers.upsert(value);
   if (value.id === layers.selected) detail.show(value);
+  if (value.kind === "unit") {
+    trails.observe(value);
+    roster.upsert(value);
+    activity.observe(value);
+    radioChanged();
+  }
 }
 
 function applyEvent(event) {
   clock.observe(event.ts);
   if (event.kind === "message") messages.add(event);
+  else if (event.kind === "receipt") messages.addReceipts([event]);
+  else if (event.kind === "call") calls.merge([event]);
   else if (event.kind.startsWith("alert") && !alerts.applyEvent(event)) refetchAlerts();
 }
 
@@ -171,11 +193,91 @@ async function refetchAlerts() {
   }
 }
 
+// --- radio: roster, who is on the air, call log, message recipients and receipts ---
+
+function units() {
+  return [...picture.entities.values()].filter((e) => e.kind === "unit");
+}
+
+function applyRadioSnapshot(entities) {
+  const ids = new Set(entities.map((e) => e.id));
+  trails.retain(ids);
+  activity.retain(ids);
+  const all = units();
+  for (const unit of all) {
+    trails.observe(unit);
+    activity.observe(unit);
+  }
+  roster.replace(all);
+  radioChanged();
+  loadCalls();
+  loadReceipts();
+}
+
+// Journaled calls and receipts from before the snapshot; later ones arrive live and are merged.
+async function loadCalls() {
+  const since = Math.max(0, clock.now() - CALL_LOG_WINDOW_S).toFixed(3);
+  try {
+    calls.merge(await api("GET", `/api/events?kind=call&newest_first=true&limit=50&since=${since}`));
+    calls.showError("");
+  } catch (error) {
+    calls.showError(`Could not load the call log: ${error.message}`);
+  }
+}
+
+async function loadReceipts() {
+  const since = messages.receiptsSince();
+  if (since === null) return;
+  try {
+    messages.addReceipts(await api("GET", `/api/events?kind=receipt&limit=5000&since=${Math.max(0, since - 1).toFixed(3)}`));
+  } catch (error) {
+    messages.showError(`Could not load delivery reports: ${error.message}`);
+  }
+}
+
+let radioQueued = false;
+function radioChanged() {
+  if (radioQueued) return;
+  radioQueued = true;
+  requestAnimationFrame(() => {
+    radioQueued = false;
+    const all = units();
+    activity.render(all);
+    messages.setRecipients(recipientsOf(all));
+  });
+}
+
+function nameOfUnit(id) {
+  const entity = picture.entities.get(id);
+  return (entity && entity.name) || radioId(id);
+}
+
+function describeRecipient(to) {
+  const entity = picture.entities.get(to);
+  if (entity) return entity.name || to;
+  const talkgroup = /^talkgroup:[^:]+:(.+)$/.exec(to);
+  return talkgroup ? `TG ${talkgroup[1]}` : to;
+}
+
+// --- tabs under the detail panel: messages, roster, calls ---
+
+for (const tab of document.querySelectorAll('#tabs [role="tab"]')) {
+  tab.addEventListener("click", () => {
+    for (const other of document.querySelectorAll('#tabs [role="tab"]')) {
+      const chosen = other === tab;
+      other.setAttribute("aria-selected", String(chosen));
+      $(other.getAttribute("aria-controls")).hidden = !chosen;
+    }
+  });
+}
+
 // --- selection, tracks, alerts on the map ---
 
-function select(id) {
+function select(id, { reveal = false } = {}) {
   layers.select(id);
+  roster.select(id);
   if (!id) layers.showTrack(null);
+  else if (reveal) layers.reveal(id);
   detail.show(id ? picture.entities.get(id) || null : null);
 }
 
@@ -229,9 +331,12 @@ async function showNodeName() {
 setInterval(() => {
   detail.refresh();
   layers.markStale(clock.now(), STALE_AFTER_S);
+  roster.refresh();
+  activity.render(units());
 }, 1000);
 
 addBasemap(map);
+trails.addToggle();
 showNodeName();
 updateCounts();
 const token = takeToken();

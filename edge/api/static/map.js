@@ -1,9 +1,8 @@
 // The map: basemap (MBTiles or an offline grid), one live layer per entity, and a track line.
 /* global L */
-import { el } from "./util.js";
+import { el, talkgroupColour } from "./util.js";
 
 export const DEFAULT_VIEW = { center: [36.7, 119.16], zoom: 14 }; // Weifang
-const TALKGROUP_COLOURS = ["#1f6feb", "#2e8b57", "#8250df", "#0e8a9a", "#b7791f", "#c2417d", "#4a5568"];
 const SVG = "http://www.w3.org/2000/svg";
 
 export function createMap(container) {
@@ -66,12 +65,6 @@ export async function addBasemap(map) {
   }
 }
 
-function colourOf(text) {
-  let h = 0;
-  for (const ch of String(text || "")) h = (h * 31 + ch.codePointAt(0)) >>> 0;
-  return TALKGROUP_COLOURS[h % TALKGROUP_COLOURS.length];
-}
-
 function cameraGlyph() {
   const svg = document.createElementNS(SVG, "svg");
   svg.setAttribute("viewBox", "0 0 24 16");
@@ -89,8 +82,12 @@ const ICONS = {
   unit: {
     build: () => el("span", { class: "fk-glyph fk-dot" }),
     update(root, glyph, e) {
-      glyph.style.background = e.emergency ? "" : colourOf(e.talkgroup);
+      const offline = e.online === false;
+      glyph.style.background = e.emergency || offline ? "" : talkgroupColour(e.talkgroup);
       root.classList.toggle("fk-emergency", Boolean(e.emergency));
+      root.classList.toggle("fk-offline", offline);
+      root.classList.toggle("fk-talking", Boolean(e.talking) && !offline);
+      root.title = offline ? "offline" : e.talking ? "talking" : "";
     },
   },
   vehicle: {
@@ -234,6 +231,14 @@ export class EntityLayers {
     const points = entities.filter((e) => e.pos).map((e) => [e.pos.lat, e.pos.lon]);
     if (points.length === 1) this.map.setView(points[0], 15);
     else if (points.length > 1) this.map.fitBounds(points, { padding: [40, 40], maxZoom: 16 });
+  }
+
+  // Bring an entity into view at the current zoom: pan only when it is (nearly) off screen.
+  reveal(id) {
+    const view = this.views.get(id);
+    if (!view || !view.layer.getLatLng) return;
+    const at = view.layer.getLatLng();
+    if (!this.map.getBounds().pad(-0.1).contains(at)) this.map.panTo(at);
   }
 
   focus(lat, lon) {

@@ -1,5 +1,5 @@
 // The side panels: open alerts (acknowledge / clear), messages (list and send), the selected entity.
-import { ago, el, hms } from "./util.js";
+import { ago, el, hms, icon } from "./util.js";
 
 const MAX_MESSAGES = 200;
 
@@ -127,14 +127,26 @@ export class AlertPanel {
   }
 }
 
+// A message typed here to a radio unit or talkgroup goes out through a radio gateway, which reports
+// what became of it with a `receipt` event (edge/radio/outbox.py).
+const RADIO_ADDRESS = /^(unit|talkgroup):[^:]+:\d+$/;
+const MAX_RECEIPTS = 1000;
+
+function radioBound(m) {
+  return !m.via && RADIO_ADDRESS.test(m.to);
+}
+
 export class MessagePanel {
-  // send(to, text) resolves to the stored Message.
-  constructor(root, send) {
+  // send(to, text) resolves to the stored Message; describe(to) names a recipient for people.
+  constructor(root, send, describe) {
     this.list = root.querySelector("#messages");
     this.error = root.querySelector("#message-error");
     this.text = root.querySelector("#message-text");
     this.to = root.querySelector("#message-to");
+    this.describe = describe;
     this.messages = new Map();
+    this.receipts = new Map(); // message id -> the latest receipt, which may come before the message
+    this.choices = "";
     root.querySelector("#message-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const text = this.text.value.trim();
@@ -158,6 +170,23 @@ export class MessagePanel {
     this.error.hidden = !text;
   }
 
+  // Offer [{ value, label, group }]; the current choice stays even if its unit has gone, so the
+  // form never switches to another recipient behind the operator's back.
+  setRecipients(choices) {
+    const current = this.to.value || "all";
+    if (!choices.some((c) => c.value === current)) choices = [...choices, { value: current, label: current, group: "" }];
+    const signature = JSON.stringify(choices);
+    if (signature === this.choices) return;
+    this.choices = signature;
+    const groups = new Map();
+    for (const c of choices) {
+      if (!groups.has(c.group)) groups.set(c.group, []);
+      groups.get(c.group).push(el("option", { value: c.value, selected: c.value === current }, c.label));
+    }
+    this.to.replaceChildren(...[...groups].map(([name, options]) => (name ? el("optgroup", { label: name }, options) : options)).flat());
+    this.to.value = current;
+  }
+
   replace(messages) {
     this.messages.clear();
     for (const m of messages) this.messages.set(m.id, m);
@@ -170,13 +199,44 @@ export class MessagePanel {
     this.render();
   }
 
+  // The earliest time a receipt for a message we hold could have been written, or null if none waits.
+  receiptsSince() {
+    const times = [...this.messages.values()].filter(radioBound).map((m) => m.ts);
+    return times.length ? Math.min(...times) : null;
+  }
+
+  addReceipts(receipts) {
+    let shown = false;
+    for (const r of receipts) {
+      const held = this.receipts.get(r.message_id);
+      if (held && held.ts > r.ts) continue;
+      this.receipts.delete(r.message_id); // re-insert: the map's order is the order to forget in
+      this.receipts.set(r.message_id, r);
+      shown ||= this.messages.has(r.message_id);
+    }
+    while (this.receipts.size > MAX_RECEIPTS) this.receipts.delete(this.receipts.keys().next().value);
+    if (shown) this.render();
+  }
+
+  delivery(m) {
+    if (!radioBound(m)) return null;
+    const r = this.receipts.get(m.id);
+    if (!r) return el("span", { class: "receipt st-pending", title: "waiting for the gateway's report" }, "sending…");
+    const detail = [r.reason, `${r.attempts} attempt${r.attempts === 1 ? "" : "s"}`].filter(Boolean).join(" · ");
+    if (!r.ok) return el("span", { class: "receipt st-failed", title: detail }, "failed ✗");
+    const text = m.to.startsWith("talkgroup:") ? "sent ✓" : "delivered ✓";
+    return el("span", { class: "receipt st-ok", title: `${detail} (${hms(r.ts)})` }, text);
+  }
+
   render() {
     const atBottom = this.list.scrollHeight - this.list.scrollTop - this.list.clientHeight < 40;
     const recent = [...this.messages.values()].sort((a, b) => a.ts - b.ts).slice(-MAX_MESSAGES);
     if (recent.length < this.messages.size) this.messages = new Map(recent.map((m) => [m.id, m]));
-    this.list.replaceChildren(...recent.map((m) => el("li", { class: "message" },
+    this.list.replaceChildren(...recent.map((m) => el("li", { class: "message", "data-message-id": m.id },
       el("div", { class: "message-head" },
-        el("span", { class: "who" }, `${m.sender} → ${m.to}`),
+        el("span", { class: "who", title: `to ${m.to}` }, `${m.sender} → ${this.describe(m.to)}`),
+        m.via ? el("span", { class: "via", title: `came in over ${m.via}` }, icon("radio"), "radio") : null,
+        this.delivery(m),
         el("time", {}, hms(m.ts))),
       el("div", { class: "message-text" }, m.text))));
     if (atBottom) this.list.scrollTop = this.list.scrollHeight;
@@ -200,7 +260,8 @@ function rows(e) {
   const heading = (v) => num(v, 0, "°");
   const battery = (pct, volts) => [num(pct, 0, "%"), num(volts, 1, "V")].filter(Boolean).join(" · ") || null;
   const byKind = {
-    unit: [["Talkgroup", e.talkgroup], ["Status", e.status], ["Speed", speed(e.speed_mps)],
+    unit: [["Team", e.team], ["Talkgroup", e.talkgroup], ["Presence", e.online === false ? "offline" : "online"],
+      ["Talking", e.talking ? "yes" : null], ["Status", e.status], ["Speed", speed(e.speed_mps)],
       ["Heading", heading(e.heading_deg)], ["Battery", battery(e.battery_pct)],
       ["Emergency", e.emergency ? "YES" : null]],
     vehicle: [["Mode", e.mode], ["Armed", e.armed ? "armed" : "disarmed"], ["Speed", speed(e.ground_speed_mps)],

@@ -80,3 +80,58 @@ export async function api(method, path, body) {
   }
   return data;
 }
+
+// "12 s", "4 min 05 s", "1 h 02 min".
+export function duration(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
+}
+
+// --- talkgroups: "9001 指挥 Command" and "9001" are the same group, keyed by the first token ---
+
+const TALKGROUP_COLOURS = ["#1f6feb", "#2e8b57", "#8250df", "#0e8a9a", "#b7791f", "#c2417d", "#4a5568"];
+
+export function talkgroupKey(talkgroup) {
+  return String(talkgroup ?? "").trim().split(/\s+/)[0];
+}
+
+// One colour per talkgroup key, stable across page loads (and across the long and short spelling).
+export function talkgroupColour(talkgroup) {
+  let h = 0;
+  for (const ch of talkgroupKey(talkgroup)) h = (h * 31 + ch.codePointAt(0)) >>> 0;
+  return TALKGROUP_COLOURS[h % TALKGROUP_COLOURS.length];
+}
+
+// --- small inline icons (no emoji font is needed on the kit's browser) ---
+
+const SVG_NS = "http://www.w3.org/2000/svg";
+const ICON_PATHS = {
+  // a loudspeaker with two sound waves
+  speaker: [["path", { d: "M3 9h4l5-4v14l-5-4H3z" }],
+    ["path", { d: "M15.5 9a4 4 0 0 1 0 6M18 6.5a7.5 7.5 0 0 1 0 11", fill: "none", stroke: "currentColor", "stroke-width": 2 }]],
+  // a handheld radio with its antenna
+  radio: [["path", { d: "M8 1v6", fill: "none", stroke: "currentColor", "stroke-width": 2 }],
+    ["rect", { x: 6, y: 7, width: 12, height: 16, rx: 2 }],
+    ["rect", { x: 8.5, y: 10, width: 7, height: 4, fill: "#fff" }]],
+};
+
+export function icon(name, title) {
+  const svg = document.createElementNS(SVG_NS, "svg");
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("class", `icon icon-${name}`);
+  svg.setAttribute("fill", "currentColor");
+  svg.setAttribute("aria-hidden", "true");
+  for (const [tag, attrs] of ICON_PATHS[name]) {
+    const part = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) part.setAttribute(k, v);
+    svg.append(part);
+  }
+  if (title) {
+    const t = document.createElementNS(SVG_NS, "title");
+    t.textContent = title;
+    svg.append(t);
+  }
+  return svg;
+}
