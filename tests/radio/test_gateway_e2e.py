@@ -19,7 +19,7 @@ from edge.auth import Role
 from edge.node import EdgeNode
 from edge.radio import Alarm, CallEnd, CallStart, Fix, FixMode, Text
 from edge.radio.gateway import RadioGateway
-from sim import Noise, PdtGatewayEmulator, RadioWorld, Scenario
+from sim import Noise, PdtGatewayEmulator, PollRequest, RadioWorld, Scenario
 from sim.sides import side_for
 
 QUIET = 1e6  # the world's own traffic is pushed far into the future: the test scripts every event
@@ -219,3 +219,35 @@ async def test_unplug_and_replug_recover_without_a_node_restart(rig: Rig) -> Non
 def test_scenario_defaults_fly_twenty_radios() -> None:
     assert Scenario().units == 20
     assert msgspec.convert({}, type=Scenario).framing == "hytera"
+
+
+async def test_location_polling_asks_every_roster_unit(tmp_path: Path) -> None:
+    scenario = Scenario(
+        units=2, report_interval_s=QUIET, alarm_interval_s=QUIET, message_interval_s=QUIET, call_interval_s=QUIET
+    )
+    world = RadioWorld(scenario, start=time.time())
+    roster = tmp_path / "roster.csv"
+    roster.write_text(world.roster_csv(), encoding="utf-8")
+    emulator = PdtGatewayEmulator(world, side_for("hytera"), tmp_path / "ttyPDT0", clock=time.time, tick_s=0.05)
+    config = kit_config(
+        tmp_path,
+        radio={
+            "enabled": True,
+            "framing": "hytera",
+            "device": str(emulator.plug()),
+            "roster": str(roster),
+            "poll_interval_s": 0.5,
+        },
+    )
+    node = EdgeNode(config, extra=[lambda n: emulator])
+    task = asyncio.create_task(node.run())
+    try:
+        await asyncio.wait_for(node.ready.wait(), 10)
+        # Nobody reports on their own (QUIET): positions can only come from answered polls.
+        await until(lambda: node.scene.get("unit:pdt:1001") and node.scene.get("unit:pdt:1002"))
+        polled = {q.unit for q in emulator.received if isinstance(q, PollRequest)}
+        assert polled == {"1001", "1002"}
+        assert node.scene.get("unit:pdt:1002").pos.lat == pytest.approx(world.by_unit["1002"].lat, abs=1e-3)
+    finally:
+        node.stop()
+        await asyncio.wait_for(task, 10)
