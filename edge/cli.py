@@ -18,6 +18,7 @@ from edge.auth import Role, TokenStore
 from edge.config import Config, ConfigError, load, markdown
 from edge.journal import JournalError
 from edge.node import EdgeNode
+from edge.radio import RadioError
 from edge.supervisor import Component
 
 log = logging.getLogger("fieldkit")
@@ -87,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except JournalError as exc:
         print(f"fieldkit: {exc}", file=sys.stderr)
         return 3
+    except RadioError as exc:  # e.g. an unreadable roster: a configuration problem found at startup
+        print(f"fieldkit: {exc}", file=sys.stderr)
+        return 2
     return 2
 
 

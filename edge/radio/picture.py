@@ -20,6 +20,7 @@ import msgspec
 from edge.scene import Alert, AlertClear, Call, Change, Message, Position, Severity, Unit
 
 from .events import Alarm, AlarmKind, CallEnd, CallStart, Fix, FixMode, Presence, RadioEvent, Status, Text
+from .framing import RadioError
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class RosterEntry:
     talkgroup: str | None = None
 
 
-class RosterError(ValueError):
+class RosterError(RadioError, ValueError):
     """The roster file cannot be used."""
 
 

@@ -98,3 +98,13 @@ def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_unreadable_roster_is_a_clear_startup_error(tmp_path: Path) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("radio_id,alias\n10x1,bad\n", encoding="utf-8")
+    config = write_config(tmp_path, kit_config(tmp_path, radio={"enabled": True, "roster": str(roster)}))
+    out = fieldkit("run", "--config", str(config), timeout=30)
+    assert out.returncode == 2
+    assert f"roster {roster} line 2: radio_id '10x1' is not a number" in out.stderr
+    assert "Traceback" not in out.stderr
