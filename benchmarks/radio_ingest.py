@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 
 from edge.journal import Journal
+from edge.radio.binary import EXAMPLE
+from edge.radio.binary_description import load as load_framing
 from edge.radio.codecs import codec_factory
 from edge.radio.config import RadioSection
 from edge.radio.picture import RadioPicture
@@ -22,13 +24,14 @@ from edge.scene import Scene, is_event
 from sim import RadioWorld, Scenario
 from sim.sides import side_for
 
-FRAMINGS = ("nmea", "hytera")
+FRAMINGS = ("nmea", "hytera", "binary")
+DESCRIPTION = load_framing(EXAMPLE)  # the example PDT framing for "binary"
 
 
 def stream(framing: str, units: int, rounds: int) -> tuple[bytes, int]:
     """(bytes, number of fixes) for ``units`` radios reporting ``rounds`` times."""
     world = RadioWorld(Scenario(units=units, report_interval_s=1.0), start=1_800_000_000.0)
-    side = side_for(framing)
+    side = side_for(framing, DESCRIPTION)
     out = bytearray()
     fixes = 0
     for r in range(rounds):
@@ -48,7 +51,7 @@ async def measure(framing: str, data: bytes, chunk: int) -> tuple[float, int, in
         journal.open()
         try:
             scene = Scene("bench", journal, clock=time.time)
-            codec = codec_factory(RadioSection(framing=framing))()  # type: ignore[arg-type]
+            codec = codec_factory(RadioSection(framing=framing, binary=DESCRIPTION))()  # type: ignore[arg-type]
             picture = RadioPicture(node_id="bench")
             applied = 0
             start = time.perf_counter()
@@ -78,8 +81,10 @@ def main() -> None:
     for framing in FRAMINGS:
         data, fixes = stream(framing, args.units, args.rounds)
         seconds, applied, drops = asyncio.run(measure(framing, data, args.chunk))
-        print(f"| {framing} | {len(data):,} | {fixes:,} | {applied:,} | {drops} | "
-              f"{len(data) / seconds / 1e6:.2f} | {applied / seconds:,.0f} |")
+        print(
+            f"| {framing} | {len(data):,} | {fixes:,} | {applied:,} | {drops} | "
+            f"{len(data) / seconds / 1e6:.2f} | {applied / seconds:,.0f} |"
+        )
 
 
 if __name__ == "__main__":

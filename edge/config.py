@@ -17,6 +17,9 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import msgspec
 from msgspec import Meta, Struct
 
+from drones.config import DronesSection
+from drones.config import problems as drones_problems
+from edge.radio.binary_description import validate as validate_framing
 from edge.radio.config import RadioSection
 
 
@@ -109,6 +112,7 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     scene: SceneSection = msgspec.field(default_factory=SceneSection)
     api: ApiSection = msgspec.field(default_factory=ApiSection)
     radio: RadioSection = msgspec.field(default_factory=RadioSection)
+    drones: DronesSection = msgspec.field(default_factory=DronesSection)
 
     @property
     def data_dir(self) -> Path:
@@ -157,6 +161,8 @@ def check(data: Any, cls: type[Struct] = Config, path: str = "") -> list[str]:
         return [f"{path or 'the file'}: expected a table of options"]
     fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
     problems: list[str] = []
+    problems += [f"{path}.{k}: required" if path else f"{k}: required" for k, f in fields.items()
+                 if f.required and k not in data]
     for key, value in data.items():
         where = f"{path}.{key}" if path else key
         field = fields.get(key)
@@ -167,6 +173,11 @@ def check(data: Any, cls: type[Struct] = Config, path: str = "") -> list[str]:
         section = _struct_type(field.type)
         if section is not None:
             problems.extend(check(value, section, where))
+            continue
+        item = _struct_list_type(field.type)
+        if item is not None and isinstance(value, list):
+            for i, element in enumerate(value):
+                problems.extend(check(element, item, f"{where}[{i}]"))
             continue
         try:
             msgspec.convert(value, type=field.type)
@@ -189,10 +200,16 @@ def _semantic(config: Config) -> list[str]:
         )
     if config.api.mbtiles and not Path(config.api.mbtiles).is_file():
         problems.append(f"api.mbtiles: no such file {config.api.mbtiles}")
+    if config.radio.framing == "binary":
+        if config.radio.binary is None:
+            problems.append('radio.binary: framing = "binary" needs a description (see docs/RADIO_BINARY.md)')
+        else:
+            problems.extend(validate_framing(config.radio.binary, "radio.binary"))
     if config.radio.enabled and config.radio.roster and not Path(config.radio.roster).is_file():
         problems.append(f"radio.roster: no such file {config.radio.roster}")
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
+    problems.extend(drones_problems(config.drones))
     return problems
 
 
@@ -203,9 +220,22 @@ def _choices(tp: Any) -> tuple[Any, ...]:
 
 
 def _struct_type(tp: Any) -> type[Struct] | None:
+    """The struct a field holds (also ``Struct | None``), or None for any other type."""
     if get_origin(tp) is Annotated:
         tp = get_args(tp)[0]
+    if get_origin(tp) in (Union, types.UnionType):
+        structs = [a for a in get_args(tp) if a is not type(None)]
+        tp = structs[0] if len(structs) == 1 else None
     return tp if isinstance(tp, type) and issubclass(tp, Struct) else None
+
+
+def _struct_list_type(tp: Any) -> type[Struct] | None:
+    """The struct of a ``list[SomeStruct]`` option (a TOML array of tables), else None."""
+    if get_origin(tp) is Annotated:
+        tp = get_args(tp)[0]
+    if get_origin(tp) is not list:
+        return None
+    return _struct_type(get_args(tp)[0])
 
 
 def parse(text: str, source: str = "<config>") -> Config:
@@ -241,9 +271,17 @@ def describe(cls: type[Struct] = Config, path: str = "") -> list[tuple[str, str,
             rows.extend(describe(section, where))
             continue
         meta = [m for m in get_args(field.type)[1:] if isinstance(m, Meta) and m.description]
+        item = _struct_list_type(field.type)
+        if item is not None:
+            what = (meta[0].description or "") if meta else ""
+            rows.append((where, f"list of {item.__name__}", "[]", what))
+            rows.extend(describe(item, f"{where}[]"))
+            continue
         default = field.default_factory() if field.default_factory is not msgspec.NODEFAULT else field.default
         type_name = _type_name(get_args(field.type)[0] if get_origin(field.type) is Annotated else field.type)
         shown = "(host name)" if field.default_factory is _default_node_id else _toml(default)
+        if field.required:
+            shown = "(required)"
         rows.append((where, type_name, shown, (meta[0].description or "") if meta else ""))
     return rows
 
@@ -254,7 +292,10 @@ def _type_name(tp: Any) -> str:
     if get_origin(tp) is Literal:
         return " or ".join(f'"{a}"' for a in get_args(tp))
     if get_origin(tp) in (Union, types.UnionType):
-        return " or ".join(_type_name(a) for a in get_args(tp) if a is not type(None)) + " (optional)"
+        names = [_type_name(a) for a in get_args(tp) if a is not type(None)]
+        return " or ".join(names) + (" (optional)" if type(None) in get_args(tp) else "")
+    if get_origin(tp) is list:
+        return f"list of {_type_name(get_args(tp)[0])}"
     return str(getattr(tp, "__name__", tp))
 
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from edge.config import Config
+from edge.radio.binary import EXAMPLE
+from edge.radio.binary_description import load as load_framing
 
 from .pdt_gateway import PdtGatewayEmulator
 from .radios import RadioWorld
@@ -46,9 +48,10 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
     world = RadioWorld(scenario, start=clock())
     roster = data_dir / "roster.csv"
     roster.write_text(world.roster_csv(), encoding="utf-8")
+    binary = load_framing(EXAMPLE) if scenario.framing == "binary" else None
     gateway = PdtGatewayEmulator(
         world,
-        side_for(scenario.framing),
+        side_for(scenario.framing, binary),
         data_dir / "ttyPDT0",
         clock=clock,
         ack_delay_s=scenario.text_ack_delay_s,
@@ -64,5 +67,6 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
         framing=scenario.framing,
         baudrate=115200,
         roster=str(roster),
+        binary=binary,
     )
     return Incident(msgspec.structs.replace(config, radio=radio), world, gateway)

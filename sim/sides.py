@@ -6,7 +6,10 @@ exercises the real encoders and framers in both directions.
 
 from __future__ import annotations
 
-from edge.radio import Alarm, CallEnd, CallStart, Delivery, Fix, Presence, RadioEvent, Text
+from edge.radio import Alarm, CallEnd, CallStart, Delivery, EncodeError, Fix, Presence, RadioEvent, Text
+from edge.radio.binary import EXAMPLE, BinaryGateway
+from edge.radio.binary_description import BinaryFraming, Poll
+from edge.radio.binary_description import load as load_framing
 from edge.radio.hdap_location import PollRequest as HytPoll
 from edge.radio.hytera_gateway import HyteraGateway
 from edge.radio.nmea_kenwood import encode_unit_fix
@@ -68,10 +71,36 @@ class NmeaSide:
         return []  # one-way: fieldkit cannot send texts or polls over NMEA
 
 
-def side_for(framing: str) -> GatewaySide:
+class BinarySide:
+    """A gateway speaking a described binary framing (by default the example PDT framing)."""
+
+    def __init__(self, description: BinaryFraming) -> None:
+        self._gw = BinaryGateway(description)
+        self.name = self._gw.name
+        self.outbox: list[bytes] = []
+
+    def encode(self, event: RadioEvent) -> bytes | None:
+        try:
+            return self._gw.encode(event)
+        except EncodeError:
+            return None  # the description has no message for this kind of event
+
+    def requests(self, data: bytes, now: float) -> list[Request]:
+        out: list[Request] = []
+        for item in self._gw.feed(data, now):
+            if isinstance(item, Poll):
+                out.append(PollRequest(unit=item.unit))
+            elif item.msg_id is not None:
+                out.append(TextRequest(dst=item.dst, text=item.text, group=item.group, msg_id=item.msg_id))
+        return out
+
+
+def side_for(framing: str, description: BinaryFraming | None = None) -> GatewaySide:
     """The gateway side of a framing by its configuration name."""
     if framing == "hytera":
         return HyteraSide()
     if framing == "nmea":
         return NmeaSide()
+    if framing == "binary":
+        return BinarySide(description or load_framing(EXAMPLE))
     raise ValueError(f"the simulated gateway cannot speak {framing!r} yet")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from .config import RadioSection
 from .framing import Codec
+from .binary import BinaryCodec
 from .hytera_codec import HyteraCodec
 from .nmea import NmeaCodec
 
@@ -16,4 +17,7 @@ def codec_factory(cfg: RadioSection) -> Callable[[], Codec]:
         return HyteraCodec
     if cfg.framing == "nmea":
         return NmeaCodec
+    if cfg.framing == "binary" and cfg.binary is not None:
+        description = cfg.binary
+        return lambda: BinaryCodec(description)
     raise ValueError(f"radio.framing {cfg.framing!r} is not available")

@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
 
+from .binary_description import BinaryFraming
+
 
 def _doc(text: str) -> Meta:
     return Meta(description=text)
@@ -51,3 +53,9 @@ class RadioSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     text_retry_s: Annotated[float, _doc("Re-send an unacknowledged text after this long."), Meta(gt=0)] = 10.0
     text_attempts: Annotated[int, _doc("Tries before a text is reported undelivered."), Meta(ge=1, le=20)] = 3
     raw_log: Annotated[str, _doc("Append every received byte, time-stamped, to this file for replay; empty: off.")] = ""
+    binary: Annotated[
+        BinaryFraming | None,
+        _doc(
+            'The vendor framing for `framing = "binary"`: `[radio.binary]` and its sub-tables, see docs/RADIO_BINARY.md.'
+        ),
+    ] = None

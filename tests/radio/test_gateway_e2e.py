@@ -18,6 +18,8 @@ from kit import kit_config
 from edge.auth import Role
 from edge.node import EdgeNode
 from edge.radio import Alarm, CallEnd, CallStart, Fix, FixMode, Text
+from edge.radio.binary import EXAMPLE
+from edge.radio.binary_description import load as load_framing
 from edge.radio.gateway import RadioGateway
 from sim import Noise, PdtGatewayEmulator, PollRequest, RadioWorld, Scenario
 from sim.sides import side_for
@@ -51,8 +53,8 @@ async def until(check: Callable[[], object], timeout: float = 10.0) -> object:
         await asyncio.sleep(0.05)
 
 
-ALL_FRAMINGS = ["hytera", "nmea"]
-TWO_WAY = ["hytera"]  # framings that carry calls, texts and alarms (NMEA carries positions only)
+ALL_FRAMINGS = ["hytera", "nmea", "binary"]
+TWO_WAY = ["hytera", "binary"]  # framings that carry calls, texts and alarms (NMEA carries positions only)
 
 
 @pytest.fixture(params=ALL_FRAMINGS)
@@ -69,8 +71,9 @@ async def rig(request, tmp_path: Path) -> AsyncIterator[Rig]:
     world = RadioWorld(scenario, start=time.time())
     roster = tmp_path / "roster.csv"
     roster.write_text(world.roster_csv(), encoding="utf-8")
+    binary = load_framing(EXAMPLE) if request.param == "binary" else None
     emulator = PdtGatewayEmulator(
-        world, side_for(request.param), tmp_path / "ttyPDT0", clock=time.time, tick_s=0.05, ack_delay_s=0.2
+        world, side_for(request.param, binary), tmp_path / "ttyPDT0", clock=time.time, tick_s=0.05, ack_delay_s=0.2
     )
     device = emulator.plug()
     config = kit_config(
@@ -81,6 +84,7 @@ async def rig(request, tmp_path: Path) -> AsyncIterator[Rig]:
             "device": str(device),
             "roster": str(roster),
             "text_retry_s": 1.0,
+            "binary": msgspec.to_builtins(binary),
         },
     )
     node = EdgeNode(config, extra=[lambda n: emulator])

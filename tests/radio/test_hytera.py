@@ -53,48 +53,105 @@ DATA_RCP_225 = (
     "300030002d003000300030003000300030002d00550031002d0030002d00460000000000000000003100320033003200"
     "3000410030003300310032000000000000000000000000000f6906000000001b03"
 )
-HRNP_CAPTURES = [CONNECT_V4, CONNECT_V3, ACCEPT, DATA_RCP_REQUEST, DATA_RCP_REPLY, DATA_RCP_CONFIG,
-                 DATA_CALL_REQUEST, DATA_RCP_225]
+HRNP_CAPTURES = [
+    CONNECT_V4,
+    CONNECT_V3,
+    ACCEPT,
+    DATA_RCP_REQUEST,
+    DATA_RCP_REPLY,
+    DATA_RCP_CONFIG,
+    DATA_CALL_REQUEST,
+    DATA_RCP_225,
+]
 
 # --- HDAP captures ----------------------------------------------------------------------------------
-LP_ANSWER = ("08a0020032000000010a2110dd0000"  # LP A002, 50 bytes, request 1, radio 10.33.16.221, result 0
-             "41" "313833363438" "323631303135" "4e" "343731382e38303531" "45" "30313835342e34333837"
-             "302e31" "313231"  # A 183648 261015 N 4718.8051 E 01854.4387 0.1 121
-             "0b03")  # test_lp.py
-TMP_PRIVATE = ("0980a10022000000010a01b2070a03640e"
-               "4f004c004900560045005200200054004500530054007a03")  # "OLIVER TEST" 222222 -> 111111, test_tmp.py
+LP_ANSWER = (
+    "08a0020032000000010a2110dd0000"  # LP A002, 50 bytes, request 1, radio 10.33.16.221, result 0
+    "41"
+    "313833363438"
+    "323631303135"
+    "4e"
+    "343731382e38303531"
+    "45"
+    "30313835342e34333837"
+    "302e31"
+    "313231"  # A 183648 261015 N 4718.8051 E 01854.4387 0.1 121
+    "0b03"
+)  # test_lp.py
+TMP_PRIVATE = (
+    "0980a10022000000010a01b2070a03640e"
+    "4f004c004900560045005200200054004500530054007a03"
+)  # "OLIVER TEST" 222222 -> 111111, test_tmp.py
 TMP_ACK = "0980a2000D000000010a01b2070a030000003103"  # test_tmp.py
 TMP_ACK_OPTION = "09c0a200120003000000020a01b2070a03000000010203e203"  # option field 01 02 03, test_tmp.py
-RRS_ANSWER = "9100800009" "0a000050" "00" "00000e10" "31" "03"  # reliable, 10.0.0.80, ok, 3600 s, test_rrs.py
+RRS_ANSWER = "91008000090a0000500000000e103103"  # reliable, 10.0.0.80, ok, 3600 s, test_rrs.py
 RCP_REPEATER_STATUS = "0245b810000100040004000000fd080000fa372300c303"  # RRS data, not voice, test_rcp.py
 
 # --- frames of kinds without a published capture, field by field ------------------------------------
 # 7e 04 00 00 10 20 | packet | length | checksum || HDAP header | opcode | length | payload | sum | 03
-REGISTRATION_1001 = "7e04000010200001" "0017" "6d80" "11" "0003" "0004" "0a0003e9" "35" "03"
-DEREGISTRATION_1001 = "7e04000010200002" "0017" "6f7d" "11" "0001" "0004" "0a0003e9" "37" "03"
+REGISTRATION_1001 = "7e0400001020000100176d8011000300040a0003e93503"
+DEREGISTRATION_1001 = "7e0400001020000200176f7d11000100040a0003e93703"
 # RCP B845 is little-endian: mode, status, service, call type, talkgroup, caller
-CALL_START_1001_TG9 = ("7e04000010200003" "0023" "b03d" "02" "45b8" "1000"
-                       "0000" "0000" "0100" "0100" "09000000" "e9030000" "2e" "03")
-CALL_END_1001_TG9 = ("7e04000010200004" "0023" "b03c" "02" "45b8" "1000"
-                     "0000" "0100" "0100" "0100" "09000000" "e9030000" "2d" "03")
-RCP_ALARM_1001 = ("7e04000010200005" "0023" "b03b" "02" "45b8" "1000"
-                  "0000" "0000" "0600" "0500" "00000000" "e9030000" "2e" "03")
-LP_EMERGENCY_1001 = ("7e04000010200006" "0040" "07b8" "08" "b003" "002d" "0a0003e9" "00"
-                     "41" "323231333230" "313431313233" "53" "333335322e31323830" "45" "31353131322e35353830"
-                     "352e30" "323730" "41" "03")  # A 221320 141123 S 3352.1280 E 15112.5580 5.0 270
-LP_TRIGGERED_1001 = ("7e04000010200007" "004b" "5f52" "08" "c003" "0038" "00000005" "0a0003e9"
-                     "3030303030303030"
-                     "41" "323231333230" "313431313233" "53" "333335322e31323830" "45" "31353131322e35353830"
-                     "352e30" "323730" "a1" "03")
-GROUP_TEXT_1001_TG9 = ("7e04000010200008" "0023" "ae32" "09" "00b1" "0010" "00000003" "0a000009" "0a0003e9"
-                       "48006900" "b4" "03")  # "Hi"
-DELIVERY_FAILED_42 = ("7e04000010200009" "0020" "d70b" "09" "80a2" "000d" "0000002a" "0a0003e9" "0a000001" "0a"
-                      "ce" "03")  # result 0x0A no contact
+CALL_START_1001_TG9 = "7e040000102000030023b03d0245b81000000000000100010009000000e90300002e03"
+CALL_END_1001_TG9 = "7e040000102000040023b03c0245b81000000001000100010009000000e90300002d03"
+RCP_ALARM_1001 = "7e040000102000050023b03b0245b81000000000000600050000000000e90300002e03"
+LP_EMERGENCY_1001 = (
+    "7e04000010200006"
+    "0040"
+    "07b8"
+    "08"
+    "b003"
+    "002d"
+    "0a0003e9"
+    "00"
+    "41"
+    "323231333230"
+    "313431313233"
+    "53"
+    "333335322e31323830"
+    "45"
+    "31353131322e35353830"
+    "352e30"
+    "323730"
+    "41"
+    "03"
+)  # A 221320 141123 S 3352.1280 E 15112.5580 5.0 270
+LP_TRIGGERED_1001 = (
+    "7e04000010200007"
+    "004b"
+    "5f52"
+    "08"
+    "c003"
+    "0038"
+    "00000005"
+    "0a0003e9"
+    "3030303030303030"
+    "41"
+    "323231333230"
+    "313431313233"
+    "53"
+    "333335322e31323830"
+    "45"
+    "31353131322e35353830"
+    "352e30"
+    "323730"
+    "a1"
+    "03"
+)
+GROUP_TEXT_1001_TG9 = "7e040000102000080023ae320900b10010000000030a0000090a0003e948006900b403"  # "Hi"
+DELIVERY_FAILED_42 = "7e040000102000090020d70b0980a2000d0000002a0a0003e90a0000010ace03"  # result 0x0A no contact
 
-DATA_ACK_1 = "7e040010" "2010" "0001" "000c" "61ce"  # data ack from us (0x20) to the radio (0x10), packet 1
+DATA_ACK_1 = "7e04001020100001000c61ce"  # data ack from us (0x20) to the radio (0x10), packet 1
 
-SYDNEY = Fix(unit="1001", ts=1_700_000_000.0, lat=-33.8688, lon=151.2093, speed_mps=5 * 1852 / 3600,
-             course_deg=270.0, mode=FixMode.TWO_D)
+SYDNEY = Fix(
+    unit="1001",
+    ts=1_700_000_000.0,
+    lat=-33.8688,
+    lon=151.2093,
+    speed_mps=5 * 1852 / 3600,
+    course_deg=270.0,
+    mode=FixMode.TWO_D,
+)
 
 
 def h(text: str) -> bytes:
@@ -187,8 +244,15 @@ def test_hdap_captures_parse_and_rebuild(capture: str) -> None:
 
 def test_location_answer_capture() -> None:
     assert hdap_location.decode(HdapMessage.parse(h(LP_ANSWER))) == [
-        Fix(unit="2167005", ts=1445884608.0, lat=47 + 18.8051 / 60, lon=18 + 54.4387 / 60,
-            speed_mps=0.1 * 1852 / 3600, course_deg=121.0, mode=FixMode.TWO_D)
+        Fix(
+            unit="2167005",
+            ts=1445884608.0,
+            lat=47 + 18.8051 / 60,
+            lon=18 + 54.4387 / 60,
+            speed_mps=0.1 * 1852 / 3600,
+            course_deg=121.0,
+            mode=FixMode.TWO_D,
+        )
     ]
 
 
@@ -275,14 +339,26 @@ def test_complete_frame_of_each_kind(frame: str, events: list[RadioEvent]) -> No
 def test_gateway_builds_the_written_out_frames() -> None:
     gateway = HyteraGateway(dispatcher_id=1)
     built = [
-        gateway.registration(1001), gateway.registration(1001, online=False), gateway.call_start(1001, 9),
-        gateway.call_end(1001, 9), gateway.emergency_alarm(1001), gateway.emergency(1001, SYDNEY),
-        gateway.triggered_location(1001, SYDNEY, request_id=5), gateway.text(1001, 9, "Hi", group=True, msg_id=3),
+        gateway.registration(1001),
+        gateway.registration(1001, online=False),
+        gateway.call_start(1001, 9),
+        gateway.call_end(1001, 9),
+        gateway.emergency_alarm(1001),
+        gateway.emergency(1001, SYDNEY),
+        gateway.triggered_location(1001, SYDNEY, request_id=5),
+        gateway.text(1001, 9, "Hi", group=True, msg_id=3),
         gateway.delivery(42, 1001, ok=False),
     ]
     assert [b.hex() for b in built] == [
-        REGISTRATION_1001, DEREGISTRATION_1001, CALL_START_1001_TG9, CALL_END_1001_TG9, RCP_ALARM_1001,
-        LP_EMERGENCY_1001, LP_TRIGGERED_1001, GROUP_TEXT_1001_TG9, DELIVERY_FAILED_42,
+        REGISTRATION_1001,
+        DEREGISTRATION_1001,
+        CALL_START_1001_TG9,
+        CALL_END_1001_TG9,
+        RCP_ALARM_1001,
+        LP_EMERGENCY_1001,
+        LP_TRIGGERED_1001,
+        GROUP_TEXT_1001_TG9,
+        DELIVERY_FAILED_42,
     ]
 
 
@@ -292,7 +368,7 @@ def test_captured_frame_of_unknown_rcp_opcode_is_counted_unsupported_and_acked()
     assert codec.feed(h(DATA_RCP_225), 0.0) == []
     assert codec.frames == 1
     assert dict(codec.drops.counts) == {"unsupported": 1, "unsupported_bytes": 213}
-    assert codec.outbox == [h("7e040010" "2010" "0003" "000c" "61cc")]  # data ack 0x20 -> 0x10, packet 3
+    assert codec.outbox == [h("7e04001020100003000c61cc")]  # data ack 0x20 -> 0x10, packet 3
 
 
 # --- session --------------------------------------------------------------------------------------
@@ -346,7 +422,7 @@ def test_registration_is_answered() -> None:
     data_ack, answer = codec.outbox
     assert data_ack == h(DATA_ACK_1)
     message = HdapMessage.parse(HrnpFrame.parse(answer).payload)
-    assert (message.service, message.opcode, message.payload) == (HdapService.RRS, 0x80, h("0a0003e9" "00" "00000e10"))
+    assert (message.service, message.opcode, message.payload) == (HdapService.RRS, 0x80, h("0a0003e90000000e10"))
 
 
 def test_private_text_to_us_is_acknowledged() -> None:
@@ -361,11 +437,19 @@ def test_private_text_to_us_is_acknowledged() -> None:
 
 def test_each_call_reported_once() -> None:
     codec, gateway = HyteraCodec(), HyteraGateway()
-    stream = (gateway.call_start(1001, 9) + gateway.call_start(1001, 9) + gateway.call_end(1001, 9)
-              + gateway.call_end(1001, 9) + gateway.data(hdap_control.transmit_status(1001, 9, status=4, call_type=1))
-              + gateway.emergency_alarm(1002) + gateway.emergency_alarm(1002)
-              + gateway.emergency_alarm(1002, end=True) + gateway.emergency_alarm(1002)
-              + gateway.call_start(1003, 1004, CallType.PRIVATE) + gateway.call_start(1005, 9, CallType.EMERGENCY))
+    stream = (
+        gateway.call_start(1001, 9)
+        + gateway.call_start(1001, 9)
+        + gateway.call_end(1001, 9)
+        + gateway.call_end(1001, 9)
+        + gateway.data(hdap_control.transmit_status(1001, 9, status=4, call_type=1))
+        + gateway.emergency_alarm(1002)
+        + gateway.emergency_alarm(1002)
+        + gateway.emergency_alarm(1002, end=True)
+        + gateway.emergency_alarm(1002)
+        + gateway.call_start(1003, 1004, CallType.PRIVATE)
+        + gateway.call_start(1005, 9, CallType.EMERGENCY)
+    )
     assert codec.feed(stream, 0.0) == [
         CallStart(caller="1001", talkgroup="9"),
         CallEnd(caller="1001", talkgroup="9"),
@@ -382,7 +466,9 @@ def test_location_answer_without_position() -> None:
     no_fix = hdap_location.standard_answer(1001, Fix(unit="1001", ts=1_700_000_000.0), subnet=10)
     short = HdapMessage(HdapService.LP, 0xA002, failed.payload[:10])
     assert HyteraCodec().feed(gateway.data(failed) + gateway.data(no_fix) + gateway.data(short), 0.0) == [
-        Fix(unit="1001"), Fix(unit="1001", ts=1_700_000_000.0), Fix(unit="1001"),
+        Fix(unit="1001"),
+        Fix(unit="1001", ts=1_700_000_000.0),
+        Fix(unit="1001"),
     ]
 
 
@@ -392,8 +478,10 @@ def test_location_answer_without_position() -> None:
         ({"dst": "1001", "text": "x" * 257, "group": False, "msg_id": 1}, "text of 257 UTF-16 units exceeds 256"),
         ({"dst": "ALPHA", "text": "hi", "group": False, "msg_id": 1}, "radio id 'ALPHA' is not a number"),
         ({"dst": "1001", "text": "hi", "group": False, "msg_id": -1}, "message id -1 does not fit in 32 bits"),
-        ({"dst": "1001", "text": "\ud800", "group": False, "msg_id": 1},
-         "text cannot be put in UTF-16: surrogates not allowed"),
+        (
+            {"dst": "1001", "text": "\ud800", "group": False, "msg_id": 1},
+            "text cannot be put in UTF-16: surrogates not allowed",
+        ),
     ],
 )
 def test_encode_text_errors(kwargs: dict[str, object], message: str) -> None:
@@ -412,8 +500,12 @@ def test_bad_checksum_counted_once_then_resync() -> None:
     bad[11] ^= 0x01
     events = codec.feed(bytes(bad) + h(DEREGISTRATION_1001), 0.0)
     assert events == [Presence(unit="1001", online=False)]
-    assert dict(codec.drops.counts) == {"bad_checksum": 1, "bad_checksum_bytes": 1,
-                                        "garbage": 1, "garbage_bytes": len(bad) - 1}
+    assert dict(codec.drops.counts) == {
+        "bad_checksum": 1,
+        "bad_checksum_bytes": 1,
+        "garbage": 1,
+        "garbage_bytes": len(bad) - 1,
+    }
 
 
 def test_oversize_length_counted() -> None:
@@ -473,9 +565,15 @@ def test_outbox_keeps_the_newest() -> None:
 unit_ids = st.integers(1, 0xFFFFFF).map(str)
 texts = st.text(st.characters(codec="utf-8"), max_size=60)  # no lone surrogates
 fixes = st.builds(
-    lambda unit, ts, lat, lon, knots, course: Fix(unit=unit, ts=float(ts), lat=lat, lon=lon,
-                                                  speed_mps=knots * 1852 / 3600, course_deg=float(course),
-                                                  mode=FixMode.TWO_D),
+    lambda unit, ts, lat, lon, knots, course: Fix(
+        unit=unit,
+        ts=float(ts),
+        lat=lat,
+        lon=lon,
+        speed_mps=knots * 1852 / 3600,
+        course_deg=float(course),
+        mode=FixMode.TWO_D,
+    ),
     unit_ids,
     st.integers(946_684_800, 4_102_444_799),  # 2000-01-01 .. 2099-12-31
     st.floats(-89.9999, 89.9999),
@@ -497,8 +595,11 @@ def traffic(draw: st.DrawFn) -> tuple[list[bytes], list[RadioEvent]]:
         if kind in ("location", "triggered", "emergency"):
             fix = draw(fixes)
             unit = fix.unit or unit
-            build = {"location": gateway.location, "triggered": gateway.triggered_location,
-                     "emergency": gateway.emergency}[kind]
+            build = {
+                "location": gateway.location,
+                "triggered": gateway.triggered_location,
+                "emergency": gateway.emergency,
+            }[kind]
             frames.append(build(unit, fix))
             events += [Alarm(unit=unit), fix] if kind == "emergency" else [fix]
         elif kind == "text":
@@ -525,8 +626,12 @@ def _close(a: RadioEvent, b: RadioEvent) -> bool:
     if isinstance(a, Fix) and isinstance(b, Fix):
         return (a.unit, a.ts, a.mode) == (b.unit, b.ts, b.mode) and all(
             (x is None and y is None) or (x is not None and y is not None and math.isclose(x, y, abs_tol=tol))
-            for x, y, tol in [(a.lat, b.lat, 2e-6), (a.lon, b.lon, 2e-6), (a.course_deg, b.course_deg, 0.5),
-                              (a.speed_mps, b.speed_mps, 0.03)]
+            for x, y, tol in [
+                (a.lat, b.lat, 2e-6),
+                (a.lon, b.lon, 2e-6),
+                (a.course_deg, b.course_deg, 0.5),
+                (a.speed_mps, b.speed_mps, 0.03),
+            ]
         )
     return a == b
 
@@ -571,8 +676,9 @@ def test_random_bytes_never_raise_and_are_all_counted(data: bytes) -> None:
 
 @PROPERTY
 @given(traffic(), st.lists(st.binary(max_size=30).map(lambda b: b + bytes([0x7E, 0x03])), min_size=1, max_size=9))
-def test_frames_between_garbage_are_all_recovered(sample: tuple[list[bytes], list[RadioEvent]],
-                                                  junk: list[bytes]) -> None:
+def test_frames_between_garbage_are_all_recovered(
+    sample: tuple[list[bytes], list[RadioEvent]], junk: list[bytes]
+) -> None:
     frames, expected = sample
     stream = b"".join(junk[i % len(junk)] + frame for i, frame in enumerate(frames)) + junk[0]
     codec = HyteraCodec()
@@ -613,8 +719,12 @@ def test_delivery_round_trip(unit: str, msg_id: int, ok: bool, group: bool) -> N
 @given(unit_ids, unit_ids, st.sampled_from(list(CallType)), st.booleans())
 def test_call_and_presence_round_trip(caller: str, talkgroup: str, call_type: CallType, online: bool) -> None:
     gateway = HyteraGateway()
-    stream = (gateway.registration(caller, online=online) + gateway.call_start(caller, talkgroup, call_type)
-              + gateway.call_end(caller, talkgroup, call_type) + gateway.emergency_alarm(caller))
+    stream = (
+        gateway.registration(caller, online=online)
+        + gateway.call_start(caller, talkgroup, call_type)
+        + gateway.call_end(caller, talkgroup, call_type)
+        + gateway.emergency_alarm(caller)
+    )
     assert HyteraCodec().feed(stream, 0.0) == [
         Presence(unit=caller, online=online),
         CallStart(caller=caller, talkgroup=talkgroup, call_type=call_type),

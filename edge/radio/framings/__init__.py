@@ -1,0 +1,1 @@
+"""Framing descriptions shipped with fieldkit (TOML files; a package so that they are installed)."""
