@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from .binary import BinaryCodec
 from .config import RadioSection
 from .framing import Codec
-from .binary import BinaryCodec
 from .hytera_codec import HyteraCodec
 from .nmea import NmeaCodec
 

@@ -56,6 +56,7 @@ class RadioSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     binary: Annotated[
         BinaryFraming | None,
         _doc(
-            'The vendor framing for `framing = "binary"`: `[radio.binary]` and its sub-tables, see docs/RADIO_BINARY.md.'
+            'The vendor framing for `framing = "binary"`: `[radio.binary]` and its sub-tables '
+            '(docs/RADIO_BINARY.md).'
         ),
     ] = None
