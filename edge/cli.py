@@ -19,6 +19,8 @@ from edge.config import Config, ConfigError, load, markdown
 from edge.journal import JournalError
 from edge.node import EdgeNode
 from edge.radio import RadioError
+from edge.radio.codecs import codec_factory
+from edge.radio.rawlog import replay
 from edge.supervisor import Component
 
 log = logging.getLogger("fieldkit")
@@ -58,6 +60,13 @@ def _parser() -> argparse.ArgumentParser:
     chk.add_argument("file", type=Path)
     csub.add_parser("doc", help="print the configuration reference (Markdown)")
 
+    radio = sub.add_parser("radio", help="radio gateway tools")
+    rsub = radio.add_subparsers(dest="radio_command", required=True)
+    rep = rsub.add_parser("replay", help="decode a raw gateway log (radio.raw_log) and print its events as JSON lines")
+    rep.add_argument("file", type=Path)
+    rep.add_argument("--framing", choices=["nmea", "hytera", "binary"], help="default: the configuration's")
+    rep.add_argument("--config", type=Path, help="configuration whose [radio] section describes the framing")
+
     sub.add_parser("version", help="print the version")
     return p
 
@@ -76,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
             return _config(args)
         if args.command == "token":
             return _token(args)
+        if args.command == "radio":
+            return _radio_replay(args)
         if args.command == "run":
             return _run_node(load(args.config))
         if args.command == "sim":
@@ -116,6 +127,25 @@ def _token(args: argparse.Namespace) -> int:
     elif not store.revoke(args.token_id):
         print(f"fieldkit: no token {args.token_id}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _radio_replay(args: argparse.Namespace) -> int:
+    radio = load(args.config).radio
+    if args.framing:
+        radio = msgspec.structs.replace(radio, framing=args.framing)
+    codec = codec_factory(radio)()
+    encode = msgspec.json.Encoder().encode
+    try:
+        for ts, chunk in replay(args.file):
+            for event in codec.feed(chunk, ts):
+                sys.stdout.write(f'{{"at": {ts:.6f}, "type": "{type(event).__name__}", "event": ')
+                sys.stdout.write(encode(event).decode() + "}\n")
+    except (OSError, ValueError) as exc:
+        print(f"fieldkit: {exc}", file=sys.stderr)
+        return 1
+    drops = {k: v for k, v in codec.drops.counts.items() if v}
+    print(f"fieldkit: {codec.frames} frames decoded; dropped: {drops or 'nothing'}", file=sys.stderr)
     return 0
 
 

@@ -108,3 +108,20 @@ def test_unreadable_roster_is_a_clear_startup_error(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert f"roster {roster} line 2: radio_id '10x1' is not a number" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_radio_replay_prints_the_events_of_a_raw_log(tmp_path: Path) -> None:
+    from edge.radio import Fix, FixMode
+    from edge.radio.nmea_kenwood import encode_unit_fix
+    from edge.radio.rawlog import RawLog
+
+    log = RawLog(tmp_path / "raw.log")
+    sentence = encode_unit_fix(Fix(unit="1001", ts=1_800_000_000.0, lat=36.7, lon=119.16, mode=FixMode.THREE_D))
+    log.write(1_800_000_000.5, b"noise" + sentence[:20])
+    log.write(1_800_000_000.6, sentence[20:])
+    log.close()
+    out = fieldkit("radio", "replay", str(tmp_path / "raw.log"), "--framing", "nmea")
+    assert out.returncode == 0, out.stderr
+    (line,) = out.stdout.splitlines()
+    assert '"type": "Fix"' in line and '"unit":"1001"' in line and '"lat":36.7' in line
+    assert "1 frames decoded; dropped: {'garbage': 1, 'garbage_bytes': 5}" in out.stderr
