@@ -267,7 +267,7 @@ async def test_raw_log_replays_to_the_same_events(rig: Rig, tmp_path: Path) -> N
     assert log_path.exists(), "the rig configures radio.raw_log"
     rig.emulator.emit(fix("1001", 36.7011))
     rig.emulator.emit(Text(src="1002", dst="9001", group=True, text="收到", msg_id=5))
-    await until(lambda: rig.node.scene.messages())
+    await until(rig.node.scene.messages)
     live_frames = rig.radio.codec.frames
     codec = HyteraCodec()
     events = [e for t, chunk in replay(log_path) for e in codec.feed(chunk, t)]

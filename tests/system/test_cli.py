@@ -10,6 +10,10 @@ from pathlib import Path
 import httpx
 from kit import FIELDKIT, kit_config, write_config
 
+from edge.radio import Fix, FixMode
+from edge.radio.nmea_kenwood import encode_unit_fix
+from edge.radio.rawlog import RawLog
+
 
 def fieldkit(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*FIELDKIT, *args], capture_output=True, text=True, timeout=timeout)
@@ -111,10 +115,6 @@ def test_unreadable_roster_is_a_clear_startup_error(tmp_path: Path) -> None:
 
 
 def test_radio_replay_prints_the_events_of_a_raw_log(tmp_path: Path) -> None:
-    from edge.radio import Fix, FixMode
-    from edge.radio.nmea_kenwood import encode_unit_fix
-    from edge.radio.rawlog import RawLog
-
     log = RawLog(tmp_path / "raw.log")
     sentence = encode_unit_fix(Fix(unit="1001", ts=1_800_000_000.0, lat=36.7, lon=119.16, mode=FixMode.THREE_D))
     log.write(1_800_000_000.5, b"noise" + sentence[:20])
