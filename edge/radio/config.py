@@ -13,6 +13,26 @@ def _doc(text: str) -> Meta:
     return Meta(description=text)
 
 
+class MotoTrboSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """MOTOTRBO data services on UDP: the service ports and how radio ids map to IP addresses."""
+
+    lrrp_port: Annotated[int, _doc("UDP port of LRRP location, ours and the radios'."), Meta(ge=1, le=65535)] = 4001
+    ars_port: Annotated[int, _doc("UDP port of ARS registration, ours and the radios'."), Meta(ge=1, le=65535)] = 4005
+    tms_port: Annotated[int, _doc("UDP port of TMS text messages, ours and the radios'."), Meta(ge=1, le=65535)] = 4007
+    radio_network: Annotated[
+        int, _doc("First octet of radio addresses (CAI network): radio 1001 is 12.0.3.233."), Meta(ge=1, le=255)
+    ] = 12
+    group_network: Annotated[
+        int, _doc("First octet of talkgroup addresses (CAI group network), for texts to a talkgroup."),
+        Meta(ge=1, le=255),
+    ] = 225
+    report_interval_s: Annotated[
+        int,
+        _doc("Ask every radio that registers to report its position this often (LRRP triggered request); 0: off."),
+        Meta(ge=0, le=86400),
+    ] = 0
+
+
 class RadioSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A PDT/DMR radio gateway on a serial port, UDP or TCP."""
 
@@ -24,10 +44,11 @@ class RadioSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     ] = "pdt"
     transport: Annotated[Literal["serial", "udp", "tcp"], _doc("How the gateway is reached.")] = "serial"
     framing: Annotated[
-        Literal["nmea", "hytera", "binary"],
+        Literal["nmea", "hytera", "binary", "mototrbo"],
         _doc(
-            "What the gateway speaks: NMEA 0183 with unit-id sentences, Hytera HRNP/HDAP, or the binary framing "
-            "described in `radio.binary`."
+            "What the gateway speaks: NMEA 0183 with unit-id sentences, Hytera HRNP/HDAP, the binary framing "
+            "described in `radio.binary`, or Motorola MOTOTRBO LRRP/ARS/TMS over UDP on `radio.host` and the ports "
+            "in `radio.mototrbo` (`transport` is then not used)."
         ),
     ] = "nmea"
     device: Annotated[str, _doc("Serial device (e.g. /dev/ttyUSB0).")] = "/dev/ttyUSB0"
@@ -53,6 +74,9 @@ class RadioSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True
     text_retry_s: Annotated[float, _doc("Re-send an unacknowledged text after this long."), Meta(gt=0)] = 10.0
     text_attempts: Annotated[int, _doc("Tries before a text is reported undelivered."), Meta(ge=1, le=20)] = 3
     raw_log: Annotated[str, _doc("Append every received byte, time-stamped, to this file for replay; empty: off.")] = ""
+    mototrbo: Annotated[
+        MotoTrboSection | None, _doc('For `framing = "mototrbo"`: `[radio.mototrbo]`; absent means the defaults.')
+    ] = None
     binary: Annotated[
         BinaryFraming | None,
         _doc(

@@ -20,6 +20,7 @@ from .config import RadioSection
 from .events import Delivery, RadioEvent
 from .framing import Codec
 from .links import Link, open_serial, open_tcp, open_udp
+from .mototrbo_link import mototrbo_ports, open_mototrbo
 from .outbox import Outbox
 from .picture import RadioPicture, load_roster
 from .rawlog import RawLog
@@ -34,6 +35,8 @@ RESEND_WINDOW_S = 600.0  # after a restart, texts this recent without a receipt 
 
 def open_link_for(cfg: RadioSection) -> Callable[[], Awaitable[Link]]:
     """How to open the configured link."""
+    if cfg.framing == "mototrbo":  # datagrams from many radios, one per service port: its own link
+        return lambda: open_mototrbo(cfg.host, mototrbo_ports(cfg.mototrbo))
     if cfg.transport == "serial":
         return lambda: open_serial(
             cfg.device,

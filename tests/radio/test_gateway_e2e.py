@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -17,13 +19,16 @@ from kit import kit_config
 
 from edge.auth import Role
 from edge.node import EdgeNode
-from edge.radio import Alarm, CallEnd, CallStart, Fix, FixMode, Text
+from edge.radio import Alarm, CallEnd, CallStart, Fix, FixMode, Presence, Text
 from edge.radio.binary import EXAMPLE
 from edge.radio.binary_description import load as load_framing
 from edge.radio.gateway import RadioGateway
 from edge.radio.hytera_codec import HyteraCodec
+from edge.radio.mototrbo import MotoTrboCodec
+from edge.radio.mototrbo_records import Service
 from edge.radio.rawlog import replay
 from sim import Noise, PdtGatewayEmulator, PollRequest, RadioWorld, Scenario
+from sim.mototrbo_radios import MotoTrboRadios
 from sim.sides import side_for
 
 QUIET = 1e6  # the world's own traffic is pushed far into the future: the test scripts every event
@@ -274,3 +279,126 @@ async def test_raw_log_replays_to_the_same_events(rig: Rig, tmp_path: Path) -> N
     assert codec.frames == live_frames
     assert [type(e).__name__ for e in events] == ["Fix", "Text"]
     assert events[1].text == "收到"
+
+
+# -- MOTOTRBO: radios are UDP endpoints on loopback addresses, not a serial gateway ----------------------
+
+
+@dataclass
+class TrboRig:
+    node: EdgeNode
+    radios: MotoTrboRadios
+    world: RadioWorld
+    pilot: httpx.AsyncClient
+    raw_log: Path
+
+    @property
+    def radio(self) -> RadioGateway:
+        return next(s.component for s in self.node.supervised if isinstance(s.component, RadioGateway))
+
+
+def free_udp_ports(n: int) -> list[int]:
+    socks = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(n)]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
+
+
+@contextlib.asynccontextmanager
+async def trbo_rig(tmp_path: Path, *, poll_interval_s: float = 0.0) -> AsyncIterator[TrboRig]:
+    """fieldkit on 127.0.0.1 with the three MOTOTRBO ports; radio 1001 lives at 127.0.3.233, and so on."""
+    scenario = Scenario(units=3, report_interval_s=QUIET, alarm_interval_s=QUIET, message_interval_s=QUIET,
+                        call_interval_s=QUIET)
+    world = RadioWorld(scenario, start=time.time())
+    roster = tmp_path / "roster.csv"
+    roster.write_text(world.roster_csv(), encoding="utf-8")
+    ports = dict(zip(Service, free_udp_ports(3), strict=True))
+    radios = MotoTrboRadios(world, server="127.0.0.1", ports=ports, clock=time.time, tick_s=0.05, ack_delay_s=0.2)
+    await radios.start()
+    raw_log = tmp_path / "data" / "raw.log"
+    config = kit_config(
+        tmp_path,
+        radio={
+            "enabled": True,
+            "system": "trbo",
+            "framing": "mototrbo",
+            "host": "127.0.0.1",
+            "roster": str(roster),
+            "text_retry_s": 1.0,
+            "poll_interval_s": poll_interval_s,
+            "raw_log": str(raw_log),
+            "mototrbo": {
+                "lrrp_port": ports[Service.LRRP],
+                "ars_port": ports[Service.ARS],
+                "tms_port": ports[Service.TMS],
+                "radio_network": 127,
+            },
+        },
+    )
+    node = EdgeNode(config, extra=[lambda n: radios])
+    task = asyncio.create_task(node.run())
+    try:
+        await asyncio.wait_for(node.ready.wait(), 10)
+        token = node.tokens.create(Role.PILOT, "调度员 dispatcher")
+        async with httpx.AsyncClient(base_url=node.api_url, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=10) as pilot:
+            rig = TrboRig(node, radios, world, pilot, raw_log)
+            await until(rig.radio.connected.is_set)
+            yield rig
+    finally:
+        node.stop()
+        await asyncio.wait_for(task, 10)
+        radios.close()
+
+
+async def test_mototrbo_registration_positions_and_texts_both_ways_over_udp(tmp_path: Path) -> None:
+    async with trbo_rig(tmp_path) as rig:
+        rig.radios.emit(Presence(unit="1001", online=True))
+        await until(lambda: rig.radios.registered == ["1001"])  # the ARS answer reached 127.0.3.233
+        unit = await until(lambda: rig.node.scene.get("unit:trbo:1001"))
+        assert (unit.name, unit.online, unit.pos) == ("指挥-01", True, None)
+
+        rig.radios.emit(fix("1001", 36.7012345))
+        unit = await until(lambda: (u := rig.node.scene.get("unit:trbo:1001")) is not None and u.pos and u)
+        assert unit.pos.lat == pytest.approx(36.7012345, abs=1e-6) and unit.pos.alt_msl_m == pytest.approx(31.0)
+        assert unit.speed_mps == 1.5 and unit.heading_deg == 44.0  # 45 degrees, sent in 2-degree steps
+
+        rig.radios.emit(Text(src="1002", dst="1", text="发现被困人员 Trapped person found"))
+        messages = await until(lambda: get_json(rig, "/api/messages"))
+        assert [(m["sender"], m["text"], m["via"]) for m in messages] == [
+            ("一中队-01", "发现被困人员 Trapped person found", "trbo")
+        ]
+        await until(lambda: rig.radios.acked_texts == [("1002", 0)])  # the TMS ack went back to the radio
+
+        r = await rig.pilot.post("/api/messages", json={"to": "unit:trbo:1003", "text": "撤离到集结区 Evacuate"})
+        assert r.status_code == 201
+        receipts = await until(lambda: get_json(rig, "/api/events", since=0, kind="receipt"))
+        assert [(x["message_id"], x["recipient"], x["ok"]) for x in receipts] == [
+            (r.json()["id"], "unit:trbo:1003", True)
+        ]
+        assert [(t.dst, t.text, t.group) for t in rig.radios.texts_shown] == [("1003", "撤离到集结区 Evacuate", False)]
+
+        rig.radios.emit(Presence(unit="1001", online=False))
+        await until(lambda: not rig.node.scene.get("unit:trbo:1001").online)
+        assert rig.radio.codec is not None and not rig.radio.codec.drops.counts
+
+    # Everything received was logged as records: a fresh codec replays it to the same radio events. The
+    # text's acknowledgement names a sequence number only the live codec gave out: no Delivery, counted.
+    codec = MotoTrboCodec(radio_network=127)
+    events = [e for t, chunk in replay(rig.raw_log) for e in codec.feed(chunk, t)]
+    assert [type(e).__name__ for e in events] == ["Presence", "Fix", "Text", "Presence"]
+    assert events[2] == Text(src="1002", dst="1", text="发现被困人员 Trapped person found")
+    assert codec.drops.counts == {"unmatched_ack": 1}
+
+
+async def test_mototrbo_polls_every_roster_radio_over_lrrp(tmp_path: Path) -> None:
+    async with trbo_rig(tmp_path, poll_interval_s=0.5) as rig:
+        # Nobody reports on their own (QUIET): positions can only come from answered polls.
+        await until(lambda: all(rig.node.scene.get(f"unit:trbo:{u}") for u in ("1001", "1002", "1003")))
+        polled = {q.unit for q in rig.radios.received if isinstance(q, PollRequest)}
+        assert polled == {"1001", "1002", "1003"}
+        for u in ("1001", "1002", "1003"):
+            assert rig.node.scene.get(f"unit:trbo:{u}").pos.lat == pytest.approx(rig.world.by_unit[u].lat, abs=1e-3)
