@@ -64,7 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     rsub = radio.add_subparsers(dest="radio_command", required=True)
     rep = rsub.add_parser("replay", help="decode a raw gateway log (radio.raw_log) and print its events as JSON lines")
     rep.add_argument("file", type=Path)
-    rep.add_argument("--framing", choices=["nmea", "hytera", "binary"], help="default: the configuration's")
+    rep.add_argument("--framing", choices=["nmea", "hytera", "binary", "mototrbo"], help="default: the configuration's")
     rep.add_argument("--config", type=Path, help="configuration whose [radio] section describes the framing")
 
     sub.add_parser("version", help="print the version")
