@@ -17,3 +17,7 @@ class EncodeError(DroneError):
 
 class UnknownEndpoint(DroneError):
     """The router was given an endpoint name it does not have."""
+
+
+class LinkError(DroneError):
+    """A link failed or closed; its endpoint runner reopens it after a backoff."""

@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 import msgspec
 from msgspec import Meta, Struct
 
+from drones.config import DronesSection
+from drones.config import problems as drones_problems
 from edge.radio.binary_description import validate as validate_framing
 from edge.radio.config import RadioSection
 
@@ -110,6 +112,7 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     scene: SceneSection = msgspec.field(default_factory=SceneSection)
     api: ApiSection = msgspec.field(default_factory=ApiSection)
     radio: RadioSection = msgspec.field(default_factory=RadioSection)
+    drones: DronesSection = msgspec.field(default_factory=DronesSection)
 
     @property
     def data_dir(self) -> Path:
@@ -206,6 +209,7 @@ def _semantic(config: Config) -> list[str]:
         problems.append(f"radio.roster: no such file {config.radio.roster}")
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
+    problems.extend(drones_problems(config.drones))
     return problems
 
 

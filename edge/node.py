@@ -15,6 +15,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 
+from drones import DroneService
 from edge import __version__
 from edge.auth import TokenStore
 from edge.config import Config
@@ -61,6 +62,7 @@ class EdgeNode:
         self.journal = Journal(config.journal_path, node_id=self.node_id, synchronous=config.journal.synchronous)
         self.tokens = tokens if tokens is not None else TokenStore(config.tokens_path)
         self.scene: Scene | None = None
+        self.drones: DroneService | None = None  # the MAVLink router and vehicles, when [drones] is enabled
         self.supervised: list[Supervised] = []
         self.api_url: str | None = None
         self.ready = asyncio.Event()
@@ -111,6 +113,10 @@ class EdgeNode:
         ]
         if self.config.radio.enabled:
             components.append(RadioGateway(self, self.config.radio, codec_factory(self.config.radio)))
+        if self.config.drones.enabled:
+            assert self.scene is not None
+            self.drones = DroneService(self.config.drones, node_id=self.node_id, picture=self.scene, clock=self.clock)
+            components.append(self.drones)
         components += [make(self) for make in self._extra]
         self.supervised = [Supervised(c) for c in components]
         loop = asyncio.get_running_loop()

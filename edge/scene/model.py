@@ -76,6 +76,27 @@ class Vehicle(_State, tag="vehicle", kw_only=True, frozen=True):
     battery_v: float | None = None
     tethered: bool = False
     link_ok: bool = True
+    # MAVLink telemetry (issue #3); ``pos`` carries alt_msl_m and alt_rel_m.
+    sysid: Annotated[int, Meta(ge=0, le=255)] | None = None
+    autopilot: Name | None = None  # "ardupilot", "px4", ...
+    vehicle_type: Name | None = None  # MAV_TYPE in words: "quadrotor", "hexarotor", ...
+    roll_deg: float | None = None
+    pitch_deg: float | None = None
+    yaw_deg: float | None = None
+    climb_mps: float | None = None
+    battery_a: float | None = None
+    gps_fix: Name | None = None  # "no_gps", "no_fix", "2d", "3d", "dgps", "rtk_float", "rtk_fixed", ...
+    satellites: int | None = None
+    ekf_ok: bool | None = None
+    home: Position | None = None
+    mission_seq: int | None = None
+    link_loss_pct: float | None = None  # from MAVLink sequence gaps over the last seconds
+    last_heard_ts: Timestamp | None = None
+    tether_length_m: float | None = None  # deployed
+    tether_tension_n: float | None = None
+    tether_power: bool | None = None  # ground power present
+    tether_v: float | None = None
+    tether_ceiling_m: float | None = None  # above home: the tether's length
 
 
 class Feed(_State, tag="feed", kw_only=True, frozen=True):

@@ -40,7 +40,7 @@ x = 1
         "api.port: expected a whole number, got text (got 'eighty')",
         "api.prot: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, port, tokens_file)",
         "journal.synchronous: must be one of FULL, NORMAL (got 'SOMETIMES')",
-        "mesh: unknown option (known here: api, journal, node, radio, scene)",
+        "mesh: unknown option (known here: api, drones, journal, node, radio, scene)",
     ]
 
 

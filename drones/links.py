@@ -1,0 +1,206 @@
+"""Byte transports for MAVLink: serial, TCP (client and accepted clients) and UDP, plus an in-memory pair.
+
+A stream link reads chunks until it fails and never reconnects by itself (the endpoint runner in
+:mod:`drones.endpoints` does, with backoff). Sending never waits: the router forwards a frame to
+many links from one read, and one slow ground station must not stall the rest. Overflow policy:
+a stream link whose kernel and transport buffers hold more than :data:`MAX_WRITE_BUFFER` bytes
+drops the new frame (counted); a UDP socket whose inbound queue is full drops the oldest datagram
+(telemetry: the newest sample is worth most). Library errors become :class:`LinkError` here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
+
+import serial
+import serial_asyncio_fast
+
+from .errors import LinkError
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 4096
+MAX_WRITE_BUFFER = 64 * 1024
+UDP_QUEUE = 4096
+Address = tuple[str, int]
+
+
+@contextlib.contextmanager
+def _mapped(what: str) -> Iterator[None]:
+    try:
+        yield
+    except (OSError, serial.SerialException, EOFError, ConnectionError) as exc:
+        raise LinkError(f"{what}: {exc}") from exc
+
+
+class StreamLink:
+    """A serial port or TCP connection: read chunks, send without waiting."""
+
+    def __init__(self, description: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.description = description
+        self.dropped = 0  # frames not sent because the other end was not reading
+        self._reader = reader
+        self._writer = writer
+
+    @property
+    def peer(self) -> Address | None:
+        """The remote address of a TCP link (None for serial)."""
+        peer = self._writer.get_extra_info("peername")
+        return (str(peer[0]), int(peer[1])) if isinstance(peer, tuple) else None
+
+    async def read(self) -> bytes:
+        """The next chunk (never empty); LinkError when the link is gone."""
+        with _mapped(self.description):
+            data = await self._reader.read(READ_CHUNK)
+        if not data:
+            raise LinkError(f"{self.description}: closed by the other end")
+        return data
+
+    def send(self, data: bytes) -> bool:
+        """Queue ``data`` for sending; False if it was dropped (link closing or its buffer full)."""
+        transport = self._writer.transport
+        if transport.is_closing() or transport.get_write_buffer_size() > MAX_WRITE_BUFFER:
+            self.dropped += 1
+            return False
+        self._writer.write(data)
+        return True
+
+    async def aclose(self) -> None:
+        """Close the link (safe to call twice)."""
+        self._writer.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
+
+
+async def open_serial(device: str, baud: int) -> StreamLink:
+    """Open a serial port (a telemetry radio, a flight controller's USB, or a pseudo-terminal)."""
+    with _mapped(f"serial {device}"):
+        reader, writer = await serial_asyncio_fast.open_serial_connection(url=device, baudrate=baud)
+    return StreamLink(f"serial {device}", reader, writer)
+
+
+async def open_tcp(host: str, port: int, *, timeout_s: float = 10.0) -> StreamLink:
+    """Connect to a TCP port (a SITL, a router, a companion computer)."""
+    # asyncio.timeout, not wait_for: Python 3.11's wait_for loses a cancellation that arrives as the
+    # connection attempt ends (gh-86296), and this runs in a loop that must stop when cancelled.
+    with _mapped(f"tcp {host}:{port}"):
+        try:
+            async with asyncio.timeout(timeout_s):
+                reader, writer = await asyncio.open_connection(host, port)
+        except TimeoutError as exc:
+            raise LinkError(f"tcp {host}:{port}: no connection within {timeout_s:g} s") from exc
+    return StreamLink(f"tcp {host}:{port}", reader, writer)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[tuple[bytes, Address] | Exception] = asyncio.Queue(maxsize=UDP_QUEUE)
+        self.dropped = 0
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()  # drop the oldest: telemetry, the next sample replaces it
+            self.dropped += 1
+        self.queue.put_nowait((data, (str(addr[0]), int(addr[1]))))
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("udp error: %s", exc)  # ICMP port unreachable and the like: the peer may come back
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(exc or LinkError("udp socket closed"))
+
+
+class UdpSocket:
+    """A bound UDP socket: datagrams in with their sender, datagrams out to any address."""
+
+    def __init__(self, transport: asyncio.DatagramTransport, protocol: _Datagrams, description: str) -> None:
+        self.description = description
+        self._transport = transport
+        self._protocol = protocol
+
+    @property
+    def dropped(self) -> int:
+        """Datagrams dropped because the reader fell behind."""
+        return self._protocol.dropped
+
+    @property
+    def local_address(self) -> Address:
+        """The address actually bound (useful with port 0)."""
+        host, port = self._transport.get_extra_info("sockname")[:2]
+        return str(host), int(port)
+
+    async def recv(self) -> tuple[bytes, Address]:
+        """The next datagram and who sent it."""
+        item = await self._protocol.queue.get()
+        if isinstance(item, Exception):
+            raise LinkError(f"{self.description}: {item}")
+        return item
+
+    def sendto(self, data: bytes, addr: Address) -> bool:
+        """Send one datagram; False if the socket is closing."""
+        if self._transport.is_closing():
+            return False
+        self._transport.sendto(data, addr)
+        return True
+
+    async def aclose(self) -> None:
+        """Close the socket (safe to call twice)."""
+        self._transport.close()
+
+
+async def open_udp(host: str, port: int) -> UdpSocket:
+    """Bind a UDP socket on ``host:port`` (port 0 picks a free one)."""
+    loop = asyncio.get_running_loop()
+    with _mapped(f"udp {host}:{port}"):
+        transport, protocol = await loop.create_datagram_endpoint(_Datagrams, local_addr=(host, port))
+    return UdpSocket(transport, protocol, f"udp {host}:{port}")
+
+
+class MemoryLink:
+    """One end of an in-memory link (tests, simulations); ``cut()`` fails both ends like a pulled cable."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+        self.peer: MemoryLink | None = None
+        self.dropped = 0
+        self._inbox: asyncio.Queue[bytes | None] = asyncio.Queue()
+        self._cut = False
+
+    async def read(self) -> bytes:
+        """The next chunk the other end sent; LinkError once cut."""
+        data = None if self._cut else await self._inbox.get()
+        if data is None:
+            raise LinkError(f"{self.description}: cut")
+        return data
+
+    def send(self, data: bytes) -> bool:
+        """Hand ``data`` to the other end; False once cut."""
+        if self._cut or self.peer is None:
+            self.dropped += 1
+            return False
+        self.peer._inbox.put_nowait(bytes(data))
+        return True
+
+    def cut(self) -> None:
+        """Fail both ends: pending and future reads raise LinkError."""
+        for end in (self, self.peer):
+            if end is not None and not end._cut:
+                end._cut = True
+                end._inbox.put_nowait(None)
+
+    async def aclose(self) -> None:
+        """Close this end (the other end's reads fail too)."""
+        self.cut()
+
+
+def memory_pair(name: str = "memory") -> tuple[MemoryLink, MemoryLink]:
+    """Two connected in-memory link ends."""
+    a, b = MemoryLink(f"{name} a"), MemoryLink(f"{name} b")
+    a.peer, b.peer = b, a
+    return a, b

@@ -1,0 +1,86 @@
+"""Drone routes under /api/: the vehicles, commands for them (pilot role), and the MAVLink links.
+
+``POST /api/vehicles/{id}/commands`` takes ``{"command": "arm" | "disarm" | "takeoff" | "goto" | "rtl"
+| "land" | "mode", "alt_m": ..., "lat": ..., "lon": ..., "mode": ...}`` (``alt_m`` above home; takeoff
+needs ``alt_m``, goto ``lat`` and ``lon``, mode ``mode``) and answers once the vehicle has, with a
+:class:`~drones.CommandOutcome` whose ``result`` names how it ended. The status code follows it:
+
+===================================================  ======
+accepted                                             200
+in_progress (the vehicle is still at it)             202
+denied, temporarily_rejected, failed, unsupported    409 (the vehicle answered, and not yes)
+no_vehicle (not connected to this node)              404
+timeout (no COMMAND_ACK after every retry)           504
+===================================================  ======
+
+A body that is not a valid command (unknown command, missing or misplaced parameter, a mode the
+vehicle does not have) gets 400 with the reason and reaches no vehicle; a viewer gets 403, and so
+does nothing reach the vehicle. Every command that was tried is an Audit event in the journal.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import ValidationException
+from litestar.params import FromPath, JSONBody
+
+from drones import BadCommand, CommandOutcome, CommandRequest, CommandResult, LinkReport
+from edge.api.guards import NodeDep, authorize, principal_of
+from edge.auth import Role
+from edge.scene import Entity
+
+VIEW = {"role": Role.VIEWER}
+PILOT = {"role": Role.PILOT}
+
+STATUS = {
+    CommandResult.ACCEPTED: 200,
+    CommandResult.IN_PROGRESS: 202,
+    CommandResult.DENIED: 409,
+    CommandResult.TEMPORARILY_REJECTED: 409,
+    CommandResult.FAILED: 409,
+    CommandResult.UNSUPPORTED: 409,
+    CommandResult.NO_VEHICLE: 404,
+    CommandResult.TIMEOUT: 504,
+}
+"""HTTP status for each command result."""
+
+
+@get("/vehicles", opt=VIEW, sync_to_thread=False)
+def list_vehicles(node: NodeDep) -> list[Entity]:
+    """Every vehicle in the picture (this node's and those shared by other nodes)."""
+    assert node.scene is not None
+    return node.scene.entities("vehicle")
+
+
+@post("/vehicles/{vehicle_id:str}/commands", opt=PILOT)
+async def command_vehicle(
+    node: NodeDep,
+    vehicle_id: FromPath[str],
+    data: JSONBody[CommandRequest],
+    request: Request,  # type: ignore[type-arg]
+) -> Response[CommandOutcome]:
+    """Command one of this node's vehicles; answered when it has answered (or not) — see the module doc."""
+    who = principal_of(request)
+    service = node.drones
+    if service is None:
+        outcome = CommandOutcome(
+            vehicle_id=vehicle_id,
+            command=data.command,
+            result=CommandResult.NO_VEHICLE,
+            detail="drones are not enabled on this node",
+        )
+        return Response(outcome, status_code=STATUS[outcome.result])
+    try:
+        outcome = await service.command(vehicle_id, data, actor=who.label)
+    except BadCommand as exc:
+        raise ValidationException(str(exc)) from exc
+    return Response(outcome, status_code=STATUS[outcome.result])
+
+
+@get("/drones/links", opt=VIEW, sync_to_thread=False)
+def list_links(node: NodeDep) -> list[LinkReport]:
+    """The MAVLink endpoints: state, failures, peers and their counters (drops by kind included)."""
+    return node.drones.links() if node.drones is not None else []
+
+
+drones_router = Router(path="/api", guards=[authorize], route_handlers=[list_vehicles, command_vehicle, list_links])
