@@ -11,6 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,lint]'
+	# MAVProxy's full install pulls ~1 GB of GUI packages; its core (what the tests drive) needs none.
+	$(PY) -m pip install --quiet --no-deps 'mavproxy==1.8.75'
 	touch $(STAMP)
 
 setup: $(STAMP)
