@@ -167,7 +167,7 @@ def _sim(args: argparse.Namespace) -> int:
     if args.port is not None:
         config = msgspec.structs.replace(config, api=msgspec.structs.replace(config.api, port=args.port))
     clock = SimClock(args.speedup)
-    incident = build_incident(config, scenario, clock)
+    incident = build_incident(config, scenario, clock, speedup=args.speedup)
     return _run_node(
         incident.config,
         extra=incident.components(),

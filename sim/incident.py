@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from drones.config import DronesSection, EndpointConfig
 from edge.config import Config
 from edge.radio.binary import EXAMPLE
 from edge.radio.binary_description import load as load_framing
 
+from .drones import SimDrones, free_udp_port
 from .pdt_gateway import PdtGatewayEmulator
 from .radios import RadioWorld
 from .scenario import Scenario
@@ -35,13 +37,18 @@ class Incident:
     config: Config
     world: RadioWorld
     gateway: PdtGatewayEmulator
+    drones: SimDrones | None
 
     def components(self) -> list[Callable[[EdgeNode], Component]]:
         """Factories for the node's ``extra`` components."""
-        return [lambda node: self.gateway]
+        made: list[Callable[[EdgeNode], Component]] = [lambda node: self.gateway]
+        if self.drones is not None:
+            drones = self.drones
+            made.append(lambda node: drones)
+        return made
 
 
-def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float]) -> Incident:
+def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float], speedup: float = 1.0) -> Incident:
     """Create the world and plug its gateway; point the node's radio section at it."""
     data_dir = Path(config.node.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -69,4 +76,26 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
         roster=str(roster),
         binary=binary,
     )
-    return Incident(msgspec.structs.replace(config, radio=radio), world, gateway)
+    config = msgspec.structs.replace(config, radio=radio)
+    drones = None
+    if scenario.drones:
+        drones = SimDrones(
+            home_lat=scenario.home_lat,
+            home_lon=scenario.home_lon,
+            seed=scenario.seed,
+            speedup=speedup,
+            clock=clock,
+            port=free_udp_port(),
+        )
+        config = msgspec.structs.replace(config, drones=_drones_section(config, drones, scenario))
+    return Incident(config, world, gateway, drones)
+
+
+def _drones_section(config: Config, drones: SimDrones, scenario: Scenario) -> DronesSection:
+    """The node's drone service pointed at the SITL fleet, with a port for the pilots' own GCS."""
+    endpoints = [EndpointConfig(name="sitl", kind="udp-connect", host="127.0.0.1", port=drones.port)]
+    if scenario.gcs_udp_port:
+        endpoints.append(EndpointConfig(name="gcs", kind="udp-listen", host="127.0.0.1", port=scenario.gcs_udp_port))
+    return msgspec.structs.replace(
+        config.drones, enabled=True, endpoints=endpoints, tethered_sysids=drones.tethered_sysids
+    )

@@ -67,7 +67,8 @@ def test_corrupt_journal_stops_the_node_with_a_clear_message(tmp_path: Path) -> 
 def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
     scenario = tmp_path / "scenario.toml"
     scenario.write_text(
-        "units = 12\nreport_interval_s = 2.0\nalarm_interval_s = 6.0\nmessage_interval_s = 3.0\n", encoding="utf-8"
+        "units = 12\nreport_interval_s = 2.0\nalarm_interval_s = 6.0\nmessage_interval_s = 3.0\ngcs_udp_port = 0\n",
+        encoding="utf-8",
     )
     proc = subprocess.Popen(
         [*FIELDKIT, "sim", "--scenario", str(scenario), "--port", "0", "--duration", "20", "--speedup", "4"],
@@ -86,13 +87,16 @@ def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
             while time.monotonic() < deadline:
                 scene = client.get("/api/scene").json()
                 units = [e for e in scene["entities"] if e["kind"] == "unit"]
-                if len(units) == 12 and scene["alerts"] and scene["messages"]:
+                vehicles = [e for e in scene["entities"] if e["kind"] == "vehicle"]
+                if len(units) == 12 and scene["alerts"] and scene["messages"] and len(vehicles) == 3:
                     break
                 time.sleep(0.5)
             # The units came through the simulated gateway's bytes, named by the roster it wrote.
             assert len(units) == 12 and all(u["team"] and u["online"] for u in units)
             assert scene["alerts"][0]["alert"]["severity"] == "emergency"
             assert scene["messages"][0]["via"] == "pdt"
+            # The SITL fleet's MAVLink came through the drone service: two patrols and a tethered drone.
+            assert sorted(v["tethered"] for v in vehicles) == [False, False, True]
             health = client.get("/healthz").json()["components"]
             assert health["radio-pdt"]["state"] == "running" and health["sim-pdt-gateway"]["state"] == "running"
             assert client.get("/").status_code == 200
