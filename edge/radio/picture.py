@@ -121,7 +121,9 @@ class RadioPicture:
         if isinstance(event, Status):
             return [self._update(event.unit, ts, battery_pct=event.battery_pct, status=event.status)]
         if isinstance(event, Presence):
-            return [self._update(event.unit, ts, online=event.online, **({} if event.online else _NOT_TALKING))]
+            if event.online:
+                return [self._update(event.unit, ts, online=True)]
+            return [self._update(event.unit, ts, heard=True, online=False, **_NOT_TALKING)]
         if isinstance(event, CallStart):
             return self._call_start(event, ts)
         if isinstance(event, CallEnd):
