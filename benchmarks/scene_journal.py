@@ -699,7 +699,8 @@ def growth(runs: list[Repeat]) -> str:
         f"At the measured bytes per row, {UNITS + DRONES:,} entities that all move all the time would "
         f"grow the journal by about {tracks_gib:.1f} GiB/day of tracks (one point per entity per second, "
         f"the default `track_interval_s`) and {hist_gib:.1f} GiB/day of history (one row per changed "
-        "entity every 10 s, the default `history_interval_s`); `journal.retain_days` (default 7) bounds both by pruning hourly."
+        "entity every 10 s, the default `history_interval_s`); `journal.retain_days` (default 7) bounds both "
+        "by pruning hourly."
     )
 
 

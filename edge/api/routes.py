@@ -170,6 +170,7 @@ async def replay(node: NodeDep, at: Annotated[float, QueryParameter(ge=0)]) -> S
 @get("/events", opt=VIEW)
 async def list_events(
     node: NodeDep,
+    *,
     since: Annotated[float, QueryParameter(ge=0)],
     until: Annotated[float | None, QueryParameter(ge=0)] = None,
     limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 1000,
