@@ -1,4 +1,7 @@
 // The command-post page: token, live picture over /api/live, header, and wiring of map and panels.
+import { DroneOverlays } from "./drones.js";
+import { DronePanel } from "./dronepanel.js";
+import { DroneList, LinkStatus } from "./fleet.js";
 import { EntityLayers, addBasemap, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
 import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
@@ -33,6 +36,13 @@ const trails = new Trails(map);
 const roster = new RosterPanel($("roster-panel"), $("roster-count"), { select: (id) => select(id, { reveal: true }) });
 const activity = new ActivityStrip($("activity-panel"), (id) => select(id, { reveal: true }));
 const calls = new CallLog($("calls-panel"), { nameOf: nameOfUnit, select: (id) => select(id, { reveal: true }) });
+const droneMarks = new DroneOverlays(map, (id) => select(id));
+const dronePanel = new DronePanel($("drone-controls"), {
+  map,
+  send: (id, body) => api("POST", `/api/vehicles/${encodeURIComponent(id)}/commands`, body),
+});
+const fleet = new DroneList($("drones-panel"), $("drones-count"), { select: (id) => select(id, { reveal: true }) });
+const mavlink = new LinkStatus($("mavlink"), () => api("GET", "/api/drones/links"));
 
 // --- the token: from the URL fragment once, then this tab's sessionStorage ---
 
@@ -50,6 +60,7 @@ function takeToken() {
 
 function askForToken(reason) {
   disconnect();
+  mavlink.stop();
   sessionStorage.removeItem(TOKEN_KEY);
   setConnection("signed-out", "no token");
   $("token-error").textContent = reason || "";
@@ -73,6 +84,7 @@ $("sign-out").addEventListener("click", () => askForToken(""));
 function start(token) {
   link.token = token;
   setToken(token, () => askForToken("The node did not accept this token."));
+  dronePanel.resetRole(); // commands are offered to every token; a refusal (403) is shown, then remembered
   connect();
 }
 
@@ -121,6 +133,7 @@ function receive(message) {
     link.backoff = 1;
     applySnapshot(message.data);
     setConnection("live", message.resync ? "live (resynced)" : "live");
+    mavlink.start(); // once the token is known to be good: a refused one is the live socket's to report
   } else if (message.type === "deltas") {
     for (const delta of message.data) applyDelta(delta);
     updateCounts();
@@ -139,10 +152,11 @@ function applySnapshot(snapshot) {
   alerts.replace(snapshot.alerts);
   messages.replace(snapshot.messages);
   applyRadioSnapshot(snapshot.entities);
+  applyDroneSnapshot(snapshot.entities);
   const selected = layers.selected;
   if (selected) {
-    if (picture.entities.has(selected)) detail.show(picture.entities.get(selected));
-    else detail.gone(selected);
+    if (picture.entities.has(selected)) showDetail(picture.entities.get(selected));
+    else gone(selected);
   }
   updateCounts();
 }
@@ -159,17 +173,23 @@ function applyState(value) {
   if (value.kind === "removed") {
     picture.entities.delete(value.id);
     layers.remove(value.id);
-    detail.gone(value.id);
+    gone(value.id);
     trails.remove(value.id);
     roster.remove(value.id);
+    droneMarks.remove(value.id);
+    fleet.remove(value.id);
     activity.forget(value.id);
     radioChanged();
     return;
   }
   picture.entities.set(value.id, value);
   layers.upsert(value);
-  if (value.id === layers.selected) detail.show(value);
-  if (value.kind === "unit") {
+  if (value.id === layers.selected) showDetail(value);
+  if (value.kind === "vehicle") {
+    trails.observe(value);
+    droneMarks.upsert(value);
+    fleet.upsert(value);
+  } else if (value.kind === "unit") {
     trails.observe(value);
     roster.upsert(value);
     activity.observe(value);
@@ -247,6 +267,18 @@ function radioChanged() {
   });
 }
 
+// --- drones: home and tether on the map, the Drones tab (their trails share the units') ---
+
+function applyDroneSnapshot(entities) {
+  const vehicles = entities.filter((e) => e.kind === "vehicle");
+  droneMarks.retain(new Set(vehicles.map((v) => v.id)));
+  for (const v of vehicles) {
+    trails.observe(v);
+    droneMarks.upsert(v);
+  }
+  fleet.replace(vehicles);
+}
+
 function nameOfUnit(id) {
   const entity = picture.entities.get(id);
   return (entity && entity.name) || radioId(id);
@@ -276,9 +308,20 @@ for (const tab of document.querySelectorAll('#tabs [role="tab"]')) {
 function select(id, { reveal = false } = {}) {
   layers.select(id);
   roster.select(id);
+  fleet.select(id);
   if (!id) layers.showTrack(null);
   else if (reveal) layers.reveal(id);
-  detail.show(id ? picture.entities.get(id) || null : null);
+  showDetail(id ? picture.entities.get(id) || null : null);
+}
+
+function showDetail(entity) {
+  detail.show(entity);
+  dronePanel.show(entity);
+}
+
+function gone(id) {
+  detail.gone(id);
+  dronePanel.gone(id);
 }
 
 async function showTrack(id) {
@@ -322,7 +365,11 @@ function updateCounts() {
 async function showNodeName() {
   try {
     const response = await fetch("/healthz");
-    if (response.ok) $("node-name").textContent = (await response.json()).node_id;
+    if (response.ok) {
+      const nodeId = (await response.json()).node_id;
+      $("node-name").textContent = nodeId;
+      dronePanel.setNodeId(nodeId);
+    }
   } catch {
     // the connection badge already says what is wrong
   }
@@ -332,6 +379,7 @@ setInterval(() => {
   detail.refresh();
   layers.markStale(clock.now(), STALE_AFTER_S);
   roster.refresh();
+  fleet.refresh();
   activity.render(units());
 }, 1000);
 

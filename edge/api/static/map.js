@@ -1,5 +1,6 @@
 // The map: basemap (MBTiles or an offline grid), one live layer per entity, and a track line.
 /* global L */
+import { droneGlyph, fillDroneLabel, updateDroneGlyph } from "./drones.js";
 import { el, talkgroupColour } from "./util.js";
 
 export const DEFAULT_VIEW = { center: [36.7, 119.16], zoom: 14 }; // Weifang
@@ -77,7 +78,8 @@ function cameraGlyph() {
   return svg;
 }
 
-// Per kind: the inner DOM of a divIcon and how to bring it up to date with a new entity value.
+// Per kind: the inner DOM of a divIcon and how to bring it up to date with a new entity value
+// (optionally its size in pixels, 16 unless given, and how to write its label, the name unless given).
 const ICONS = {
   unit: {
     build: () => el("span", { class: "fk-glyph fk-dot" }),
@@ -91,12 +93,10 @@ const ICONS = {
     },
   },
   vehicle: {
-    build: () => el("span", { class: "fk-glyph fk-arrow" }),
-    update(root, glyph, e) {
-      glyph.style.transform = `rotate(${Number(e.heading_deg) || 0}deg)`;
-      root.classList.toggle("fk-armed", Boolean(e.armed));
-      root.classList.toggle("fk-link-lost", e.link_ok === false);
-    },
+    size: 24,
+    build: droneGlyph,
+    update: updateDroneGlyph,
+    label: fillDroneLabel,
   },
   feed: {
     build: cameraGlyph,
@@ -116,6 +116,8 @@ const ICONS = {
   },
 };
 
+const Z_OFFSET = { unit: 0, vehicle: 600, feed: 0, node: 500, marker: 0 }; // a drone hovers over its kit
+
 class IconView {
   constructor(entity, onClick) {
     const spec = ICONS[entity.kind];
@@ -123,16 +125,19 @@ class IconView {
     this.glyph = spec.build();
     this.label = el("span", { class: "fk-label" });
     this.root = el("span", { class: `fk-mark fk-${entity.kind}` }, this.glyph, this.label);
-    const icon = L.divIcon({ html: this.root, className: "fk-icon", iconSize: [16, 16], iconAnchor: [8, 8] });
+    const size = spec.size || 16;
+    const icon = L.divIcon({ html: this.root, className: "fk-icon", iconSize: [size, size], iconAnchor: [size / 2, size / 2] });
     this.layer = L.marker([entity.pos.lat, entity.pos.lon], { icon, keyboard: false });
     this.layer.on("click", onClick);
   }
 
   update(entity) {
     this.layer.setLatLng([entity.pos.lat, entity.pos.lon]);
-    this.label.textContent = entity.name || entity.id;
+    if (this.spec.label) this.spec.label(this.label, entity);
+    else this.label.textContent = entity.name || entity.id;
     this.spec.update(this.root, this.glyph, entity);
-    this.layer.setZIndexOffset(entity.emergency ? 1000 : entity.kind === "node" ? 500 : 0); // alarms, then kits, on top
+    // alarms on top, then flying drones, parked drones, kits
+    this.layer.setZIndexOffset(Z_OFFSET[entity.kind] + (entity.emergency ? 1000 : 0) + (entity.armed ? 50 : 0));
     return true;
   }
 }

@@ -1,4 +1,5 @@
 // The side panels: open alerts (acknowledge / clear), messages (list and send), the selected entity.
+import { vehicleRows } from "./dronepanel.js";
 import { ago, el, hms, icon } from "./util.js";
 
 const MAX_MESSAGES = 200;
@@ -247,6 +248,7 @@ const num = (v, digits, unit) => (typeof v === "number" ? `${v.toFixed(digits)}$
 
 // Rows [label, value] for one entity, leaving out what it does not report.
 function rows(e) {
+  if (e.kind === "vehicle") return vehicleRows(e).filter(([, value]) => value !== null && value !== undefined && value !== "");
   const pos = e.pos;
   const common = [
     ["Name", e.name || "—"],
@@ -258,15 +260,12 @@ function rows(e) {
   ];
   const speed = (v) => (typeof v === "number" ? `${v.toFixed(1)} m/s (${(v * 3.6).toFixed(0)} km/h)` : null);
   const heading = (v) => num(v, 0, "°");
-  const battery = (pct, volts) => [num(pct, 0, "%"), num(volts, 1, "V")].filter(Boolean).join(" · ") || null;
+  const battery = (pct) => num(pct, 0, "%");
   const byKind = {
     unit: [["Team", e.team], ["Talkgroup", e.talkgroup], ["Presence", e.online === false ? "offline" : "online"],
       ["Talking", e.talking ? "yes" : null], ["Status", e.status], ["Speed", speed(e.speed_mps)],
       ["Heading", heading(e.heading_deg)], ["Battery", battery(e.battery_pct)],
       ["Emergency", e.emergency ? "YES" : null]],
-    vehicle: [["Mode", e.mode], ["Armed", e.armed ? "armed" : "disarmed"], ["Speed", speed(e.ground_speed_mps)],
-      ["Heading", heading(e.heading_deg)], ["Battery", battery(e.battery_pct, e.battery_v)],
-      ["Tethered", e.tethered ? "yes" : null], ["Link", e.link_ok === false ? "LOST" : "ok"]],
     feed: [["State", e.state], ["Codec", e.codec],
       ["Video", e.width && e.height ? `${e.width}×${e.height}${e.fps ? ` @ ${e.fps} fps` : ""}` : null],
       ["Viewers", e.viewers], ["Vehicle", e.vehicle_id], ["Heading", heading(e.heading_deg)]],

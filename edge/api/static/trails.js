@@ -1,22 +1,45 @@
-// Trails: the last few positions of each radio unit as this page received them, as faint lines.
+// Trails: the last positions of each radio unit and drone as this page received them, as faint lines.
 /* global L */
 import { el, talkgroupColour } from "./util.js";
 
-const MAX_POINTS = 20;
 const STORE_KEY = "fieldkit.trails";
+const METRES_PER_DEGREE = 111_320;
+
+// Per kind: how many points a trail keeps, how far apart (metres) they must be, and its look.
+// A drone reports often and flies fast: more points, thinned so its trail covers minutes, not seconds.
+const KINDS = {
+  unit: {
+    maxPoints: 20,
+    minStepM: 0,
+    style: (e) => ({ color: talkgroupColour(e.talkgroup), opacity: e.online === false ? 0.25 : 0.55 }),
+  },
+  vehicle: {
+    maxPoints: 120,
+    minStepM: 3,
+    style: (e) => ({ color: e.armed ? "#d9480f" : "#2a4d8f", opacity: e.link_ok === false ? 0.25 : 0.6, dashArray: "4 3" }),
+  },
+};
+
+// Rough distance in metres, good enough to thin a trail.
+function apart([lat0, lon0], [lat1, lon1]) {
+  const dy = (lat1 - lat0) * METRES_PER_DEGREE;
+  const dx = (lon1 - lon0) * METRES_PER_DEGREE * Math.cos((lat0 * Math.PI) / 180);
+  return Math.hypot(dx, dy);
+}
 
 export class Trails {
   constructor(map) {
     this.map = map;
     this.group = L.layerGroup();
-    this.trails = new Map(); // unit id -> { points: [[lat, lon], ...], line: L.Polyline | null }
+    this.trails = new Map(); // entity id -> { points: [[lat, lon], ...], line: L.Polyline | null }
     this.visible = localStorage.getItem(STORE_KEY) !== "off";
     if (this.visible) this.group.addTo(map);
   }
 
-  // Note a unit's value: a new position extends its trail (bounded); other kinds are ignored.
+  // Note a unit's or drone's value: a new position extends its trail (bounded); other kinds are ignored.
   observe(entity) {
-    if (entity.kind !== "unit" || !entity.pos) return;
+    const kind = KINDS[entity.kind];
+    if (!kind || !entity.pos) return;
     let trail = this.trails.get(entity.id);
     if (!trail) {
       trail = { points: [], line: null };
@@ -24,12 +47,12 @@ export class Trails {
     }
     const point = [entity.pos.lat, entity.pos.lon];
     const last = trail.points[trail.points.length - 1];
-    const moved = !last || last[0] !== point[0] || last[1] !== point[1];
+    const moved = !last || ((last[0] !== point[0] || last[1] !== point[1]) && apart(last, point) >= kind.minStepM);
     if (moved) {
       trail.points.push(point);
-      if (trail.points.length > MAX_POINTS) trail.points.splice(0, trail.points.length - MAX_POINTS);
+      if (trail.points.length > kind.maxPoints) trail.points.splice(0, trail.points.length - kind.maxPoints);
     }
-    const style = { color: talkgroupColour(entity.talkgroup), opacity: entity.online === false ? 0.25 : 0.55 };
+    const style = kind.style(entity);
     if (trail.points.length < 2) return;
     if (!trail.line) {
       trail.line = L.polyline(trail.points, { ...style, weight: 2.5, interactive: false, className: "fk-trail" });
@@ -64,7 +87,7 @@ export class Trails {
     box.addEventListener("change", () => this.setVisible(box.checked));
     const Toggle = L.Control.extend({
       onAdd: () => {
-        const root = el("label", { class: "leaflet-bar fk-toggle", title: "last positions of each radio unit" },
+        const root = el("label", { class: "leaflet-bar fk-toggle", title: "last positions of each radio unit and drone" },
           box, " Trails");
         L.DomEvent.disableClickPropagation(root);
         return root;

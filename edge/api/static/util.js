@@ -49,9 +49,11 @@ export function ago(ts) {
 }
 
 export class ApiError extends Error {
-  constructor(status, detail) {
+  // `data` is the parsed answer (null when there was none): a refused drone command carries its outcome.
+  constructor(status, detail, data = null) {
     super(detail);
     this.status = status;
+    this.data = data;
   }
 }
 
@@ -76,7 +78,7 @@ export async function api(method, path, body) {
   if (!response.ok) {
     if (response.status === 401) auth.onUnauthorized();
     const detail = data && data.detail ? String(data.detail) : `${response.status} ${response.statusText}`;
-    throw new ApiError(response.status, detail);
+    throw new ApiError(response.status, detail, data);
   }
   return data;
 }
