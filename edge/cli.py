@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import sqlite3
 import sys
 import tempfile
 import time
@@ -67,6 +68,14 @@ def _parser() -> argparse.ArgumentParser:
     rep.add_argument("--framing", choices=["nmea", "hytera", "binary", "mototrbo"], help="default: the configuration's")
     rep.add_argument("--config", type=Path, help="configuration whose [radio] section describes the framing")
 
+    exp = sub.add_parser("export", help="write the picture (and tracks) from the journal as GeoJSON or KML")
+    exp.add_argument("--format", choices=["geojson", "kml"], default="geojson")
+    exp.add_argument("--at", type=float, help="the picture at this time (seconds since the epoch; default: now)")
+    exp.add_argument("--tracks-since", type=float, help="include tracks from this time")
+    exp.add_argument("--tracks-until", type=float, help="include tracks up to this time (default: --at)")
+    exp.add_argument("--config", type=Path, help="the node's configuration (where its journal is)")
+    exp.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
+
     sub.add_parser("version", help="print the version")
     return p
 
@@ -87,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return _token(args)
         if args.command == "radio":
             return _radio_replay(args)
+        if args.command == "export":
+            return _export(args)
         if args.command == "run":
             return _run_node(load(args.config))
         if args.command == "sim":
@@ -127,6 +138,31 @@ def _token(args: argparse.Namespace) -> int:
     elif not store.revoke(args.token_id):
         print(f"fieldkit: no token {args.token_id}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from edge.export import geojson, kml, read_journal  # noqa: PLC0415 - only this command needs it
+
+    config = load(args.config)
+    at = args.at if args.at is not None else time.time()
+    if not config.journal_path.is_file():
+        print(f"fieldkit: no journal at {config.journal_path}", file=sys.stderr)
+        return 1
+    try:
+        snapshot, tracks = read_journal(config.journal_path, at, args.tracks_since, args.tracks_until)
+    except (ValueError, OSError, sqlite3.Error) as exc:
+        print(f"fieldkit: {exc}", file=sys.stderr)
+        return 1
+    if args.format == "kml":
+        body = kml(snapshot, tracks, name=config.node.name or config.node.id)
+    else:
+        body = msgspec.json.encode(geojson(snapshot, tracks))
+    if args.output is None:
+        sys.stdout.buffer.write(body)
+    else:
+        args.output.write_bytes(body)
+        print(f"fieldkit: {len(snapshot.entities)} entities, {len(tracks)} tracks -> {args.output}", file=sys.stderr)
     return 0
 
 

@@ -21,6 +21,8 @@ from drones.config import DronesSection
 from drones.config import problems as drones_problems
 from edge.radio.binary_description import validate as validate_framing
 from edge.radio.config import RadioSection
+from edge.tak.config import TakSection
+from edge.tak.config import problems as tak_problems
 
 
 def _doc(text: str) -> Meta:
@@ -102,6 +104,13 @@ class ApiSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     ] = 200
     tokens_file: Annotated[str, _doc("Hashed bearer tokens; empty means `<data_dir>/tokens.json`.")] = ""
     mbtiles: Annotated[str, _doc("MBTiles file for the basemap; empty shows a neutral grid (no internet needed).")] = ""
+    metrics_public: Annotated[
+        bool,
+        _doc(
+            "Serve /metrics without a token (for a Prometheus on a trusted network); otherwise a viewer token "
+            "is needed (Prometheus `authorization: {credentials: ...}`)."
+        ),
+    ] = False
 
 
 class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -113,6 +122,7 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     api: ApiSection = msgspec.field(default_factory=ApiSection)
     radio: RadioSection = msgspec.field(default_factory=RadioSection)
     drones: DronesSection = msgspec.field(default_factory=DronesSection)
+    tak: TakSection = msgspec.field(default_factory=TakSection)
 
     @property
     def data_dir(self) -> Path:
@@ -210,6 +220,8 @@ def _semantic(config: Config) -> list[str]:
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
     problems.extend(drones_problems(config.drones))
+    if config.tak.enabled:
+        problems.extend(tak_problems(config.tak))
     return problems
 
 

@@ -25,6 +25,7 @@ from edge.radio.gateway import RadioGateway
 from edge.scene import Node as NodeEntity
 from edge.scene import NodeRole, Position, Scene
 from edge.supervisor import Component, Supervised
+from edge.tak.server import TakServer
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,7 @@ class EdgeNode:
         self.tokens = tokens if tokens is not None else TokenStore(config.tokens_path)
         self.scene: Scene | None = None
         self.drones: DroneService | None = None  # the MAVLink router and vehicles, when [drones] is enabled
+        self.tak: TakServer | None = None  # the TAK streaming port, when [tak] is enabled
         self.supervised: list[Supervised] = []
         self.api_url: str | None = None
         self.ready = asyncio.Event()
@@ -117,6 +119,9 @@ class EdgeNode:
             assert self.scene is not None
             self.drones = DroneService(self.config.drones, node_id=self.node_id, picture=self.scene, clock=self.clock)
             components.append(self.drones)
+        if self.config.tak.enabled:
+            self.tak = TakServer(self, self.config.tak)
+            components.append(self.tak)
         components += [make(self) for make in self._extra]
         self.supervised = [Supervised(c) for c in components]
         loop = asyncio.get_running_loop()

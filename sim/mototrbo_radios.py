@@ -44,9 +44,17 @@ class MotoTrboRadios:
 
     name = "sim-mototrbo-radios"
 
-    def __init__(self, world: RadioWorld, *, server: str, ports: Mapping[Service, int],
-                 clock: Callable[[], float], network: int = 127, tick_s: float = 0.2,
-                 ack_delay_s: float = 1.5) -> None:
+    def __init__(
+        self,
+        world: RadioWorld,
+        *,
+        server: str,
+        ports: Mapping[Service, int],
+        clock: Callable[[], float],
+        network: int = 127,
+        tick_s: float = 0.2,
+        ack_delay_s: float = 1.5,
+    ) -> None:
         self.world = world
         self.server = server
         self.ports = dict(ports)
@@ -78,7 +86,9 @@ class MotoTrboRadios:
                 for service, port in self.ports.items():
                     transport, _ = await loop.create_datagram_endpoint(
                         functools.partial(_RadioSocket, self, radio, service),
-                        local_addr=(self.address_of(radio.unit), port), family=socket.AF_INET)
+                        local_addr=(self.address_of(radio.unit), port),
+                        family=socket.AF_INET,
+                    )
                     self._transports[(radio.unit, service)] = transport
         except BaseException:
             self.close()
@@ -149,8 +159,11 @@ class MotoTrboRadios:
             if m.document is lrrp.Document.IMMEDIATE_REQUEST and m.request_id is not None:
                 self.received.append(PollRequest(unit=radio.unit))
                 fix = self.world.fix(radio, self.clock())
-                self._send(radio.unit, Service.LRRP, lrrp.report(fix, request_id=m.request_id,
-                                                                 document=lrrp.Document.IMMEDIATE_REPORT))
+                self._send(
+                    radio.unit,
+                    Service.LRRP,
+                    lrrp.report(fix, request_id=m.request_id, document=lrrp.Document.IMMEDIATE_REPORT),
+                )
             elif m.document is lrrp.Document.TRIGGERED_REQUEST and m.request_id is not None:
                 self.report_requests.append((radio.unit, m.interval_s or 0))
                 self._send(radio.unit, Service.LRRP, lrrp.answer(lrrp.Document.TRIGGERED_ANSWER, m.request_id))
@@ -170,4 +183,3 @@ class MotoTrboRadios:
         if m.ack_requested:
             when = self.clock() + self._ack_delay_s
             self._acks.append((when, Delivery(msg_id=m.seq, unit=radio.unit, ok=True)))
-

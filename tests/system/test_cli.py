@@ -32,7 +32,8 @@ def test_config_check_reports_every_problem(tmp_path: Path) -> None:
     assert out.stderr.splitlines() == [
         f"fieldkit: configuration {bad} has 3 problem(s):",
         "  api.port: expected a whole number <= 65535 (got 70000)",
-        "  api.hots: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, port, tokens_file)",
+        "  api.hots: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, metrics_public, port, "
+        "tokens_file)",
         "  node.role: must be one of edge, command-post (got 'tower')",
     ]
     good = write_config(tmp_path, kit_config(tmp_path))

@@ -1,0 +1,157 @@
+"""Prometheus metrics of one node, collected from the live objects at scrape time.
+
+Each node has its own ``CollectorRegistry`` (never the process-global one), so two nodes in one
+process (tests, ``fieldkit sim``) never mix their numbers. Nothing is counted twice: the collector
+reads the counters the components already keep (scene, journal, radio gateway, drone router, TAK
+server, supervisor) when ``/metrics`` is scraped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from edge.radio.gateway import RadioGateway
+from edge.scene import ENTITY_KINDS, Feed
+from edge.supervisor import ComponentState
+
+if TYPE_CHECKING:
+    from edge.node import EdgeNode
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class NodeCollector(Collector):
+    """Reads one node's counters on every scrape."""
+
+    def __init__(self, node: EdgeNode, live_clients: Callable[[], int]) -> None:
+        self._node = node
+        self._live_clients = live_clients
+
+    def collect(self) -> Iterator[Metric]:
+        """Every metric family of the node, as it is now."""
+        yield from self._scene()
+        yield from self._journal()
+        yield from self._components()
+        yield from self._radio()
+        yield from self._drones()
+        yield from self._tak()
+
+    def _scene(self) -> Iterator[Metric]:
+        scene = self._node.scene
+        if scene is None:
+            return
+        c = scene.counters
+        states = CounterMetricFamily("fieldkit_scene_states", "State changes offered to the scene.", labels=["result"])
+        for result, value in (("applied", c.states_applied), ("stale", c.states_stale), ("future", c.states_future)):
+            states.add_metric([result], value)
+        yield states
+        events = CounterMetricFamily("fieldkit_scene_events", "Events offered to the scene.", labels=["result"])
+        events.add_metric(["applied"], c.events_applied)
+        events.add_metric(["duplicate"], c.events_duplicate)
+        yield events
+        entities = GaugeMetricFamily("fieldkit_scene_entities", "Entities in the picture.", labels=["kind"])
+        for kind in ENTITY_KINDS:
+            entities.add_metric([kind], len(scene.entities(kind)))
+        yield entities
+        yield GaugeMetricFamily("fieldkit_scene_subscribers", "Subscribers attached to the scene.", scene.subscribers)
+        yield GaugeMetricFamily("fieldkit_live_clients", "WebSocket clients on /api/live.", self._live_clients())
+        viewers = GaugeMetricFamily("fieldkit_feed_viewers", "Viewers of each video feed.", labels=["feed"])
+        for feed in scene.entities("feed"):
+            if isinstance(feed, Feed):
+                viewers.add_metric([feed.id], feed.viewers)
+        yield viewers
+
+    def _journal(self) -> Iterator[Metric]:
+        journal = self._node.journal
+        yield CounterMetricFamily("fieldkit_journal_commits", "Journal transactions committed.", journal.commits)
+        yield CounterMetricFamily(
+            "fieldkit_journal_commit_seconds", "Time spent committing journal transactions.", journal.commit_seconds
+        )
+
+    def _components(self) -> Iterator[Metric]:
+        state = GaugeMetricFamily(
+            "fieldkit_component_state", "1 for the state each component is in.", labels=["component", "state"]
+        )
+        restarts = CounterMetricFamily(
+            "fieldkit_component_restarts", "Restarts of each component after a failure.", labels=["component"]
+        )
+        for s in self._node.supervised:
+            for option in ComponentState:
+                state.add_metric([s.name, option.value], 1.0 if s.state is option else 0.0)
+            restarts.add_metric([s.name], s.restarts)
+        yield state
+        yield restarts
+
+    def _radio(self) -> Iterator[Metric]:
+        gateways = [s.component for s in self._node.supervised if isinstance(s.component, RadioGateway)]
+        gw_label = ["gateway"]
+        bytes_in = CounterMetricFamily("fieldkit_radio_bytes_in", "Bytes read from the radio link.", labels=gw_label)
+        events_in = CounterMetricFamily("fieldkit_radio_events_in", "Events decoded from the radio.", labels=gw_label)
+        drops = CounterMetricFamily(
+            "fieldkit_radio_drops", "What the radio codec dropped, by kind.", labels=["gateway", "kind"]
+        )
+        connected = GaugeMetricFamily("fieldkit_radio_connected", "1 while the radio link is open.", labels=["gateway"])
+        for gw in gateways:
+            bytes_in.add_metric([gw.name], gw.bytes_in)
+            events_in.add_metric([gw.name], gw.events_in)
+            connected.add_metric([gw.name], 1.0 if gw.connected.is_set() else 0.0)
+            if gw.codec is not None:
+                for kind, count in sorted(gw.codec.drops.counts.items()):
+                    drops.add_metric([gw.name, kind], count)
+        yield from (bytes_in, events_in, drops, connected)
+
+    def _drones(self) -> Iterator[Metric]:
+        service = self._node.drones
+        if service is None:
+            return
+        up = GaugeMetricFamily(
+            "fieldkit_drone_link_state", "1 for each link's state.", labels=["link", "kind", "state"]
+        )
+        failures = CounterMetricFamily("fieldkit_drone_link_failures", "Failures of each link.", labels=["link"])
+        names = ("frames_in", "bytes_in", "frames_out", "bytes_out", "filtered", "rate_dropped", "duplicates")
+        peer = {
+            n: CounterMetricFamily(f"fieldkit_drone_router_{n}", f"MAVLink router: {n} per endpoint.", labels=["peer"])
+            for n in (*names, "send_dropped")
+        }
+        framer = CounterMetricFamily(
+            "fieldkit_drone_framer", "MAVLink framer counters per endpoint, by kind.", labels=["peer", "kind"]
+        )
+        for link in service.links():
+            up.add_metric([link.name, link.kind, link.state], 1.0)
+            failures.add_metric([link.name], link.failures)
+            for p in link.peers:
+                for n in (*names, "send_dropped"):
+                    peer[n].add_metric([p.name], getattr(p, n))
+                for kind, count in sorted(p.framer.items()):
+                    framer.add_metric([p.name, kind], count)
+        yield from (up, failures, *peer.values(), framer)
+        vehicles = GaugeMetricFamily("fieldkit_drone_vehicles", "Vehicles in the picture.")
+        vehicles.add_metric([], len(self._node.scene.entities("vehicle")) if self._node.scene else 0)
+        yield vehicles
+
+    def _tak(self) -> Iterator[Metric]:
+        server = getattr(self._node, "tak", None)
+        if server is None:
+            return
+        yield GaugeMetricFamily("fieldkit_tak_clients", "TAK clients connected to the streaming port.", server.clients)
+        counters = CounterMetricFamily("fieldkit_tak", "TAK streaming port counters, by kind.", labels=["kind"])
+        for kind, count in sorted(server.counts.items()):
+            counters.add_metric([kind], count)
+        yield counters
+
+
+def registry_for(node: EdgeNode, live_clients: Callable[[], int]) -> CollectorRegistry:
+    """A registry of its own for one node."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(NodeCollector(node, live_clients))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    """The registry in the Prometheus text exposition format."""
+    return generate_latest(registry)

@@ -1,0 +1,277 @@
+"""The TAK streaming port: CoT XML out to every connected client, and CoT in from them.
+
+Like TAK Server's streaming TCP input: events back to back, no framing beyond the XML itself. A new
+client gets the current picture, then every change as it happens (a scene subscription), and every
+entity again each ``resend_s`` so nothing goes stale on its map. What a client sends is framed
+(``EventFramer``), parsed safely (``parse_event``), put into the picture (``Inbound``) and relayed as
+sent to the other clients, as a TAK server does, so ATAK users also see each other.
+
+Per-client buffer: writes go to the transport without waiting; when a client's unsent bytes pass
+``max_client_buffer_bytes`` it is too slow to keep up and is disconnected (logged, counted), so one
+stalled phone never holds memory or the picture back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import xml.etree.ElementTree as ET
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from edge.scene import (
+    Alert,
+    AlertClear,
+    AlertStatus,
+    Change,
+    Delta,
+    Feed,
+    Message,
+    Scene,
+    Severity,
+    Snapshot,
+    Subscription,
+    is_event,
+)
+
+from .config import TakSection
+from .cot import CotOptions, alert_event, message_event, state_events, to_bytes
+from .cotin import CotRejected, Inbound, is_ours, parse_event
+from .framer import EventFramer
+
+if TYPE_CHECKING:
+    from edge.node import EdgeNode
+
+log = logging.getLogger(__name__)
+
+READ_CHUNK = 64 * 1024
+CLOSE_TIMEOUT_S = 1.0
+
+
+class _Client:
+    """One connected TAK client."""
+
+    def __init__(self, name: str, writer: asyncio.StreamWriter, framer: EventFramer) -> None:
+        self.name = name
+        self.writer = writer
+        self.framer = framer
+        self.dropped = False
+
+
+class TakServer:
+    """Component: serve the picture as CoT on a TCP port and take CoT in."""
+
+    name = "tak"
+
+    def __init__(self, node: EdgeNode, cfg: TakSection, *, simulated: bool = False) -> None:
+        self.node = node
+        self.cfg = cfg
+        self.inbound = Inbound(node.node_id)
+        self.options = CotOptions(
+            stale_s=cfg.stale_s,
+            team=cfg.team,
+            simulated=simulated,
+            node_id=node.node_id,
+            video_urls=self.inbound.video_urls,
+        )
+        self.counts: Counter[str] = Counter()
+        self.port: int | None = None
+        self.listening = asyncio.Event()
+        self._clients: dict[_Client, asyncio.Task[None]] = {}
+
+    @property
+    def clients(self) -> int:
+        """Clients connected now."""
+        return len(self._clients)
+
+    @property
+    def scene(self) -> Scene:
+        """The node's scene."""
+        assert self.node.scene is not None
+        return self.node.scene
+
+    async def run(self) -> None:
+        """Listen until cancelled; re-send the picture every ``resend_s``."""
+        self.inbound.restore(r.alert.id for r in self.scene.alerts() if r.status is not AlertStatus.CLEARED)
+        server = await asyncio.start_server(self._serve, self.cfg.host, self.cfg.port, limit=READ_CHUNK)
+        self.port = server.sockets[0].getsockname()[1]
+        log.info("TAK streaming port on %s:%d", self.cfg.host, self.port)
+        self.listening.set()
+        try:
+            while True:
+                await asyncio.sleep(self.cfg.resend_s)
+                picture = self._picture(self.scene.snapshot())
+                for client in list(self._clients):
+                    self._send(client, picture)
+        finally:
+            self.listening.clear()
+            server.close()
+            # Abort the connections rather than cancel their tasks: each handler then sees EOF and ends
+            # normally (asyncio's stream callback logs an error for a cancelled handler task).
+            tasks = list(self._clients.values())
+            for client in list(self._clients):
+                client.writer.transport.abort()
+            if tasks:
+                await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S * 2)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
+
+    # -- one connection --------------------------------------------------------------------------
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        name = f"tak:{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else "tak:client"
+        if len(self._clients) >= self.cfg.max_clients:
+            self.counts["clients_refused"] += 1
+            log.warning("%s refused: %d TAK clients already", name, len(self._clients))
+            await _close(writer)
+            return
+        client = _Client(name, writer, EventFramer(self.cfg.max_event_bytes))
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients[client] = task
+        self.counts["clients_accepted"] += 1
+        subscription = self.scene.subscribe(name)
+        log.info("%s connected", name)
+        try:
+            pump = asyncio.create_task(self._pump(client, subscription))
+            try:
+                await self._read(client, reader)
+            finally:
+                pump.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await pump
+        finally:
+            subscription.close()
+            del self._clients[client]
+            log.info("%s disconnected", name)
+            await _close(writer)
+
+    async def _pump(self, client: _Client, subscription: Subscription) -> None:
+        while not client.dropped:
+            item = await subscription.get()
+            if isinstance(item, Snapshot):
+                self._send(client, self._picture(item))
+            elif isinstance(item, list):
+                self._send(client, self._deltas(item))
+
+    async def _read(self, client: _Client, reader: asyncio.StreamReader) -> None:
+        while not client.dropped:
+            data = await reader.read(READ_CHUNK)
+            if not data:
+                return
+            self.counts["bytes_in"] += len(data)
+            before = sum(client.framer.drops.values())
+            for raw in client.framer.feed(data):
+                await self._take(client, raw)
+            if sum(client.framer.drops.values()) != before:
+                for kind, count in client.framer.drops.items():
+                    self.counts[f"framer_{kind}"] += count
+                client.framer.drops.clear()
+
+    async def _take(self, client: _Client, raw: bytes) -> None:
+        """One event from a client: into the picture (if taken in) and on to the other clients."""
+        try:
+            event = parse_event(raw)
+        except CotRejected as exc:
+            self.counts[f"rejected_{exc.reason}"] += 1
+            return
+        self.counts["events_in"] += 1
+        if is_ours(event):
+            self.counts["ignored_own"] += 1
+            return
+        for other in list(self._clients):
+            if other is not client:
+                self._send(other, raw)
+        if not self.cfg.accept_in:
+            return
+        try:
+            await self._apply(self.inbound.changes(event, self.node.clock()))
+        except Exception as exc:  # a value the scene refuses must not end the connection
+            self.counts["rejected_invalid"] += 1
+            log.debug("%s: event %s not taken in: %s", client.name, event.uid, exc)
+
+    async def _apply(self, changes: list[Change]) -> None:
+        events = [c for c in changes if is_event(c)]
+        for change in changes:
+            if not is_event(change):
+                self.scene.apply_state(change)  # type: ignore[arg-type]
+                self.counts["taken_states"] += 1
+        if events:
+            await self.scene.append_many(events)  # type: ignore[arg-type]
+            self.counts["taken_events"] += len(events)
+
+    def _send(self, client: _Client, data: bytes) -> None:
+        if client.dropped or not data:
+            return
+        transport = client.writer.transport
+        if transport.is_closing():
+            return
+        client.writer.write(data)
+        self.counts["bytes_out"] += len(data)
+        if transport.get_write_buffer_size() > self.cfg.max_client_buffer_bytes:
+            client.dropped = True
+            self.counts["clients_dropped_slow"] += 1
+            log.warning(
+                "%s is too slow (%d bytes unsent): disconnected", client.name, transport.get_write_buffer_size()
+            )
+            transport.abort()
+
+    # -- what goes out -----------------------------------------------------------------------------
+
+    def _relayed(self, value: Change) -> bool:
+        """True for what came in over our own TAK port: clients already got it as it was sent."""
+        if value.origin != self.node.node_id:
+            return False
+        if isinstance(value, Message):
+            return value.via == "tak"
+        if isinstance(value, Alert | AlertClear):
+            return value.id.startswith("tak-911-")
+        return ":tak:" in value.id
+
+    def _picture(self, snapshot: Snapshot) -> bytes:
+        now = self.node.clock()
+        feeds = [e for e in snapshot.entities if isinstance(e, Feed)]
+        out: list[ET.Element | None] = [
+            state_events(e, now, self.options, feeds) for e in snapshot.entities if not self._relayed(e)
+        ]
+        for record in snapshot.alerts:
+            if record.status is not AlertStatus.CLEARED and not self._relayed(record.alert):
+                out.append(alert_event(record.alert, now, self.options))
+        return self._encode(out)
+
+    def _deltas(self, deltas: list[Delta]) -> bytes:
+        now = self.node.clock()
+        feeds: list[Feed] | None = None
+        out: list[ET.Element | None] = []
+        for delta in deltas:
+            value = delta.value
+            if delta.op == "reminder" and delta.alert is not None:
+                out.append(alert_event(delta.alert.alert, now, self.options))
+            elif value is None or self._relayed(value):
+                continue
+            elif delta.op == "state":
+                if feeds is None:
+                    feeds = [e for e in self.scene.entities("feed") if isinstance(e, Feed)]
+                out.append(state_events(value, now, self.options, feeds))  # type: ignore[arg-type]
+            elif isinstance(value, Alert):
+                out.append(alert_event(value, now, self.options))
+            elif isinstance(value, AlertClear):
+                record = self.scene.alert(value.alert_id)
+                if record is not None and record.alert.severity is Severity.EMERGENCY:
+                    out.append(alert_event(record.alert, now, self.options, cancel=True))
+            elif isinstance(value, Message):
+                out.append(message_event(value, now, self.options))
+        return self._encode(out)
+
+    def _encode(self, events: list[ET.Element | None]) -> bytes:
+        parts = [to_bytes(e) for e in events if e is not None]
+        self.counts["events_out"] += len(parts)
+        return b"".join(parts)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_S)
