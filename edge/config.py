@@ -23,6 +23,7 @@ from edge.radio.binary_description import validate as validate_framing
 from edge.radio.config import RadioSection
 from edge.tak.config import TakSection
 from edge.tak.config import problems as tak_problems
+from mesh.config import MeshSection
 
 
 def _doc(text: str) -> Meta:
@@ -120,6 +121,7 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     journal: JournalSection = msgspec.field(default_factory=JournalSection)
     scene: SceneSection = msgspec.field(default_factory=SceneSection)
     api: ApiSection = msgspec.field(default_factory=ApiSection)
+    mesh: MeshSection = msgspec.field(default_factory=MeshSection)
     radio: RadioSection = msgspec.field(default_factory=RadioSection)
     drones: DronesSection = msgspec.field(default_factory=DronesSection)
     tak: TakSection = msgspec.field(default_factory=TakSection)

@@ -26,6 +26,7 @@ from edge.scene import Node as NodeEntity
 from edge.scene import NodeRole, Position, Scene
 from edge.supervisor import Component, Supervised
 from edge.tak.server import TakServer
+from mesh.sync import MeshSync
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ class EdgeNode:
         self.tokens = tokens if tokens is not None else TokenStore(config.tokens_path)
         self.scene: Scene | None = None
         self.drones: DroneService | None = None  # the MAVLink router and vehicles, when [drones] is enabled
+        self.mesh: MeshSync | None = None  # scene sync with other nodes over Zenoh
         self.tak: TakServer | None = None  # the TAK streaming port, when [tak] is enabled
         self.supervised: list[Supervised] = []
         self.api_url: str | None = None
@@ -113,6 +115,11 @@ class EdgeNode:
             _Every("journal-prune", 3600.0, self._prune),
             ApiServer(self),
         ]
+        if self.config.mesh.enabled:
+            # Alone, the mesh is a Zenoh session with scouting off and no endpoints (nothing leaves
+            # the process); DESIGN.md wants it on by default once a restart of it is robust.
+            self.mesh = MeshSync(self, self.config.mesh)
+            components.append(self.mesh)
         if self.config.radio.enabled:
             components.append(RadioGateway(self, self.config.radio, codec_factory(self.config.radio)))
         if self.config.drones.enabled:

@@ -29,7 +29,7 @@ prot = 8080
 [journal]
 synchronous = "SOMETIMES"
 
-[mesh]
+[video]
 x = 1
 """
     with pytest.raises(ConfigError) as err:
@@ -41,7 +41,7 @@ x = 1
         "api.prot: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, metrics_public, port, "
         "tokens_file)",
         "journal.synchronous: must be one of FULL, NORMAL (got 'SOMETIMES')",
-        "mesh: unknown option (known here: api, drones, journal, node, radio, scene, tak)",
+        "video: unknown option (known here: api, drones, journal, mesh, node, radio, scene, tak)",
     ]
 
 

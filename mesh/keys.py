@@ -1,0 +1,72 @@
+"""The key layout on the mesh (DESIGN.md, "Mesh"): building and reading Zenoh key expressions.
+
+- ``fk/<node>/state/<kind>/<id>``: last values of the node's own entities;
+- ``fk/<node>/event/<kind>``: the node's own events;
+- ``fk/<node>/journal``: the node's catch-up queryable;
+- ``fk/<node>/alive``: the node's liveliness token.
+"""
+
+from __future__ import annotations
+
+import re
+
+from msgspec import Struct
+
+PREFIX = "fk"
+STATE_ALL = f"{PREFIX}/*/state/**"
+EVENT_ALL = f"{PREFIX}/*/event/**"
+ALIVE_ALL = f"{PREFIX}/*/alive"
+
+# Node ids follow edge/config.py's pattern; entity ids follow edge/scene/model.py's EntityId.
+_NODE = r"[A-Za-z0-9._-]{1,40}"
+_KIND = r"[a-z_]{1,20}"
+_ENTITY = r"[a-z]+:[A-Za-z0-9._-]+(?::[A-Za-z0-9._-]+)*"
+_KEY = re.compile(
+    rf"^{PREFIX}/(?P<node>{_NODE})/(?:(?P<state>state)/(?P<skind>{_KIND})/(?P<id>{_ENTITY})"
+    rf"|(?P<event>event)/(?P<ekind>{_KIND})|(?P<alive>alive)|(?P<journal>journal))$"
+)
+MAX_KEY = 300
+
+
+class Key(Struct, frozen=True):
+    """A mesh key read back: whose, what (``state``, ``event``, ``alive``, ``journal``), kind and id."""
+
+    node: str
+    what: str
+    kind: str = ""
+    id: str = ""
+
+
+def state_key(node: str, kind: str, entity_id: str) -> str:
+    """Where ``node`` publishes the last value of one of its entities."""
+    return f"{PREFIX}/{node}/state/{kind}/{entity_id}"
+
+
+def event_key(node: str, kind: str) -> str:
+    """Where ``node`` publishes its events of one kind."""
+    return f"{PREFIX}/{node}/event/{kind}"
+
+
+def journal_key(node: str) -> str:
+    """The catch-up queryable of ``node``."""
+    return f"{PREFIX}/{node}/journal"
+
+
+def alive_key(node: str) -> str:
+    """The liveliness token of ``node``."""
+    return f"{PREFIX}/{node}/alive"
+
+
+def parse_key(key: str) -> Key | None:
+    """Read a mesh key; None if it is not one of ours (or malformed)."""
+    if len(key) > MAX_KEY:
+        return None
+    m = _KEY.match(key)
+    if m is None:
+        return None
+    node = m["node"]
+    if m["state"]:
+        return Key(node, "state", m["skind"], m["id"])
+    if m["event"]:
+        return Key(node, "event", m["ekind"])
+    return Key(node, "alive" if m["alive"] else "journal")

@@ -1,0 +1,127 @@
+"""Link monitor: per peer, up/down (from liveliness), last heard, bytes, RTT (pure, clock passed in).
+
+Pub/sub is one-to-many, so ``bytes_out`` of a peer counts only what was sent to that peer alone
+(catch-up replies it asked for); what this node offered everyone is ``published_bytes``. ``bytes_in``
+counts every payload received under the peer's key prefix ``fk/<peer>/`` plus the catch-up replies
+it sent us.
+"""
+
+from __future__ import annotations
+
+from msgspec import Struct
+
+
+class LinkState(Struct, frozen=True, kw_only=True):
+    """One peer as this node sees it."""
+
+    peer: str
+    up: bool
+    since: float  # when it last went up or down
+    last_heard: float | None
+    bytes_in: int
+    bytes_out: int
+    msgs_in: int
+    rtt_ms: float | None
+    catchups: int  # catch-up rounds run against it
+
+
+class _Link:
+    __slots__ = ("bytes_in", "bytes_out", "catchups", "last_heard", "msgs_in", "peer", "rtt_ms", "since", "up")
+
+    def __init__(self, peer: str, now: float) -> None:
+        self.peer = peer
+        self.up = False
+        self.since = now
+        self.last_heard: float | None = None
+        self.bytes_in = 0
+        self.bytes_out = 0
+        self.msgs_in = 0
+        self.rtt_ms: float | None = None
+        self.catchups = 0
+
+
+class LinkMonitor:
+    """What this node knows about its link to each peer."""
+
+    def __init__(self) -> None:
+        self._links: dict[str, _Link] = {}
+        self.published_bytes = 0
+        self.published_msgs = 0
+        self.changes = 0  # up/down transitions, so a caller can tell whether to refresh a view
+
+    def _get(self, peer: str, now: float) -> _Link:
+        link = self._links.get(peer)
+        if link is None:
+            link = self._links[peer] = _Link(peer, now)
+        return link
+
+    def set_up(self, peer: str, up: bool, now: float) -> bool:
+        """Liveliness says ``peer`` is up (or gone); True if that changed."""
+        link = self._get(peer, now)
+        if link.up == up:
+            return False
+        link.up, link.since = up, now
+        if up:
+            link.last_heard = now
+        self.changes += 1
+        return True
+
+    def heard(self, peer: str, nbytes: int, now: float) -> None:
+        """A payload of ``nbytes`` came from ``peer``."""
+        link = self._get(peer, now)
+        link.last_heard = now
+        link.bytes_in += nbytes
+        link.msgs_in += 1
+
+    def sent_to(self, peer: str, nbytes: int, now: float) -> None:
+        """``nbytes`` were sent to ``peer`` alone."""
+        self._get(peer, now).bytes_out += nbytes
+
+    def published(self, nbytes: int) -> None:
+        """``nbytes`` were offered to every subscriber."""
+        self.published_bytes += nbytes
+        self.published_msgs += 1
+
+    def rtt(self, peer: str, seconds: float, now: float) -> None:
+        """A query to ``peer`` was answered after ``seconds``."""
+        link = self._get(peer, now)
+        link.rtt_ms = round(seconds * 1000, 1)
+        link.catchups += 1
+
+    def is_up(self, peer: str) -> bool:
+        """True if ``peer``'s liveliness token is seen."""
+        link = self._links.get(peer)
+        return link is not None and link.up
+
+    def up_peers(self) -> list[str]:
+        """Peers whose liveliness token is seen."""
+        return sorted(p for p, link in self._links.items() if link.up)
+
+    def links(self) -> list[LinkState]:
+        """Every peer ever seen, by id."""
+        return [
+            LinkState(
+                peer=link.peer,
+                up=link.up,
+                since=link.since,
+                last_heard=link.last_heard,
+                bytes_in=link.bytes_in,
+                bytes_out=link.bytes_out,
+                msgs_in=link.msgs_in,
+                rtt_ms=link.rtt_ms,
+                catchups=link.catchups,
+            )
+            for link in sorted(self._links.values(), key=lambda x: x.peer)
+        ]
+
+    def components(self) -> dict[str, str]:
+        """One short line per peer for the node entity's ``components`` (``link:<peer>``).
+
+        Only what changes rarely (up/down, RTT to the millisecond, measured each catch-up
+        round), so the entity is not re-sent for every byte counted; counts are in ``links()``.
+        """
+        out = {}
+        for link in self.links():
+            rtt = f", rtt {round(link.rtt_ms)} ms" if link.rtt_ms is not None and link.up else ""
+            out[f"link:{link.peer}"] = f"{'up' if link.up else 'down'}{rtt}"
+        return out

@@ -1,0 +1,212 @@
+"""Publish this node's own changes: state on ``fk/<me>/state/<kind>/<id>``, events on ``fk/<me>/event/<kind>``.
+
+The publisher reads the scene like any subscriber (snapshot first, then deltas) and sends only
+changes whose origin is this node. State goes best-effort (congestion DROP, low priority: a newer
+value follows); events go reliable (congestion BLOCK, high priority) and were committed to the
+journal before the scene offered them, so a peer that misses one live fetches it by seq.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from itertools import pairwise
+
+import msgspec
+import zenoh
+
+from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription
+
+from .context import MeshContext
+from .keys import event_key, state_key
+from .thinning import Thinner
+from .wire import encode_event, encode_state, kind_of
+
+log = logging.getLogger(__name__)
+
+# Strict priority, highest first: alarms > messages > other events > tombstones > state.
+EVENT_PRIORITY = {
+    "alert": zenoh.Priority.INTERACTIVE_HIGH,
+    "alert_ack": zenoh.Priority.INTERACTIVE_HIGH,
+    "alert_clear": zenoh.Priority.INTERACTIVE_HIGH,
+    "message": zenoh.Priority.INTERACTIVE_LOW,
+    "receipt": zenoh.Priority.INTERACTIVE_LOW,
+    "call": zenoh.Priority.DATA_HIGH,
+    "audit": zenoh.Priority.DATA_HIGH,
+}
+STATE_PRIORITY = zenoh.Priority.DATA_LOW
+REMOVED_PRIORITY = zenoh.Priority.DATA  # a removal is rare and must not be lost: reliable
+_REPLAY_BATCH = 1000
+
+Outgoing = tuple[str, bytes, bool, zenoh.Priority]  # key, payload, reliable, priority
+
+
+class Publisher:
+    """Sends this node's own changes to the mesh."""
+
+    def __init__(self, ctx: MeshContext, decorate: Callable[[Node], Node | None] | None = None) -> None:
+        self._ctx = ctx
+        self._decorate = decorate
+        self._thinner = Thinner(ctx.cfg.narrow_interval_s) if ctx.cfg.profile == "narrow" else None
+        self._publishers: dict[str, zenoh.Publisher] = {}
+        self._sent_seq = ctx.seqs.heads(ctx.me).max_seq  # our events up to here are in the journal already
+        self._self_id = f"node:{ctx.me}"
+        self._self_sent: tuple[float, Node] | None = None  # when, and what, our node entity was last sent
+
+    # -- declarations (on every session open) ------------------------------------------------
+
+    def declare(self, session: zenoh.Session) -> None:
+        """Declare one reliable publisher per event kind."""
+        self._publishers = {
+            event_key(self._ctx.me, kind): session.declare_publisher(
+                event_key(self._ctx.me, kind),
+                congestion_control=zenoh.CongestionControl.BLOCK,
+                priority=priority,
+            )
+            for kind, priority in EVENT_PRIORITY.items()
+        }
+
+    def undeclare(self) -> None:
+        """Drop the publishers (before the session closes)."""
+        publishers, self._publishers = self._publishers, {}
+        for publisher in publishers.values():
+            try:
+                publisher.undeclare()  # type: ignore[no-untyped-call] # untyped in zenoh's stubs
+            except zenoh.ZError as exc:
+                log.debug("undeclaring a publisher: %s", exc)
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def run(self, sub: Subscription) -> None:
+        """Publish from ``sub`` (created before the journal was read, so nothing falls between)."""
+        first = True
+        while True:
+            item = await self._next(sub)
+            if item is None:
+                assert self._thinner is not None
+                await self._send(self._thinner.due(self._ctx.clock()), [])
+            elif isinstance(item, Snapshot):
+                if not first:  # we fell behind: send the picture again, and any event we skipped
+                    await self._resync(item)
+                first = False
+            else:
+                await self._deltas(item)
+
+    async def _next(self, sub: Subscription) -> Snapshot | list[Delta] | None:
+        due = self._thinner.next_due() if self._thinner is not None else None
+        if due is None:
+            return await sub.get()
+        try:
+            return await asyncio.wait_for(sub.get(), max(0.0, due - self._ctx.clock()))
+        except TimeoutError:
+            return None
+
+    async def _deltas(self, batch: list[Delta]) -> None:
+        me = self._ctx.me
+        states: list[StateChange] = []
+        events: list[Event] = []
+        for delta in batch:
+            value = delta.value
+            if value is None or value.origin != me:
+                continue
+            if delta.op == "event":
+                events.append(value)  # type: ignore[arg-type]
+            elif delta.op == "state":
+                states.append(value)  # type: ignore[arg-type]
+        await self._send(self._prepare(states), await self._in_order(events) if events else [])
+
+    async def _resync(self, snapshot: Snapshot) -> None:
+        log.warning("mesh: publisher fell behind the scene; sending our picture again")
+        own = [e for e in snapshot.entities if e.origin == self._ctx.me]
+        await self._send(self._prepare(list(own)), await self._in_order([], resync=True))
+
+    async def _in_order(self, events: list[Event], *, resync: bool = False) -> list[Event]:
+        """Our events in seq order, with any the subscription skipped read back from the journal."""
+        ctx = self._ctx
+        events = sorted((e for e in events if e.seq > self._sent_seq), key=lambda e: e.seq)
+        if not events and not resync:
+            return []
+        if events and events[0].seq == self._sent_seq + 1 and all(b.seq == a.seq + 1 for a, b in pairwise(events)):
+            return events
+        replay = await ctx.journal.events_since(ctx.me, self._sent_seq, _REPLAY_BATCH)
+        if replay:
+            log.info("mesh: re-reading %d of our events from the journal (seq > %d)", len(replay), self._sent_seq)
+        return replay or events
+
+    def _prepare(self, states: list[StateChange]) -> list[StateChange]:
+        out = []
+        now = self._ctx.clock()
+        for change in states:
+            if isinstance(change, Node) and change.id == self._self_id:
+                if self._decorate is not None and (better := self._decorate(change)) is not None:
+                    self._ctx.scene.apply_state(better)  # it comes back through the subscription, decorated
+                    continue
+                if not self._heartbeat_due(change, now):
+                    continue
+            if isinstance(change, Removed):
+                self._ctx.keep_tombstone(change)
+            else:
+                self._ctx.tombstones.pop(change.id, None)
+            if self._thinner is not None and self._thinner.offer(change, now) is None:
+                continue
+            out.append(change)
+        return out
+
+    def _heartbeat_due(self, node: Node, now: float) -> bool:
+        """Send our node entity if it changed, or if only its timestamp moved and a heartbeat is due."""
+        last = self._self_sent
+        if (
+            last is not None
+            and now - last[0] < self._ctx.cfg.node_heartbeat_s
+            and msgspec.structs.replace(node, ts=last[1].ts) == last[1]
+        ):
+            return False
+        self._self_sent = (now, node)
+        return True
+
+    async def _send(self, states: list[StateChange], events: list[Event]) -> None:
+        if not states and not events:
+            return
+        me = self._ctx.me
+        outgoing: list[Outgoing] = []
+        for event in events:
+            kind = kind_of(event)
+            outgoing.append((event_key(me, kind), encode_event(event), True, EVENT_PRIORITY[kind]))
+        for change in states:
+            kind = kind_of(change)
+            removed = isinstance(change, Removed)
+            priority = REMOVED_PRIORITY if removed else STATE_PRIORITY
+            outgoing.append((state_key(me, kind, change.id), encode_state(change), removed, priority))
+        async with self._ctx.session_lock:
+            sent = await self._ctx.in_tx(self._put_all, outgoing)
+        for event in events:
+            self._sent_seq = max(self._sent_seq, event.seq)
+            self._ctx.seqs.note(me, event.seq)
+        counters = self._ctx.counters
+        counters.events_sent += len(events)
+        counters.states_sent += len(states)
+        counters.send_errors += len(outgoing) - sent
+
+    def _put_all(self, outgoing: list[Outgoing]) -> int:
+        """On the send thread: put every payload; returns how many went out."""
+        session = self._ctx.session.session
+        sent = 0
+        for key, payload, reliable, priority in outgoing:
+            try:
+                publisher = self._publishers.get(key)
+                if publisher is not None:
+                    publisher.put(payload)
+                else:
+                    session.put(
+                        key,
+                        payload,
+                        congestion_control=zenoh.CongestionControl.BLOCK if reliable else zenoh.CongestionControl.DROP,
+                        priority=priority,
+                    )
+            except zenoh.ZError as exc:
+                log.debug("mesh: put on %s failed: %s", key, exc)
+                continue
+            self._ctx.links.published(len(payload))
+            sent += 1
+        return sent

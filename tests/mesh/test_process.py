@@ -1,0 +1,159 @@
+"""Nodes as separate processes: SIGKILL during a partition, restarts, catch-up (loopback, fixed ports)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import msgspec
+import pytest
+from kit import kit_config, stop_process
+from meshkit import CutProxy, endpoint, free_port, mesh_config
+
+from edge.auth import Role, TokenStore
+
+RUNNER = Path(__file__).with_name("node_main.py")
+
+
+@dataclass
+class Proc:
+    name: str
+    spec: Path
+    token: str
+    proc: subprocess.Popen[str] | None = None
+    url: str = ""
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=5.0)
+
+
+def write_node(tmp: Path, name: str, role: str = "edge", **mesh: object) -> Proc:
+    config = kit_config(tmp / name, node={"id": name, "role": role})
+    token = TokenStore(config.tokens_path).create(Role.PILOT, "mesh tester")
+    spec = tmp / f"{name}.json"
+    spec.write_bytes(msgspec.json.encode({"config": config, "mesh": mesh_config(**mesh)}))
+    return Proc(name, spec, token)
+
+
+async def start(p: Proc, timeout: float = 20.0) -> None:
+    """Start (or restart) ``p`` and wait for its 'serving' line, without blocking the loop."""
+    p.proc = subprocess.Popen(
+        [sys.executable, str(RUNNER), str(p.spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert p.proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = await asyncio.wait_for(asyncio.to_thread(p.proc.stdout.readline), timeout)
+        if not line:
+            break
+        lines.append(line)
+        match = re.search(r"serving (http://\S+/)", line)
+        if match:
+            p.url = match.group(1)
+            # Keep draining its output so the pipe never fills and stalls the node.
+            asyncio.get_running_loop().run_in_executor(None, _drain, p.proc)
+            return
+    p.proc.kill()
+    raise AssertionError(f"{p.name} did not start:\n" + "".join(lines))
+
+
+def _drain(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdout is not None
+    for _ in proc.stdout:
+        pass
+
+
+async def alert_ids(p: Proc) -> list[str]:
+    async with p.client() as c:
+        r = await c.get("/api/events", params={"since": time.time() - 3600, "limit": 1000, "kind": "alert"})
+        r.raise_for_status()
+        return sorted(e["id"] for e in r.json() if e["kind"] == "alert")
+
+
+async def raise_alerts(p: Proc, count: int, tag: str) -> list[str]:
+    ids = []
+    async with p.client() as c:
+        for i in range(count):
+            r = await c.post("/api/alerts", json={"title": f"{p.name} {tag} {i}", "severity": "emergency"})
+            assert r.status_code == 201, r.text  # 201: committed to the journal
+            ids.append(r.json()["alert"]["id"])
+    return ids
+
+
+async def sees(p: Proc, entity_id: str) -> bool:
+    async with p.client() as c:
+        r = await c.get(f"/api/entities/{entity_id}")
+        return r.status_code == 200
+
+
+async def until(check, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+async def procs() -> AsyncIterator[list[Proc]]:
+    started: list[Proc] = []
+    try:
+        yield started
+    finally:
+        for p in started:
+            if p.proc is not None:
+                stop_process(p.proc, signal.SIGKILL, timeout=5)
+
+
+async def test_sigkilled_edge_and_hub_lose_nothing_they_acknowledged(tmp_path: Path, procs: list[Proc]) -> None:
+    hub_port = free_port()
+    proxy = CutProxy(hub_port)
+    await proxy.start()
+    try:
+        hub = write_node(tmp_path, "hub", "command-post", listen=[endpoint(hub_port)])
+        edge = write_node(tmp_path, "edge1", connect=[proxy.endpoint])
+        procs += [hub, edge]
+        await asyncio.gather(start(hub), start(edge))
+        await until(lambda: sees(hub, "node:edge1"), 15, "the hub sees edge1")
+
+        # edge1 is cut off, acknowledges 5 alarms (201 = committed), and loses power.
+        proxy.blackhole()
+        await asyncio.sleep(2.5)  # past the 1.5 s lease
+        cut = await raise_alerts(edge, 5, "cut")
+        assert edge.proc is not None
+        edge.proc.send_signal(signal.SIGKILL)
+        edge.proc.wait(5)
+        assert not set(cut) & set(await alert_ids(hub))
+        proxy.heal()
+        await start(edge)
+        await until(lambda: _has(hub, cut), 15, "the hub has every alarm edge1 acknowledged while cut")
+
+        # The hub loses power; edge1 goes on; the hub comes back on the same journal and catches up.
+        assert hub.proc is not None
+        hub.proc.send_signal(signal.SIGKILL)
+        hub.proc.wait(5)
+        later = await raise_alerts(edge, 3, "hub-down")
+        await start(hub)
+        await until(lambda: _has(hub, cut + later), 15, "the restarted hub catches up")
+        await until(lambda: _has(edge, cut + later), 5, "edge1 keeps its own")
+        assert await alert_ids(hub) == sorted(cut + later)  # none twice
+    finally:
+        await proxy.aclose()
+
+
+async def _has(p: Proc, ids: list[str]) -> bool:
+    return set(ids) <= set(await alert_ids(p))
