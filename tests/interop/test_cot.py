@@ -27,7 +27,7 @@ from edge.tak import CotOptions, CotRejected, EventFramer, Inbound, is_ours, par
 from edge.tak.cot import alert_event, entity_event, message_event, removed_event
 
 NOW = 1_700_000_000.0
-OPTS = CotOptions(stale_s=120.0, node_id="kit-a", video_urls={"feed:kit-a:cam": "rtsp://10.0.0.5:8554/cam"})
+OPTS = CotOptions(stale_s=120.0, node_id="kit-a", video_urls={"feed:kit-a:cam": "rtsp://127.0.0.5:8554/cam"})
 HERE = Position(lat=36.0671, lon=120.3826, alt_msl_m=35.0)
 
 UNIT = Unit(id="unit:pdt:1001", origin="kit-a", ts=NOW - 5, name="Rescue 1", pos=HERE, battery_pct=77.0,
@@ -104,7 +104,7 @@ def test_drone_carries_track_video_and_sensor() -> None:
     detail = check_event(event)
     assert event.get("type") == "a-f-A-M-H-Q"
     assert detail.find("track").get("course") == "270.0"  # type: ignore[union-attr]
-    assert detail.find("__video").get("url") == "rtsp://10.0.0.5:8554/cam"  # type: ignore[union-attr]
+    assert detail.find("__video").get("url") == "rtsp://127.0.0.5:8554/cam"  # type: ignore[union-attr]
     sensor = detail.find("sensor")
     assert sensor is not None and (sensor.get("azimuth"), sensor.get("fov")) == ("45.0", "70.0")
     assert detail.find("status").get("battery") == "64"  # type: ignore[union-attr]
@@ -230,11 +230,11 @@ def test_atak_emergency_raises_one_alert_until_cancelled() -> None:
 
 
 def test_video_announcement_becomes_a_feed() -> None:
-    data = atak_pli().replace(b"</detail>", b'<__video url="rtsp://192.168.1.9:554/live"/></detail>')
+    data = atak_pli().replace(b"</detail>", b'<__video url="rtsp://127.0.1.9:554/live"/></detail>')
     inbound = Inbound("kit-a")
     _unit, feed = inbound.changes(parse_event(data), NOW)
     assert isinstance(feed, Feed) and feed.id == "feed:tak:ANDROID-1234"
-    assert inbound.video_urls[feed.id] == "rtsp://192.168.1.9:554/live"
+    assert inbound.video_urls[feed.id] == "rtsp://127.0.1.9:554/live"
 
 
 BOMB = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">

@@ -99,8 +99,10 @@ def test_zenoh_config_keeps_a_single_node_to_itself() -> None:
     assert z["scouting"]["multicast"]["enabled"] is False
     assert z["mode"] == "peer" and z["transport"]["link"]["tx"]["lease"] == 10_000
     assert zenoh_config(cfg, "command-post")["mode"] == "router"
-    dial = zenoh_config(MeshSection(connect=["tcp/10.0.0.1:7447"]), "edge", ["tcp/10.0.0.2:7447", "tcp/10.0.0.1:7447"])
-    assert dial["connect"]["endpoints"] == ["tcp/10.0.0.1:7447", "tcp/10.0.0.2:7447"]
+    dial = zenoh_config(
+        MeshSection(connect=["tcp/127.0.0.21:7447"]), "edge", ["tcp/127.0.0.22:7447", "tcp/127.0.0.21:7447"]
+    )
+    assert dial["connect"]["endpoints"] == ["tcp/127.0.0.21:7447", "tcp/127.0.0.22:7447"]
     assert zenoh_config(MeshSection(mode="peer"), "command-post")["mode"] == "peer"
     assert zenoh_config(MeshSection(gossip=False), "edge")["scouting"]["gossip"]["enabled"] is False
 
