@@ -290,6 +290,20 @@ async def remove_marker(node: NodeDep, marker_id: FromPath[str], request: Reques
     return removed
 
 
+class WhoAmI(msgspec.Struct, frozen=True):
+    """The caller's token: its label and role (what the page may offer)."""
+
+    label: str
+    role: str
+
+
+@get("/whoami", opt=VIEW, sync_to_thread=False)
+def whoami(request: Request) -> WhoAmI:  # type: ignore[type-arg]
+    """Who the bearer token says the caller is."""
+    who = principal_of(request)
+    return WhoAmI(label=who.label, role=who.role.name.lower())
+
+
 @get("/node", opt=VIEW, sync_to_thread=False)
 def node_health(node: NodeDep) -> Health:
     """This node's components and counters."""
@@ -345,6 +359,7 @@ api_router = Router(
         list_markers,
         add_marker,
         remove_marker,
+        whoami,
         node_health,
     ],
 )

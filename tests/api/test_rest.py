@@ -206,3 +206,12 @@ async def test_events_filtered_by_kind_newest_first(local_node) -> None:
         assert [e["kind"] for e in r.json()] == ["message", "message", "message", "alert"]
         r = await pilot.get("/api/events", params={"since": 0, "kind": "gossip"})
         assert r.status_code == 400 and "unknown event kind(s) gossip" in r.json()["detail"]
+
+
+async def test_whoami_names_the_token(local_node) -> None:
+    for role in Role:
+        async with local_node.client(role) as client:
+            r = await client.get("/api/whoami")
+        assert r.json() == {"label": f"{role.name.lower()} tester", "role": role.name.lower()}
+    async with local_node.client(None) as anon:
+        assert (await anon.get("/api/whoami")).status_code == 401

@@ -134,6 +134,11 @@ function receive(message) {
     applySnapshot(message.data);
     setConnection("live", message.resync ? "live (resynced)" : "live");
     mavlink.start(); // once the token is known to be good: a refused one is the live socket's to report
+    if (!message.resync) {
+      api("GET", "/api/whoami")
+        .then((me) => dronePanel.setRole(me.role))
+        .catch(() => {}); // an older node without /api/whoami: a refusal (403) is still shown when it comes
+    }
   } else if (message.type === "deltas") {
     for (const delta of message.data) applyDelta(delta);
     updateCounts();

@@ -147,6 +147,12 @@ export class DronePanel {
     this.refresh();
   }
 
+  // The token's role, from /api/whoami: a viewer is told up front instead of at the first refusal.
+  setRole(role) {
+    if (role === "viewer") this.forbidden = "this is a viewer token; commanding drones needs the pilot role";
+    this.refresh();
+  }
+
   // A new token may have another role.
   resetRole() {
     this.forbidden = "";
