@@ -189,6 +189,9 @@ def _sim(args: argparse.Namespace) -> int:
     from sim import SimClock, build_incident, load_scenario  # noqa: PLC0415 - only `fieldkit sim` may import sim
 
     scenario = load_scenario(args.scenario)
+    if args.log_level == "info":
+        # The simulated autopilots narrate every waypoint; keep the command-post URL readable.
+        logging.getLogger("sim.sitl").setLevel(logging.WARNING)
     config = load(args.config) if args.config else Config()
     if args.config is None:  # a fresh incident each run, unless told where to keep it
         node = msgspec.structs.replace(
