@@ -580,5 +580,5 @@ async def test_link_refuses_a_port_in_use() -> None:
 
 
 def test_link_description_names_every_port() -> None:
-    link = MotoTrboLink("0.0.0.0", {Service.LRRP: 4001, Service.ARS: 4005, Service.TMS: 4007})
-    assert link.description == "mototrbo lrrp 0.0.0.0:4001 ars 0.0.0.0:4005 tms 0.0.0.0:4007"
+    link = MotoTrboLink("127.0.0.1", {Service.LRRP: 4001, Service.ARS: 4005, Service.TMS: 4007})
+    assert link.description == "mototrbo lrrp 127.0.0.1:4001 ars 127.0.0.1:4005 tms 127.0.0.1:4007"
