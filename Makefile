@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEB_TEST_PACKAGES := chromium fonts-wqy-microhei
+DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg
 
 .PHONY: setup sim test lint bench deb-packages clean
 
@@ -20,7 +20,8 @@ setup: $(STAMP)
 sim: $(STAMP)
 	$(VENV)/bin/fieldkit sim $(SIM_ARGS)
 
-# Debian packages the tests drive (headless Chromium for the page tests); installed when root.
+# Debian packages the tests drive (headless Chromium for the page tests; an RTSP server and ffmpeg as
+# independent video peers); installed when root.
 deb-packages:
 	@missing=""; for p in $(DEB_TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -146,6 +146,14 @@ class FeedBody(_Body, tag=3, frozen=True, array_like=True):
     vehicle_id: EntityId | None = None
     heading_deg: float | None = None
     fov_deg: float | None = None
+    source: Name | None = None
+    url: Text | None = None
+    bitrate_kbps: float | None = None
+    range_m: float | None = None
+    thermal: bool = False
+    recording: bool = False
+    snapshot_ts: Timestamp | None = None
+    error: Text | None = None
 
 
 class NodeBody(_Body, tag=4, frozen=True, array_like=True):

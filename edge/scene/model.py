@@ -111,6 +111,15 @@ class Feed(_State, tag="feed", kw_only=True, frozen=True):
     vehicle_id: EntityId | None = None
     heading_deg: float | None = None
     fov_deg: float | None = None
+    # Video (issue #5): where it comes from and how it is carried.
+    source: Name | None = None  # sim, rtsp, rtp, mpegts, whip, tak
+    url: Text | None = None  # a URL other tools (ATAK, VLC) can open, when there is one
+    bitrate_kbps: float | None = None
+    range_m: float | None = None  # how far the camera usefully sees, for the map cone
+    thermal: bool = False
+    recording: bool = False
+    snapshot_ts: Timestamp | None = None  # when the newest snapshot was taken
+    error: Text | None = None  # why the feed is not live, in plain words
 
 
 class NodeRole(enum.Enum):
