@@ -1,0 +1,196 @@
+"""One ingest, many viewers: encoded H.264 access units fanned out to every WebRTC sender.
+
+aiortc's ``MediaRelay`` shares *decoded* frames, so each sender still encodes (N viewers, N
+encoders). Here a source publishes encoded access units once and each viewer's :class:`RelayTrack`
+hands the same ``av.Packet`` to aiortc, whose H.264 sender then only packetizes. Nothing per viewer
+decodes or encodes, which is what keeps an extra viewer at a few percent of a core.
+
+A viewer must start at a keyframe. When it subscribes, the relay asks the source for one (the sim
+and WHIP encoders honour it at once); a source that cannot (RTSP, RTP, MPEG-TS pass-through) has its
+current group of pictures replayed to the newcomer instead, so nobody waits for the next IDR. A
+viewer that falls behind (its queue is full) is cut back to the next keyframe rather than allowed
+to grow memory or lag.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fractions
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import av
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+log = logging.getLogger(__name__)
+
+VIDEO_TIME_BASE = fractions.Fraction(1, 90000)
+MAX_GOP_REPLAY = 300  # access units kept for replay to a newcomer (10 s at 30 fps)
+
+
+@dataclass(frozen=True, slots=True)
+class AccessUnit:
+    """One encoded picture as Annex-B with its timing; shared read-only by every viewer."""
+
+    packet: av.Packet  # pts in 1/90000 s
+    keyframe: bool
+    captured: float  # wall-clock seconds when the picture was taken (or received)
+    size: int
+
+    @classmethod
+    def of(cls, data: bytes, pts_90k: int, *, keyframe: bool, captured: float) -> AccessUnit:
+        packet = av.Packet(data)
+        packet.pts = packet.dts = pts_90k
+        packet.time_base = VIDEO_TIME_BASE
+        return cls(packet, keyframe, captured, len(data))
+
+
+@dataclass(slots=True)
+class RelayStats:
+    """What a feed carried, for the scene and /metrics."""
+
+    units: int = 0
+    keyframes: int = 0
+    bytes: int = 0
+    viewer_drops: int = 0  # access units a slow viewer skipped
+    last_unit: float | None = None  # monotonic
+    _window: deque[tuple[float, int]] = field(default_factory=lambda: deque(maxlen=512))
+
+    def note(self, unit: AccessUnit, now: float) -> None:
+        self.units += 1
+        self.bytes += unit.size
+        self.keyframes += unit.keyframe
+        self.last_unit = now
+        self._window.append((now, unit.size))
+
+    def rates(self, now: float, span_s: float = 2.0) -> tuple[float, float]:
+        """(frames per second, kbit/s) over the last ``span_s`` seconds."""
+        recent = [size for t, size in self._window if now - t <= span_s]
+        return len(recent) / span_s, sum(recent) * 8 / span_s / 1000
+
+
+class RelayTrack(MediaStreamTrack):
+    """A viewer's video track: ``recv()`` returns the relay's packets, starting at a keyframe."""
+
+    kind = "video"
+
+    def __init__(self, relay: Relay, *, queue_size: int) -> None:
+        super().__init__()
+        self._relay = relay
+        self._queue: asyncio.Queue[AccessUnit | None] = asyncio.Queue(queue_size)
+        self._waiting_for_key = True
+        self.delivered = 0
+        self.dropped = 0
+
+    def offer(self, unit: AccessUnit) -> None:
+        """Queue ``unit`` for this viewer (called on the loop by the relay)."""
+        if self._waiting_for_key and not unit.keyframe:
+            return
+        if self._queue.full():
+            self._cut_back()
+            return
+        self._waiting_for_key = False
+        self._queue.put_nowait(unit)
+
+    def _cut_back(self) -> None:
+        dropped = self._queue.qsize()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self.dropped += dropped
+        self._relay.stats.viewer_drops += dropped
+        self._waiting_for_key = True
+        self._relay.request_keyframe()
+
+    async def recv(self) -> av.Packet:  # type: ignore[override]  # aiortc's sender takes packets too
+        if self.readyState != "live":
+            raise MediaStreamError
+        unit = await self._queue.get()
+        if unit is None:
+            raise MediaStreamError
+        self.delivered += 1
+        return unit.packet
+
+    def stop(self) -> None:
+        if self.readyState == "live":
+            self._relay.unsubscribe(self)
+            if self._queue.full():
+                self._queue.get_nowait()
+            self._queue.put_nowait(None)  # wake a recv() in progress
+        super().stop()
+
+
+class Relay:
+    """Fans one feed's access units out to its viewers; see the module doc."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        request_keyframe: Callable[[], None] | None = None,
+        viewer_queue: int = 60,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = name
+        self.stats = RelayStats()
+        self._request_keyframe = request_keyframe
+        self._viewer_queue = viewer_queue
+        self._clock = clock
+        self._viewers: set[RelayTrack] = set()
+        self._gop: list[AccessUnit] = []
+        self.keyframe_requests = 0
+        self._listeners: list[Callable[[AccessUnit], None]] = []
+
+    @property
+    def viewers(self) -> int:
+        return len(self._viewers)
+
+    @property
+    def forces_keyframes(self) -> bool:
+        """Whether the source makes a keyframe on request (else newcomers get the current GOP)."""
+        return self._request_keyframe is not None
+
+    def publish(self, unit: AccessUnit) -> None:
+        """Hand one access unit to every viewer and listener (on the loop)."""
+        self.stats.note(unit, self._clock())
+        if unit.keyframe:
+            self._gop = [unit]
+        elif self._gop and len(self._gop) < MAX_GOP_REPLAY:
+            self._gop.append(unit)
+        for viewer in tuple(self._viewers):
+            viewer.offer(unit)
+        for listener in tuple(self._listeners):
+            listener(unit)
+
+    def subscribe(self) -> RelayTrack:
+        """A new viewer's track; it starts at a keyframe (see the module doc)."""
+        track = RelayTrack(self, queue_size=self._viewer_queue)
+        self._viewers.add(track)
+        if self.forces_keyframes:
+            self.request_keyframe()
+        else:
+            for unit in self._gop[: self._viewer_queue - 1]:
+                track.offer(unit)
+        return track
+
+    def unsubscribe(self, track: RelayTrack) -> None:
+        self._viewers.discard(track)
+
+    def listen(self, listener: Callable[[AccessUnit], None]) -> Callable[[], None]:
+        """Call ``listener`` with every access unit (snapshots, recording); returns the way to stop."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def request_keyframe(self) -> None:
+        """Ask the source for a keyframe (a new or recovering viewer, a PLI/FIR from a browser)."""
+        self.keyframe_requests += 1
+        if self._request_keyframe is not None:
+            self._request_keyframe()
+
+    def close(self) -> None:
+        """End every viewer's track (the feed is gone)."""
+        for viewer in tuple(self._viewers):
+            viewer.stop()
+        self._gop = []
