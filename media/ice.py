@@ -22,7 +22,7 @@ def host_addresses_for(bind_host: str, configured: Sequence[str] | None) -> list
     """The candidate addresses to offer, or None for aioice's own choice (every non-loopback address)."""
     if configured:
         return [str(ipaddress.ip_address(a)) for a in configured]
-    if bind_host in ("0.0.0.0", "::", ""):
+    if bind_host in ("0.0.0.0", "::", ""):  # noqa: S104 - comparing, not binding
         return None
     return [str(ipaddress.ip_address(bind_host))]
 

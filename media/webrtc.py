@@ -53,7 +53,9 @@ class Viewer:
         await self.pc.close()
 
 
-async def answer_offer(relay: Relay, feed: str, offer_sdp: str, who: str, on_close: Callable[[Viewer], None]) -> tuple[Viewer, str]:
+async def answer_offer(
+    relay: Relay, feed: str, offer_sdp: str, who: str, on_close: Callable[[Viewer], None]
+) -> tuple[Viewer, str]:
     """Open a viewer of ``relay`` for ``offer_sdp``; returns it and the SDP answer."""
     if len(offer_sdp.encode()) > MAX_SDP_BYTES:
         raise OfferError(f"the offer is larger than {MAX_SDP_BYTES} bytes")

@@ -51,7 +51,9 @@ class Scenery:
             cv2.line(ground, (0, y), (w, y), (90, 90, 90), 10)
         for _ in range(30):  # buildings
             x, y = int(rng.integers(0, w - 50)), int(rng.integers(0, h - 50))
-            cv2.rectangle(ground, (x, y), (x + int(rng.integers(15, 45)), y + int(rng.integers(15, 45))), (150, 150, 160), -1)
+            cv2.rectangle(
+                ground, (x, y), (x + int(rng.integers(15, 45)), y + int(rng.integers(15, 45))), (150, 150, 160), -1
+            )
         return ground
 
     def render(self, n: int, t: float, captured: float | None = None) -> Image:

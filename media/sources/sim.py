@@ -47,7 +47,9 @@ class SimCamera:
             stop.set()
         raise SourceError("the sim camera stopped")
 
-    def _produce(self, encoder: H264Encoder, loop: asyncio.AbstractEventLoop, relay: Relay, stop: threading.Event) -> None:
+    def _produce(
+        self, encoder: H264Encoder, loop: asyncio.AbstractEventLoop, relay: Relay, stop: threading.Event
+    ) -> None:
         period = 1.0 / self.profile.fps
         origin = due = time.monotonic()
         n = 0
