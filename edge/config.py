@@ -23,6 +23,8 @@ from edge.radio.binary_description import validate as validate_framing
 from edge.radio.config import RadioSection
 from edge.tak.config import TakSection
 from edge.tak.config import problems as tak_problems
+from media.config import MediaSection
+from media.config import problems as media_problems
 from mesh.config import MeshSection
 
 
@@ -125,6 +127,7 @@ class Config(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     radio: RadioSection = msgspec.field(default_factory=RadioSection)
     drones: DronesSection = msgspec.field(default_factory=DronesSection)
     tak: TakSection = msgspec.field(default_factory=TakSection)
+    media: MediaSection = msgspec.field(default_factory=MediaSection)
 
     @property
     def data_dir(self) -> Path:
@@ -224,6 +227,7 @@ def _semantic(config: Config) -> list[str]:
     problems.extend(drones_problems(config.drones))
     if config.tak.enabled:
         problems.extend(tak_problems(config.tak))
+    problems.extend(media_problems(config.media))
     return problems
 
 

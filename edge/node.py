@@ -26,6 +26,7 @@ from edge.scene import Node as NodeEntity
 from edge.scene import NodeRole, Position, Scene
 from edge.supervisor import Component, Supervised
 from edge.tak.server import TakServer
+from media.service import MediaService
 from mesh.sync import MeshSync
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,7 @@ class EdgeNode:
         self.drones: DroneService | None = None  # the MAVLink router and vehicles, when [drones] is enabled
         self.mesh: MeshSync | None = None  # scene sync with other nodes over Zenoh
         self.tak: TakServer | None = None  # the TAK streaming port, when [tak] is enabled
+        self.media: MediaService | None = None  # video feeds and their WebRTC viewers, when [media] is enabled
         self.supervised: list[Supervised] = []
         self.api_url: str | None = None
         self.ready = asyncio.Event()
@@ -129,6 +131,9 @@ class EdgeNode:
         if self.config.tak.enabled:
             self.tak = TakServer(self, self.config.tak)
             components.append(self.tak)
+        if self.config.media.enabled:
+            self.media = MediaService(self, self.config.media, clock=self.clock)
+            components.append(self.media)
         components += [make(self) for make in self._extra]
         self.supervised = [Supervised(c) for c in components]
         loop = asyncio.get_running_loop()

@@ -21,6 +21,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -35,7 +36,7 @@ MAX_GOP_REPLAY = 300  # access units kept for replay to a newcomer (10 s at 30 f
 class AccessUnit:
     """One encoded picture as Annex-B with its timing; shared read-only by every viewer."""
 
-    packet: av.Packet  # pts in 1/90000 s
+    packet: av.Packet[Any]  # pts in 1/90000 s
     keyframe: bool
     captured: float  # wall-clock seconds when the picture was taken (or received)
     size: int
@@ -104,7 +105,7 @@ class RelayTrack(MediaStreamTrack):
         self._waiting_for_key = True
         self._relay.request_keyframe()
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]  # aiortc's sender takes packets too
+    async def recv(self) -> av.Packet[Any]:  # aiortc's sender takes packets as well as frames
         if self.readyState != "live":
             raise MediaStreamError
         unit = await self._queue.get()

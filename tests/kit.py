@@ -39,9 +39,15 @@ def write_config(tmp: Path, config: Config) -> Path:
     lines = []
     for section in (f.name for f in msgspec.structs.fields(Config)):
         lines.append(f"[{section}]")
+        tables: list[str] = []
         for key, value in msgspec.to_builtins(getattr(config, section)).items():
-            if value is not None:
+            if isinstance(value, list) and value and isinstance(value[0], dict):
+                for item in value:  # a list of tables: [[section.key]]
+                    tables.append(f"[[{section}.{key}]]")
+                    tables += [f"{k} = {_toml(v)}" for k, v in item.items() if v is not None]
+            elif value is not None:
                 lines.append(f"{key} = {_toml(value)}")
+        lines += tables
     text = "\n".join(lines) + "\n"
     assert parse(text) == config
     path = tmp / "kit.toml"
@@ -50,6 +56,8 @@ def write_config(tmp: Path, config: Config) -> Path:
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):

@@ -35,7 +35,7 @@ class Scenery:
     def _draw_ground(self, rng: np.random.Generator, w: int, h: int) -> Image:
         if self.thermal:
             ground = rng.integers(25, 60, (h // 8, w // 8), dtype=np.uint8)
-            ground = cv2.resize(ground, (w, h), interpolation=cv2.INTER_LINEAR)
+            ground = np.asarray(cv2.resize(ground, (w, h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8)
             for _ in range(20):  # sun-warmed roofs
                 x, y = int(rng.integers(0, w - 60)), int(rng.integers(0, h - 60))
                 cv2.rectangle(ground, (x, y), (x + int(rng.integers(20, 60)), y + int(rng.integers(20, 60))), 90, -1)

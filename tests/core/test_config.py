@@ -41,7 +41,7 @@ x = 1
         "api.prot: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, metrics_public, port, "
         "tokens_file)",
         "journal.synchronous: must be one of FULL, NORMAL (got 'SOMETIMES')",
-        "video: unknown option (known here: api, drones, journal, mesh, node, radio, scene, tak)",
+        "video: unknown option (known here: api, drones, journal, media, mesh, node, radio, scene, tak)",
     ]
 
 

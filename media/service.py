@@ -1,0 +1,204 @@
+"""The media component: every feed of this node, its WHEP viewers and WHIP publishers, in the scene.
+
+Each configured feed gets a :class:`~media.feed.FeedRunner` (its source, kept running) and a relay;
+viewers attach to the relay through :mod:`media.webrtc`. Once a second the service puts each feed in
+the picture — state, codec, size, measured fps and bitrate, viewers, and where the camera looks (a
+drone's camera follows the drone's position and heading) — publishing only what changed, plus a
+refresh every 30 s so a late observer sees a fresh timestamp.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edge.scene import Feed, Position, Vehicle
+from media.config import FeedConfig, MediaSection
+from media.encoder import Profile
+from media.feed import FeedRunner
+from media.ice import host_addresses_for, use_host_addresses
+from media.sources import Source
+from media.sources.sim import SimCamera
+from media.sources.whip import WhipSource
+from media.webrtc import OfferError, Viewer, answer_offer, close_all
+
+if TYPE_CHECKING:
+    from edge.node import EdgeNode
+
+log = logging.getLogger(__name__)
+
+REFRESH_S = 30.0
+
+
+class NoSuchFeed(LookupError):
+    """No feed of that name on this node."""
+
+
+class TooManyViewers(RuntimeError):
+    """The feed or the node is at its viewer limit."""
+
+
+def make_source(cfg: FeedConfig, seed: int) -> Source:
+    """The source a feed's config asks for."""
+    profile = Profile(cfg.width, cfg.height, cfg.fps, cfg.bitrate_kbps)
+    if cfg.source == "sim":
+        return SimCamera(profile, thermal=cfg.thermal, seed=seed, label=cfg.title or cfg.name)
+    if cfg.source == "whip":
+        return WhipSource(profile)
+    from media.sources.demux import open_source  # type: ignore[import-not-found]  # noqa: PLC0415
+
+    source: Source = open_source(cfg)
+    return source
+
+
+class MediaService:
+    """Component: run the feeds and serve their viewers (see the module doc)."""
+
+    name = "media"
+
+    def __init__(self, node: EdgeNode, cfg: MediaSection, *, clock: Callable[[], float] = time.time) -> None:
+        self.node = node
+        self.cfg = cfg
+        self.clock = clock
+        self.feeds: dict[str, FeedRunner] = {
+            f.name: FeedRunner(f, make_source(f, i + 1), viewer_queue=cfg.viewer_queue, stall_s=cfg.stall_s)
+            for i, f in enumerate(cfg.feeds)
+        }
+        self.viewers: dict[str, Viewer] = {}
+        self._published: dict[str, tuple[object, ...]] = {}
+        self._published_at: dict[str, float] = {}
+        self.recordings_dir = Path(cfg.recordings_dir) if cfg.recordings_dir else node.config.data_dir / "recordings"
+
+    def feed_id(self, name: str) -> str:
+        return f"feed:{self.node.node_id}:{name}"
+
+    def feed(self, name: str) -> FeedRunner:
+        runner = self.feeds.get(name)
+        if runner is None:
+            raise NoSuchFeed(f"no feed {name!r} on this node")
+        return runner
+
+    async def run(self) -> None:
+        use_host_addresses(host_addresses_for(self.node.config.api.host, self.cfg.ice_addresses))
+        try:
+            async with asyncio.TaskGroup() as group:
+                for runner in self.feeds.values():
+                    group.create_task(runner.run(), name=f"feed-{runner.name}")
+                group.create_task(self._report(), name="feed-report")
+        finally:
+            await close_all(list(self.viewers.values()))
+            self.viewers.clear()
+            for runner in self.feeds.values():
+                if isinstance(runner.source, WhipSource):
+                    await runner.source.hang_up()
+                runner.relay.close()
+
+    # -- viewers (WHEP) -------------------------------------------------------------------------
+
+    async def open_viewer(self, name: str, offer_sdp: str, who: str) -> tuple[Viewer, str]:
+        """A WHEP session on feed ``name``; raises NoSuchFeed, TooManyViewers or OfferError."""
+        runner = self.feed(name)
+        if len(self.viewers) >= self.cfg.max_viewers:
+            raise TooManyViewers(f"this node serves at most {self.cfg.max_viewers} viewers")
+        if runner.relay.viewers >= self.cfg.max_viewers_per_feed:
+            raise TooManyViewers(f"feed {name!r} serves at most {self.cfg.max_viewers_per_feed} viewers")
+        viewer, answer = await answer_offer(runner.relay, name, offer_sdp, who, self._forget)
+        self.viewers[viewer.id] = viewer
+        log.info("viewer %s of feed %s opened by %s", viewer.id, name, who)
+        return viewer, answer
+
+    async def close_viewer(self, name: str, viewer_id: str) -> bool:
+        viewer = self.viewers.get(viewer_id)
+        if viewer is None or viewer.feed != name:
+            return False
+        self._forget(viewer)
+        await viewer.close()
+        return True
+
+    def _forget(self, viewer: Viewer) -> None:
+        self.viewers.pop(viewer.id, None)
+
+    # -- publishers (WHIP) ----------------------------------------------------------------------
+
+    async def open_publisher(self, name: str, offer_sdp: str, who: str) -> str:
+        """Accept a WHIP publisher on feed ``name`` (a feed with ``source = "whip"``)."""
+        runner = self.feed(name)
+        if not isinstance(runner.source, WhipSource):
+            raise OfferError(f"feed {name!r} takes its video from {runner.cfg.source}, not from WHIP")
+        answer = await runner.source.accept(offer_sdp, who)
+        log.info("WHIP publisher %s on feed %s", who, name)
+        return answer
+
+    async def close_publisher(self, name: str) -> bool:
+        source = self.feed(name).source
+        if not isinstance(source, WhipSource) or not source.busy:
+            return False
+        await source.hang_up()
+        return True
+
+    # -- the scene ------------------------------------------------------------------------------
+
+    async def _report(self) -> None:
+        while True:
+            for runner in self.feeds.values():
+                self._publish(runner)
+            await asyncio.sleep(1.0)
+
+    def entity(self, runner: FeedRunner) -> Feed:
+        """The feed as the picture shows it now."""
+        cfg, now = runner.cfg, self.clock()
+        state = runner.observed_state()
+        if state == "live" and runner.error:
+            runner.mark_live()
+        fps, kbps = runner.relay.stats.rates(time.monotonic())
+        info = runner.source.info
+        pos: Position | None = (
+            Position(lat=cfg.lat, lon=cfg.lon) if cfg.lat is not None and cfg.lon is not None else None
+        )
+        heading: float | None = cfg.heading_deg
+        vehicle_id = None
+        if cfg.vehicle_sysid is not None:
+            vehicle_id = f"vehicle:{self.node.node_id}:{cfg.vehicle_sysid}"
+            vehicle = self.node.scene.get(vehicle_id) if self.node.scene else None
+            if isinstance(vehicle, Vehicle):
+                pos = vehicle.pos
+                heading = ((vehicle.heading_deg or 0.0) + cfg.heading_deg) % 360
+        return Feed(
+            id=self.feed_id(cfg.name),
+            origin=self.node.node_id,
+            ts=now,
+            name=cfg.title or cfg.name,
+            pos=pos,
+            state=state,
+            codec=info.codec,
+            width=info.width,
+            height=info.height,
+            fps=round(fps * 2) / 2 if state == "live" else 0.0,
+            viewers=runner.relay.viewers,
+            vehicle_id=vehicle_id,
+            heading_deg=None if heading is None else round(heading, 1),
+            fov_deg=cfg.fov_deg,
+            source=cfg.source,
+            url=cfg.public_url or None,
+            bitrate_kbps=round(kbps, -1) if state == "live" else 0.0,
+            range_m=cfg.range_m,
+            thermal=cfg.thermal,
+            error=None if state == "live" else runner.error,
+        )
+
+    def _publish(self, runner: FeedRunner) -> None:
+        scene = self.node.scene
+        if scene is None:
+            return
+        feed = self.entity(runner)
+        key = tuple(getattr(feed, f) for f in feed.__struct_fields__ if f not in ("ts", "bitrate_kbps", "fps"))
+        coarse = (round((feed.fps or 0) / 5), round((feed.bitrate_kbps or 0) / 200))
+        if self._published.get(feed.id) == (*key, *coarse) and feed.ts - self._published_at.get(feed.id, 0) < REFRESH_S:
+            return
+        self._published[feed.id] = (*key, *coarse)
+        self._published_at[feed.id] = feed.ts
+        scene.apply_state(feed)

@@ -1,0 +1,130 @@
+"""WHEP end to end: a node's sim feed watched by independent aiortc viewers over real HTTP and RTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from kit import LocalNode, kit_config, start_local, stop_local
+from whep_client import watch
+
+from edge.auth import Role
+from edge.scene import Feed
+from media.encoder import H264Encoder
+
+FEEDS = {
+    "feeds": [{"name": "cam1", "source": "sim", "width": 320, "height": 180, "fps": 15.0, "lat": 36.7, "lon": 119.16}]
+}
+
+
+@pytest.fixture
+async def video_node(tmp_path: Path) -> AsyncIterator[LocalNode]:
+    node, task = await start_local(kit_config(tmp_path, media=FEEDS))
+    tokens = {role: node.tokens.create(role, f"{role.name.lower()} tester") for role in Role}
+    assert node.api_url is not None
+    try:
+        yield LocalNode(node, node.api_url, tokens)
+    finally:
+        await stop_local(node, task)
+
+
+async def _feed(local: LocalNode, state: str, viewers: int | None = None, timeout: float = 10.0) -> Feed:
+    assert local.node.scene is not None
+    for _ in range(int(timeout / 0.1)):
+        feed = local.node.scene.get("feed:kit-test:cam1")
+        if isinstance(feed, Feed) and feed.state == state and (viewers is None or feed.viewers == viewers):
+            return feed
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"feed never became {state} with {viewers} viewers: {feed}")
+
+
+async def test_viewer_decodes_frames_stamped_by_the_sim_camera(video_node: LocalNode) -> None:
+    async with video_node.client(Role.VIEWER) as client:
+        viewer = await watch(client, "cam1")
+        try:
+            await viewer.wait_frames(20)
+            frames = [s.frame for s in viewer.stamps]
+            assert len(frames) >= 18, "the stamp strip must survive H.264 at the sim's bitrate"
+            assert frames == sorted(frames), "frames arrive in capture order"
+            assert all(0 <= age < 5000 for age in viewer.ages_ms)
+            feed = await _feed(video_node, "live", viewers=1)
+            assert (feed.codec, feed.width, feed.height, feed.source) == ("H264", 320, 180, "sim")
+            assert feed.fps and feed.fps > 5
+            assert feed.bitrate_kbps is not None and feed.bitrate_kbps > 0
+        finally:
+            await viewer.close(client)
+        await _feed(video_node, "live", viewers=0)
+
+
+async def test_more_viewers_add_no_encoder(video_node: LocalNode) -> None:
+    async with video_node.client(Role.VIEWER) as client:
+        first = await watch(client, "cam1")
+        await first.wait_frames(5)
+        encoders = H264Encoder.instances
+        others = [await watch(client, "cam1") for _ in range(4)]
+        try:
+            for viewer in others:
+                await viewer.wait_frames(10)
+            assert H264Encoder.instances == encoders, "a viewer must not make an encoder"
+            media = video_node.node.media
+            assert media is not None
+            for viewer in media.viewers.values():
+                for sender in viewer.pc.getSenders():
+                    encoder = sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+                    assert encoder is None or encoder.codec is None, "aiortc must only packetize, never encode"
+            assert media.feeds["cam1"].relay.viewers == 5
+        finally:
+            for viewer in [first, *others]:
+                await viewer.close(client)
+
+
+async def test_delete_ends_the_session(video_node: LocalNode) -> None:
+    async with video_node.client(Role.VIEWER) as client:
+        viewer = await watch(client, "cam1")
+        await viewer.wait_frames(3)
+        assert (await client.delete(viewer.location)).status_code == 204
+        await asyncio.wait_for(viewer.ended.wait(), 10)
+        assert (await client.delete(viewer.location)).status_code == 404
+        await viewer.close()
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "reason"),
+    [
+        ("hello", "application/sdp", 400, "not an SDP offer"),
+        ("v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n", "application/sdp", 400, "video section"),
+        ("v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 VP8/90000\r\n", "application/sdp", 400, "H.264"),
+        (
+            "v=0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n",
+            "application/sdp",
+            400,
+            "could not be used",
+        ),
+        ("{}", "application/json", 415, "application/sdp"),
+        ("v=0 m=video " + "x" * 70_000, "application/sdp", 413, "Too Large"),
+    ],
+)
+async def test_bad_offers_are_refused_with_a_reason(
+    video_node: LocalNode, body: str, content_type: str, status: int, reason: str
+) -> None:
+    async with video_node.client(Role.VIEWER) as client:
+        response = await client.post("/api/feeds/cam1/whep", content=body, headers={"Content-Type": content_type})
+        assert response.status_code == status, response.text
+        assert reason in response.json()["detail"]
+        # the feed and its other viewers carry on
+        viewer = await watch(client, "cam1")
+        await viewer.wait_frames(3)
+        await viewer.close(client)
+
+
+async def test_whep_needs_a_token_and_a_known_feed(video_node: LocalNode) -> None:
+    async with video_node.client(None) as anonymous:
+        response = await anonymous.post(
+            "/api/feeds/cam1/whep", content="v=0", headers={"Content-Type": "application/sdp"}
+        )
+        assert response.status_code == 401
+    async with video_node.client(Role.VIEWER) as client:
+        response = await client.post("/api/feeds/nope/whep", content="v=0", headers={"Content-Type": "application/sdp"})
+        assert response.status_code == 404

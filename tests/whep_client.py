@@ -1,0 +1,81 @@
+"""An independent WHEP viewer and WHIP publisher built on aiortc, speaking to a node over real HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import httpx
+from aiortc import RTCPeerConnection, RTCSessionDescription
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+from media import stamp
+
+
+@dataclass
+class WhepViewer:
+    """A viewer that decodes every frame and reads the burned-in stamp."""
+
+    pc: RTCPeerConnection
+    location: str
+    frames: int = 0
+    stamps: list[stamp.Stamp] = field(default_factory=list)
+    ages_ms: list[int] = field(default_factory=list)
+    first_frame_s: float | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    async def wait_frames(self, n: int, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while self.frames < n:
+            assert time.monotonic() < deadline, f"only {self.frames} of {n} frames arrived"
+            await asyncio.sleep(0.05)
+
+    async def close(self, client: httpx.AsyncClient | None = None) -> None:
+        if client is not None:
+            await client.delete(self.location)
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, MediaStreamError):
+                await self._task
+        await self.pc.close()
+
+
+async def watch(client: httpx.AsyncClient, feed: str) -> WhepViewer:
+    """Open a WHEP session on ``feed`` through ``client`` (which carries the token)."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver("video", direction="recvonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    started = time.monotonic()
+    response = await client.post(
+        f"/api/feeds/{feed}/whep", content=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+    )
+    assert response.status_code == 201, response.text
+    assert response.headers["content-type"].startswith("application/sdp")
+    viewer = WhepViewer(pc, response.headers["location"])
+
+    @pc.on("track")
+    def _track(track: MediaStreamTrack) -> None:
+        viewer._task = asyncio.ensure_future(_pull(viewer, track, started))
+
+    await pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
+    return viewer
+
+
+async def _pull(viewer: WhepViewer, track: MediaStreamTrack, started: float) -> None:
+    try:
+        while True:
+            frame = await track.recv()
+            now = time.time()
+            image = frame.to_ndarray(format="bgr24")  # type: ignore[union-attr]
+            if viewer.first_frame_s is None:
+                viewer.first_frame_s = time.monotonic() - started
+            viewer.frames += 1
+            read = stamp.read(image)
+            if read is not None:
+                viewer.stamps.append(read)
+                viewer.ages_ms.append(read.age_ms(int(now * 1000)))
+    except MediaStreamError:
+        viewer.ended.set()
