@@ -8,6 +8,7 @@ import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
 import { RosterPanel } from "./roster.js";
 import { Trails } from "./trails.js";
 import { api, clock, setToken } from "./util.js";
+import { FeedCones, VideoWall } from "./video.js";
 
 const KINDS = ["unit", "vehicle", "feed", "node", "marker"];
 const TOKEN_KEY = "fieldkit.token";
@@ -43,6 +44,8 @@ const dronePanel = new DronePanel($("drone-controls"), {
 });
 const fleet = new DroneList($("drones-panel"), $("drones-count"), { select: (id) => select(id, { reveal: true }) });
 const mavlink = new LinkStatus($("mavlink"), () => api("GET", "/api/drones/links"));
+const videoWall = new VideoWall($("video-dock"));
+const cones = new FeedCones(map, (id) => select(id));
 
 // --- the token: from the URL fragment once, then this tab's sessionStorage ---
 
@@ -60,6 +63,7 @@ function takeToken() {
 
 function askForToken(reason) {
   disconnect();
+  videoWall.closeAll();
   mavlink.stop();
   sessionStorage.removeItem(TOKEN_KEY);
   setConnection("signed-out", "no token");
@@ -158,6 +162,7 @@ function applySnapshot(snapshot) {
   messages.replace(snapshot.messages);
   applyRadioSnapshot(snapshot.entities);
   applyDroneSnapshot(snapshot.entities);
+  applyFeedSnapshot(snapshot.entities);
   const selected = layers.selected;
   if (selected) {
     if (picture.entities.has(selected)) showDetail(picture.entities.get(selected));
@@ -184,6 +189,8 @@ function applyState(value) {
     droneMarks.remove(value.id);
     fleet.remove(value.id);
     activity.forget(value.id);
+    cones.remove(value.id);
+    videoWall.close(value.id);
     radioChanged();
     return;
   }
@@ -199,6 +206,9 @@ function applyState(value) {
     roster.upsert(value);
     activity.observe(value);
     radioChanged();
+  } else if (value.kind === "feed") {
+    cones.upsert(value);
+    videoWall.upsert(value);
   }
 }
 
@@ -284,6 +294,24 @@ function applyDroneSnapshot(entities) {
   fleet.replace(vehicles);
 }
 
+// --- video: camera cones on the map; selecting a feed, or a drone that carries one, plays it ---
+
+function applyFeedSnapshot(entities) {
+  const feeds = entities.filter((e) => e.kind === "feed");
+  cones.retain(new Set(feeds.map((f) => f.id)));
+  for (const feed of feeds) {
+    cones.upsert(feed);
+    videoWall.upsert(feed);
+  }
+}
+
+function feedOf(entity) {
+  if (!entity) return null;
+  if (entity.kind === "feed") return entity;
+  if (entity.kind !== "vehicle") return null;
+  return [...picture.entities.values()].find((e) => e.kind === "feed" && e.vehicle_id === entity.id) || null;
+}
+
 function nameOfUnit(id) {
   const entity = picture.entities.get(id);
   return (entity && entity.name) || radioId(id);
@@ -316,7 +344,10 @@ function select(id, { reveal = false } = {}) {
   fleet.select(id);
   if (!id) layers.showTrack(null);
   else if (reveal) layers.reveal(id);
-  showDetail(id ? picture.entities.get(id) || null : null);
+  const entity = id ? picture.entities.get(id) || null : null;
+  showDetail(entity);
+  const feed = feedOf(entity);
+  if (feed) videoWall.open(feed);
 }
 
 function showDetail(entity) {

@@ -83,6 +83,25 @@ export async function api(method, path, body) {
   return data;
 }
 
+// Send a non-JSON body (an SDP offer) with the bearer token; returns the raw Response, or throws ApiError.
+export async function send(method, path, body, contentType) {
+  const headers = { Authorization: `Bearer ${auth.token}` };
+  if (contentType) headers["Content-Type"] = contentType;
+  let response;
+  try {
+    response = await fetch(path, { method, headers, body });
+  } catch {
+    throw new ApiError(0, "the node cannot be reached");
+  }
+  if (!response.ok) {
+    if (response.status === 401) auth.onUnauthorized();
+    const data = await response.json().catch(() => null);
+    const detail = data && data.detail ? String(data.detail) : `${response.status} ${response.statusText}`;
+    throw new ApiError(response.status, detail, data);
+  }
+  return response;
+}
+
 // "12 s", "4 min 05 s", "1 h 02 min".
 export function duration(seconds) {
   const s = Math.max(0, Math.round(seconds));
