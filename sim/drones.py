@@ -33,6 +33,7 @@ class SimDrones:
         self, *, home_lat: float, home_lon: float, seed: int, speedup: float, clock: Callable[[], float], port: int
     ) -> None:
         configs = incident_fleet(home_lat_deg=home_lat, home_lon_deg=home_lon, seed=seed, speedup=speedup)
+        self.configs = configs
         self.vehicles = [Vehicle(c, clock()) for c in configs]
         self.port = port
         self.tethered_sysids = [c.sysid for c in configs if c.tether is not None]

@@ -18,6 +18,7 @@ from drones.config import DronesSection, EndpointConfig
 from edge.config import Config
 from edge.radio.binary import EXAMPLE
 from edge.radio.binary_description import load as load_framing
+from media.config import FeedConfig, MediaSection
 
 from .drones import SimDrones, free_udp_port
 from .pdt_gateway import PdtGatewayEmulator
@@ -88,7 +89,27 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
             port=free_udp_port(),
         )
         config = msgspec.structs.replace(config, drones=_drones_section(config, drones, scenario))
+        if scenario.cameras:
+            config = msgspec.structs.replace(config, media=_cameras(config, drones))
     return Incident(config, world, gateway, drones)
+
+
+def _cameras(config: Config, drones: SimDrones) -> MediaSection:
+    """A sim camera on each drone: daylight on the patrols, thermal on the tethered overwatch."""
+    feeds = [
+        FeedConfig(
+            name=f"uav{v.sysid}",
+            title=f"UAV {v.sysid} {'thermal' if v.sysid in drones.tethered_sysids else 'camera'}",
+            source="sim",
+            vehicle_sysid=v.sysid,
+            thermal=v.sysid in drones.tethered_sysids,
+            fov_deg=50.0 if v.sysid in drones.tethered_sysids else 70.0,
+            range_m=400.0,
+            analysis=["hotspot"] if v.sysid in drones.tethered_sysids else [],
+        )
+        for v in drones.configs
+    ]
+    return msgspec.structs.replace(config.media, enabled=True, feeds=[*config.media.feeds, *feeds])
 
 
 def _drones_section(config: Config, drones: SimDrones, scenario: Scenario) -> DronesSection:

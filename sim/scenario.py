@@ -38,6 +38,7 @@ class Scenario(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     noise_interval_s: Annotated[float, Meta(ge=0)] = 0.0  # inject line noise this often (0: a clean line)
     drones: bool = True  # fly the SITL fleet: two multirotors on patrol and a tethered overwatch
     gcs_udp_port: Annotated[int, Meta(ge=0, le=65535)] = 14550  # pilots' GCS (udpout:127.0.0.1:PORT); 0: none
+    cameras: bool = True  # a sim camera on every drone (thermal on the tethered one), encoded once each
 
 
 def load_scenario(path: Path | None) -> Scenario:

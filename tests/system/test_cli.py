@@ -89,7 +89,9 @@ def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
                 scene = client.get("/api/scene").json()
                 units = [e for e in scene["entities"] if e["kind"] == "unit"]
                 vehicles = [e for e in scene["entities"] if e["kind"] == "vehicle"]
-                if len(units) == 12 and scene["alerts"] and scene["messages"] and len(vehicles) == 3:
+                feeds = [e for e in scene["entities"] if e["kind"] == "feed"]
+                live = [f for f in feeds if f["state"] == "live" and f["pos"]]
+                if len(units) == 12 and scene["alerts"] and scene["messages"] and len(vehicles) == 3 and len(live) == 3:
                     break
                 time.sleep(0.5)
             # The units came through the simulated gateway's bytes, named by the roster it wrote.
@@ -98,6 +100,10 @@ def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
             assert scene["messages"][0]["via"] == "pdt"
             # The SITL fleet's MAVLink came through the drone service: two patrols and a tethered drone.
             assert sorted(v["tethered"] for v in vehicles) == [False, False, True]
+            # A sim camera on each drone, following it; the tethered overwatch's is thermal.
+            assert sorted((f["vehicle_id"], f["thermal"]) for f in live) == sorted(
+                (v["id"], v["tethered"]) for v in vehicles
+            )
             health = client.get("/healthz").json()["components"]
             assert health["radio-pdt"]["state"] == "running" and health["sim-pdt-gateway"]["state"] == "running"
             assert client.get("/").status_code == 200
