@@ -46,6 +46,7 @@ class FeedRunner:
         self._stall_s = stall_s
         self._clock = clock
         self._logged: str | None = None
+        self._failed_at: float | None = None  # when the source last ended (video before it is history)
 
     @property
     def name(self) -> str:
@@ -54,7 +55,8 @@ class FeedRunner:
     def observed_state(self) -> str:
         """live, stalled (no video for ``stall_s``), waiting (WHIP: no publisher), starting or error."""
         last = self.relay.stats.last_unit
-        if last is not None and self._clock() - last <= self._stall_s:
+        fresh = last is not None and self._clock() - last <= self._stall_s
+        if fresh and last is not None and (self._failed_at is None or last > self._failed_at):
             return "live"
         if self.state in ("error", "waiting"):
             return self.state
@@ -75,6 +77,7 @@ class FeedRunner:
             if self._clock() - started > 30.0:
                 delay = BACKOFF_MIN_S  # it ran a while: a fresh failure, not a crash loop
             self.restarts += 1
+            self._failed_at = self._clock()
             self.state, self.error = ("waiting", reason) if self.source.kind == "whip" else ("error", reason)
             if reason != self._logged:
                 self._logged = reason

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fractions
 import time
 from dataclasses import dataclass, field
 
 import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from av import VideoFrame
 
 from media import stamp
 
@@ -79,3 +81,46 @@ async def _pull(viewer: WhepViewer, track: MediaStreamTrack, started: float) -> 
                 viewer.ages_ms.append(read.age_ms(int(now * 1000)))
     except MediaStreamError:
         viewer.ended.set()
+
+
+class StampedCamera(MediaStreamTrack):
+    """A publisher's camera: the sim scenery with the stamp strip, as decoded frames (what a browser sends)."""
+
+    kind = "video"
+
+    def __init__(self, width: int = 320, height: int = 240, fps: float = 15.0) -> None:
+        super().__init__()
+        from media.sources.scenery import Scenery  # noqa: PLC0415
+
+        self._scenery = Scenery(width, height, seed=3, label="whip")
+        self._period = 1 / fps
+        self._n = 0
+        self._start = time.monotonic()
+
+    async def recv(self) -> VideoFrame:  # type: ignore[override]
+        due = self._start + self._n * self._period
+        await asyncio.sleep(max(0.0, due - time.monotonic()))
+        image = self._scenery.render(self._n, self._n * self._period, time.time())
+        frame = VideoFrame.from_ndarray(image, format="bgr24")
+        frame.pts, frame.time_base = round(self._n * self._period * 90000), fractions.Fraction(1, 90000)
+        self._n += 1
+        return frame
+
+
+@dataclass
+class WhipPublisher:
+    pc: RTCPeerConnection
+    location: str
+
+
+async def publish(client: httpx.AsyncClient, feed: str, track: MediaStreamTrack) -> WhipPublisher:
+    """Publish ``track`` to ``feed`` over WHIP."""
+    pc = RTCPeerConnection()
+    pc.addTransceiver(track, direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    response = await client.post(
+        f"/api/feeds/{feed}/whip", content=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+    )
+    assert response.status_code == 201, response.text
+    await pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
+    return WhipPublisher(pc, response.headers["location"])

@@ -30,20 +30,66 @@ NOW = 1_700_000_000.0
 OPTS = CotOptions(stale_s=120.0, node_id="kit-a", video_urls={"feed:kit-a:cam": "rtsp://127.0.0.5:8554/cam"})
 HERE = Position(lat=36.0671, lon=120.3826, alt_msl_m=35.0)
 
-UNIT = Unit(id="unit:pdt:1001", origin="kit-a", ts=NOW - 5, name="Rescue 1", pos=HERE, battery_pct=77.0,
-            heading_deg=90.0, speed_mps=1.5, team="red")
-VEHICLE = Vehicle(id="vehicle:kit-a:1", origin="kit-a", ts=NOW - 1, name="Overwatch", pos=HERE, battery_pct=64.0,
-                  heading_deg=270.0, ground_speed_mps=8.0, vehicle_type="quadrotor")
-FEED = Feed(id="feed:kit-a:cam", origin="kit-a", ts=NOW - 1, vehicle_id="vehicle:kit-a:1", heading_deg=45.0,
-            fov_deg=70.0, pos=HERE)
+UNIT = Unit(
+    id="unit:pdt:1001",
+    origin="kit-a",
+    ts=NOW - 5,
+    name="Rescue 1",
+    pos=HERE,
+    battery_pct=77.0,
+    heading_deg=90.0,
+    speed_mps=1.5,
+    team="red",
+)
+VEHICLE = Vehicle(
+    id="vehicle:kit-a:1",
+    origin="kit-a",
+    ts=NOW - 1,
+    name="Overwatch",
+    pos=HERE,
+    battery_pct=64.0,
+    heading_deg=270.0,
+    ground_speed_mps=8.0,
+    vehicle_type="quadrotor",
+)
+FEED = Feed(
+    id="feed:kit-a:cam",
+    origin="kit-a",
+    ts=NOW - 1,
+    vehicle_id="vehicle:kit-a:1",
+    heading_deg=45.0,
+    fov_deg=70.0,
+    pos=HERE,
+)
 NODE = Node(id="node:kit-a", origin="kit-a", ts=NOW, name="Kit A", pos=HERE)
-POLYGON = Marker(id="marker:kit-a:p", origin="kit-a", ts=NOW, name="Search area", shape=Shape.POLYGON,
-                 points=[(36.0, 120.0), (36.1, 120.0), (36.1, 120.2)], pos=Position(lat=36.0, lon=120.0),
-                 color="#00ff00")
-CIRCLE = Marker(id="marker:kit-a:c", origin="kit-a", ts=NOW, shape=Shape.CIRCLE, points=[(36.05, 120.1)],
-                radius_m=250.0, pos=Position(lat=36.05, lon=120.1))
-ALERT = Alert(id="alert-1", origin="kit-a", ts=NOW - 2, severity=Severity.EMERGENCY, title="Man down",
-              entity_id="unit:pdt:1001", pos=HERE)
+POLYGON = Marker(
+    id="marker:kit-a:p",
+    origin="kit-a",
+    ts=NOW,
+    name="Search area",
+    shape=Shape.POLYGON,
+    points=[(36.0, 120.0), (36.1, 120.0), (36.1, 120.2)],
+    pos=Position(lat=36.0, lon=120.0),
+    color="#00ff00",
+)
+CIRCLE = Marker(
+    id="marker:kit-a:c",
+    origin="kit-a",
+    ts=NOW,
+    shape=Shape.CIRCLE,
+    points=[(36.05, 120.1)],
+    radius_m=250.0,
+    pos=Position(lat=36.05, lon=120.1),
+)
+ALERT = Alert(
+    id="alert-1",
+    origin="kit-a",
+    ts=NOW - 2,
+    severity=Severity.EMERGENCY,
+    title="Man down",
+    entity_id="unit:pdt:1001",
+    pos=HERE,
+)
 MESSAGE = Message(id="msg-1", origin="kit-a", ts=NOW - 1, sender="Command", text="Hold position")
 
 
@@ -108,8 +154,9 @@ def test_drone_carries_track_video_and_sensor() -> None:
     sensor = detail.find("sensor")
     assert sensor is not None and (sensor.get("azimuth"), sensor.get("fov")) == ("45.0", "70.0")
     assert detail.find("status").get("battery") == "64"  # type: ignore[union-attr]
-    plane = entity_event(Vehicle(id="vehicle:kit-a:2", origin="a", ts=NOW, pos=HERE, vehicle_type="fixed_wing"),
-                         NOW, OPTS)
+    plane = entity_event(
+        Vehicle(id="vehicle:kit-a:2", origin="a", ts=NOW, pos=HERE, vehicle_type="fixed_wing"), NOW, OPTS
+    )
     assert plane is not None and plane.get("type") == "a-f-A-M-F-Q"
 
 
@@ -127,8 +174,12 @@ def test_markers_are_drawing_shapes() -> None:
     polygon = entity_event(POLYGON, NOW, OPTS)
     assert polygon is not None and polygon.get("type") == "u-d-f"
     links = [link.get("point") for link in check_event(polygon).findall("link")]
-    assert links == ["36.0000000,120.0000000", "36.1000000,120.0000000", "36.1000000,120.2000000",
-                     "36.0000000,120.0000000"]
+    assert links == [
+        "36.0000000,120.0000000",
+        "36.1000000,120.0000000",
+        "36.1000000,120.2000000",
+        "36.0000000,120.0000000",
+    ]
     assert check_event(polygon).find("strokeColor").get("value") == str(0xFF00FF00 - (1 << 32))  # type: ignore[union-attr]
     circle = entity_event(CIRCLE, NOW, OPTS)
     assert circle is not None and circle.get("type") == "u-d-c-c"
