@@ -3,31 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
-from kit import LocalNode, kit_config, start_local, stop_local
+from kit import LocalNode
 from whep_client import watch
 
 from edge.auth import Role
 from edge.scene import Feed
 from media.encoder import H264Encoder
-
-FEEDS = {
-    "feeds": [{"name": "cam1", "source": "sim", "width": 320, "height": 180, "fps": 15.0, "lat": 36.7, "lon": 119.16}]
-}
-
-
-@pytest.fixture
-async def video_node(tmp_path: Path) -> AsyncIterator[LocalNode]:
-    node, task = await start_local(kit_config(tmp_path, media=FEEDS))
-    tokens = {role: node.tokens.create(role, f"{role.name.lower()} tester") for role in Role}
-    assert node.api_url is not None
-    try:
-        yield LocalNode(node, node.api_url, tokens)
-    finally:
-        await stop_local(node, task)
 
 
 async def _feed(local: LocalNode, state: str, viewers: int | None = None, timeout: float = 10.0) -> Feed:
@@ -40,8 +23,8 @@ async def _feed(local: LocalNode, state: str, viewers: int | None = None, timeou
     raise AssertionError(f"feed never became {state} with {viewers} viewers: {feed}")
 
 
-async def test_viewer_decodes_frames_stamped_by_the_sim_camera(video_node: LocalNode) -> None:
-    async with video_node.client(Role.VIEWER) as client:
+async def test_viewer_decodes_frames_stamped_by_the_sim_camera(cam_node: LocalNode) -> None:
+    async with cam_node.client(Role.VIEWER) as client:
         viewer = await watch(client, "cam1")
         try:
             await viewer.wait_frames(20)
@@ -49,17 +32,17 @@ async def test_viewer_decodes_frames_stamped_by_the_sim_camera(video_node: Local
             assert len(frames) >= 18, "the stamp strip must survive H.264 at the sim's bitrate"
             assert frames == sorted(frames), "frames arrive in capture order"
             assert all(0 <= age < 5000 for age in viewer.ages_ms)
-            feed = await _feed(video_node, "live", viewers=1)
+            feed = await _feed(cam_node, "live", viewers=1)
             assert (feed.codec, feed.width, feed.height, feed.source) == ("H264", 320, 180, "sim")
             assert feed.fps and feed.fps > 5
             assert feed.bitrate_kbps is not None and feed.bitrate_kbps > 0
         finally:
             await viewer.close(client)
-        await _feed(video_node, "live", viewers=0)
+        await _feed(cam_node, "live", viewers=0)
 
 
-async def test_more_viewers_add_no_encoder(video_node: LocalNode) -> None:
-    async with video_node.client(Role.VIEWER) as client:
+async def test_more_viewers_add_no_encoder(cam_node: LocalNode) -> None:
+    async with cam_node.client(Role.VIEWER) as client:
         first = await watch(client, "cam1")
         await first.wait_frames(5)
         encoders = H264Encoder.instances
@@ -68,7 +51,7 @@ async def test_more_viewers_add_no_encoder(video_node: LocalNode) -> None:
             for viewer in others:
                 await viewer.wait_frames(10)
             assert H264Encoder.instances == encoders, "a viewer must not make an encoder"
-            media = video_node.node.media
+            media = cam_node.node.media
             assert media is not None
             for viewer in media.viewers.values():
                 for sender in viewer.pc.getSenders():
@@ -80,8 +63,8 @@ async def test_more_viewers_add_no_encoder(video_node: LocalNode) -> None:
                 await viewer.close(client)
 
 
-async def test_delete_ends_the_session(video_node: LocalNode) -> None:
-    async with video_node.client(Role.VIEWER) as client:
+async def test_delete_ends_the_session(cam_node: LocalNode) -> None:
+    async with cam_node.client(Role.VIEWER) as client:
         viewer = await watch(client, "cam1")
         await viewer.wait_frames(3)
         assert (await client.delete(viewer.location)).status_code == 204
@@ -107,9 +90,9 @@ async def test_delete_ends_the_session(video_node: LocalNode) -> None:
     ],
 )
 async def test_bad_offers_are_refused_with_a_reason(
-    video_node: LocalNode, body: str, content_type: str, status: int, reason: str
+    cam_node: LocalNode, body: str, content_type: str, status: int, reason: str
 ) -> None:
-    async with video_node.client(Role.VIEWER) as client:
+    async with cam_node.client(Role.VIEWER) as client:
         response = await client.post("/api/feeds/cam1/whep", content=body, headers={"Content-Type": content_type})
         assert response.status_code == status, response.text
         assert reason in response.json()["detail"]
@@ -119,12 +102,12 @@ async def test_bad_offers_are_refused_with_a_reason(
         await viewer.close(client)
 
 
-async def test_whep_needs_a_token_and_a_known_feed(video_node: LocalNode) -> None:
-    async with video_node.client(None) as anonymous:
+async def test_whep_needs_a_token_and_a_known_feed(cam_node: LocalNode) -> None:
+    async with cam_node.client(None) as anonymous:
         response = await anonymous.post(
             "/api/feeds/cam1/whep", content="v=0", headers={"Content-Type": "application/sdp"}
         )
         assert response.status_code == 401
-    async with video_node.client(Role.VIEWER) as client:
+    async with cam_node.client(Role.VIEWER) as client:
         response = await client.post("/api/feeds/nope/whep", content="v=0", headers={"Content-Type": "application/sdp"})
         assert response.status_code == 404
