@@ -40,6 +40,7 @@ class NodeCollector(Collector):
         yield from self._radio()
         yield from self._drones()
         yield from self._tak()
+        yield from self._media()
 
     def _scene(self) -> Iterator[Metric]:
         scene = self._node.scene
@@ -143,6 +144,29 @@ class NodeCollector(Collector):
         for kind, count in sorted(server.counts.items()):
             counters.add_metric([kind], count)
         yield counters
+
+    def _media(self) -> Iterator[Metric]:
+        media = getattr(self._node, "media", None)
+        if media is None:
+            return
+        counters = {
+            "units": ("fieldkit_feed_access_units", "Encoded pictures a feed carried."),
+            "keyframes": ("fieldkit_feed_keyframes", "Keyframes a feed carried."),
+            "bytes": ("fieldkit_feed_bytes", "Encoded video bytes a feed carried."),
+            "viewer_drops": ("fieldkit_feed_viewer_drops", "Pictures skipped by viewers that fell behind."),
+        }
+        families = {k: CounterMetricFamily(name, doc, labels=["feed"]) for k, (name, doc) in counters.items()}
+        restarts = CounterMetricFamily("fieldkit_feed_source_restarts", "Times a feed's source ended.", labels=["feed"])
+        requests = CounterMetricFamily("fieldkit_feed_keyframe_requests", "Keyframes asked for.", labels=["feed"])
+        for name, runner in media.feeds.items():
+            for key, family in families.items():
+                family.add_metric([name], getattr(runner.relay.stats, key))
+            restarts.add_metric([name], runner.restarts)
+            requests.add_metric([name], runner.relay.keyframe_requests)
+        yield from families.values()
+        yield restarts
+        yield requests
+        yield GaugeMetricFamily("fieldkit_webrtc_viewers", "WHEP sessions open on this node.", len(media.viewers))
 
 
 def registry_for(node: EdgeNode, live_clients: Callable[[], int]) -> CollectorRegistry:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from kit import LocalNode
+from prometheus_client.parser import text_string_to_metric_families
 from whep_client import watch
 
 from edge.auth import Role
@@ -36,6 +37,14 @@ async def test_viewer_decodes_frames_stamped_by_the_sim_camera(cam_node: LocalNo
             assert (feed.codec, feed.width, feed.height, feed.source) == ("H264", 320, 180, "sim")
             assert feed.fps and feed.fps > 5
             assert feed.bitrate_kbps is not None and feed.bitrate_kbps > 0
+            samples = {
+                (s.name, s.labels.get("feed")): s.value
+                for family in text_string_to_metric_families((await client.get("/metrics")).text)
+                for s in family.samples
+            }
+            assert samples[("fieldkit_webrtc_viewers", None)] == 1
+            assert samples[("fieldkit_feed_keyframes_total", "cam1")] >= 1
+            assert samples[("fieldkit_feed_access_units_total", "cam1")] >= 20
         finally:
             await viewer.close(client)
         await _feed(cam_node, "live", viewers=0)
