@@ -16,6 +16,16 @@ SourceKind = Literal["sim", "rtsp", "rtp", "mpegts", "whip"]
 Analysis = Literal["hotspot", "motion"]
 
 
+class VariantConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A smaller encode of a sim or WHIP feed for narrow links, made once and shared by its viewers."""
+
+    name: Annotated[FeedName, _doc("Variant name, chosen by a viewer with ?profile=<name> (e.g. low).")]
+    width: Annotated[int, _doc("Picture width."), Meta(ge=64, le=3840, multiple_of=2)] = 320
+    height: Annotated[int, _doc("Picture height."), Meta(ge=64, le=2160, multiple_of=2)] = 180
+    fps: Annotated[float, _doc("Frames per second (a divisor of the feed's)."), Meta(gt=0, le=60)] = 5.0
+    bitrate_kbps: Annotated[int, _doc("Target bitrate."), Meta(ge=20, le=20000)] = 150
+
+
 class FeedConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One video feed: where it comes from and what it shows."""
 
@@ -44,6 +54,9 @@ class FeedConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     height: Annotated[int, _doc("Sim: picture height."), Meta(ge=64, le=2160, multiple_of=2)] = 360
     fps: Annotated[float, _doc("Sim: frames per second."), Meta(gt=0, le=60)] = 15.0
     bitrate_kbps: Annotated[int, _doc("Sim and WHIP re-encode: target bitrate."), Meta(ge=50, le=20000)] = 800
+    variants: Annotated[
+        list[VariantConfig], _doc("Sim feeds: smaller encodes for narrow links (pass-through feeds have none).")
+    ] = []
     analysis: Annotated[list[Analysis], _doc("OpenCV analysis to run on this feed (it decodes, so opt in).")] = []
     public_url: Annotated[str, _doc("A URL other tools (ATAK, VLC) can open for this feed, if any.")] = ""
 
@@ -83,6 +96,11 @@ def problems(section: MediaSection, path: str = "media") -> list[str]:
             found.append(f"{where}.url: a {feed.source} feed needs a url")
         if (feed.lat is None) != (feed.lon is None):
             found.append(f"{where}.lat / {where}.lon: give both or neither")
+        names = [v.name for v in feed.variants]
+        if "main" in names or len(set(names)) != len(names):
+            found.append(f"{where}.variants: names must be unique and not 'main'")
+        if feed.variants and feed.source != "sim":
+            found.append(f"{where}.variants: only a sim feed encodes variants (others are passed through)")
         if feed.vehicle_sysid is not None and feed.lat is not None:
             found.append(f"{where}: a feed follows its vehicle (vehicle_sysid) or stands still (lat/lon), not both")
     return found

@@ -40,6 +40,8 @@ class FeedRunner:
         self.source = source
         request = source.request_keyframe if source.forces_keyframes else None
         self.relay = Relay(cfg.name, request_keyframe=request, viewer_queue=viewer_queue, clock=clock)
+        # "main", plus the narrow-link variants a source produces itself (the sim camera's smaller encodes)
+        self.relays: dict[str, Relay] = {"main": self.relay, **getattr(source, "variant_relays", {})}
         self.state = "starting"
         self.error: str | None = None
         self.restarts = 0

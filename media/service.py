@@ -46,7 +46,8 @@ def make_source(cfg: FeedConfig, seed: int) -> Source:
     """The source a feed's config asks for."""
     profile = Profile(cfg.width, cfg.height, cfg.fps, cfg.bitrate_kbps)
     if cfg.source == "sim":
-        return SimCamera(profile, thermal=cfg.thermal, seed=seed, label=cfg.title or cfg.name)
+        variants = {v.name: Profile(v.width, v.height, v.fps, v.bitrate_kbps) for v in cfg.variants}
+        return SimCamera(profile, variants=variants, thermal=cfg.thermal, seed=seed, label=cfg.name)
     if cfg.source == "whip":
         return WhipSource(profile)
     from media.sources.demux import open_source  # type: ignore[import-not-found]  # noqa: PLC0415
@@ -95,18 +96,23 @@ class MediaService:
             for runner in self.feeds.values():
                 if isinstance(runner.source, WhipSource):
                     await runner.source.hang_up()
-                runner.relay.close()
+                for relay in runner.relays.values():
+                    relay.close()
 
     # -- viewers (WHEP) -------------------------------------------------------------------------
 
-    async def open_viewer(self, name: str, offer_sdp: str, who: str) -> tuple[Viewer, str]:
-        """A WHEP session on feed ``name``; raises NoSuchFeed, TooManyViewers or OfferError."""
+    async def open_viewer(self, name: str, offer_sdp: str, who: str, profile: str = "main") -> tuple[Viewer, str]:
+        """A WHEP session on feed ``name`` (``profile``: main or a variant); raises NoSuchFeed, TooManyViewers
+        or OfferError."""
         runner = self.feed(name)
+        relay = runner.relays.get(profile)
+        if relay is None:
+            raise NoSuchFeed(f"feed {name!r} has no profile {profile!r} (it has {', '.join(runner.relays)})")
         if len(self.viewers) >= self.cfg.max_viewers:
             raise TooManyViewers(f"this node serves at most {self.cfg.max_viewers} viewers")
-        if runner.relay.viewers >= self.cfg.max_viewers_per_feed:
+        if sum(r.viewers for r in runner.relays.values()) >= self.cfg.max_viewers_per_feed:
             raise TooManyViewers(f"feed {name!r} serves at most {self.cfg.max_viewers_per_feed} viewers")
-        viewer, answer = await answer_offer(runner.relay, name, offer_sdp, who, self._forget)
+        viewer, answer = await answer_offer(relay, name, offer_sdp, who, self._forget)
         self.viewers[viewer.id] = viewer
         log.info("viewer %s of feed %s opened by %s", viewer.id, name, who)
         return viewer, answer
@@ -178,7 +184,7 @@ class MediaService:
             width=info.width,
             height=info.height,
             fps=round(fps * 2) / 2 if state == "live" else 0.0,
-            viewers=runner.relay.viewers,
+            viewers=sum(r.viewers for r in runner.relays.values()),
             vehicle_id=vehicle_id,
             heading_deg=None if heading is None else round(heading, 1),
             fov_deg=cfg.fov_deg,
@@ -188,6 +194,7 @@ class MediaService:
             range_m=cfg.range_m,
             thermal=cfg.thermal,
             error=None if state == "live" else runner.error,
+            profiles=list(runner.relays),
         )
 
     def _publish(self, runner: FeedRunner) -> None:

@@ -4,7 +4,8 @@ The sim camera writes, across the top of every frame, 64 black-or-white cells: t
 milliseconds (low 40 bits), the frame counter (16 bits) and an 8-bit checksum. A viewer that reads
 the strip back (an aiortc client in a test, the benchmark, or a browser through a canvas) knows how
 old the picture is — glass-to-glass latency measured at the glass, with no clock but the host's.
-The cells are at least 8 px wide and 12 px high, which survives H.264 at the sim's bitrates.
+Each cell is 1/64 of the width and 12 px high; from 320 px wide (5 px cells) up, it survives H.264
+at the sim's bitrates (a smaller narrow-link variant is too small to carry it).
 """
 
 from __future__ import annotations

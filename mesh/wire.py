@@ -154,6 +154,7 @@ class FeedBody(_Body, tag=3, frozen=True, array_like=True):
     recording: bool = False
     snapshot_ts: Timestamp | None = None
     error: Text | None = None
+    profiles: Annotated[list[Name], Meta(max_length=8)] = []  # "main" and narrow-link variants
 
 
 class NodeBody(_Body, tag=4, frozen=True, array_like=True):

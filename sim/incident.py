@@ -18,7 +18,7 @@ from drones.config import DronesSection, EndpointConfig
 from edge.config import Config
 from edge.radio.binary import EXAMPLE
 from edge.radio.binary_description import load as load_framing
-from media.config import FeedConfig, MediaSection
+from media.config import FeedConfig, MediaSection, VariantConfig
 
 from .drones import SimDrones, free_udp_port
 from .pdt_gateway import PdtGatewayEmulator
@@ -106,6 +106,7 @@ def _cameras(config: Config, drones: SimDrones) -> MediaSection:
             fov_deg=50.0 if v.sysid in drones.tethered_sysids else 70.0,
             range_m=400.0,
             analysis=["hotspot"] if v.sysid in drones.tethered_sysids else [],
+            variants=[VariantConfig(name="low", width=320, height=180, fps=5.0, bitrate_kbps=150)],
         )
         for v in drones.configs
     ]

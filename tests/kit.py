@@ -56,6 +56,8 @@ def write_config(tmp: Path, config: Config) -> Path:
 
 
 def _toml(value: object) -> str:
+    if isinstance(value, dict):  # an inline table
+        return "{" + ", ".join(f"{k} = {_toml(v)}" for k, v in value.items() if v is not None) + "}"
     if isinstance(value, list):
         return "[" + ", ".join(_toml(v) for v in value) + "]"
     if isinstance(value, bool):

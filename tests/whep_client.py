@@ -15,6 +15,9 @@ from av import VideoFrame
 
 from media import stamp
 
+# A small sim camera (cam1) for the media tests.
+SIM_FEED = {"name": "cam1", "source": "sim", "width": 320, "height": 180, "fps": 15.0, "lat": 36.7, "lon": 119.16}
+
 
 @dataclass
 class WhepViewer:
@@ -24,6 +27,7 @@ class WhepViewer:
     location: str
     frames: int = 0
     stamps: list[stamp.Stamp] = field(default_factory=list)
+    sizes: set[tuple[int, int]] = field(default_factory=set)
     ages_ms: list[int] = field(default_factory=list)
     first_frame_s: float | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -45,14 +49,16 @@ class WhepViewer:
         await self.pc.close()
 
 
-async def watch(client: httpx.AsyncClient, feed: str) -> WhepViewer:
-    """Open a WHEP session on ``feed`` through ``client`` (which carries the token)."""
+async def watch(client: httpx.AsyncClient, feed: str, profile: str = "main") -> WhepViewer:
+    """Open a WHEP session on ``feed`` (``profile``) through ``client`` (which carries the token)."""
     pc = RTCPeerConnection()
     pc.addTransceiver("video", direction="recvonly")
     await pc.setLocalDescription(await pc.createOffer())
     started = time.monotonic()
     response = await client.post(
-        f"/api/feeds/{feed}/whep", content=pc.localDescription.sdp, headers={"Content-Type": "application/sdp"}
+        f"/api/feeds/{feed}/whep?profile={profile}",
+        content=pc.localDescription.sdp,
+        headers={"Content-Type": "application/sdp"},
     )
     assert response.status_code == 201, response.text
     assert response.headers["content-type"].startswith("application/sdp")
@@ -75,6 +81,7 @@ async def _pull(viewer: WhepViewer, track: MediaStreamTrack, started: float) -> 
             if viewer.first_frame_s is None:
                 viewer.first_frame_s = time.monotonic() - started
             viewer.frames += 1
+            viewer.sizes.add((image.shape[1], image.shape[0]))
             read = stamp.read(image)
             if read is not None:
                 viewer.stamps.append(read)

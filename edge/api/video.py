@@ -9,13 +9,15 @@ A body that is not a usable offer gets 400 with the reason; a full feed or node,
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from litestar import Request, Response, Router, delete, get, post
 from litestar.exceptions import (
     ClientException,
     NotFoundException,
     ServiceUnavailableException,
 )
-from litestar.params import FromPath
+from litestar.params import FromPath, QueryParameter
 from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
 
 from edge.api.guards import NodeDep, authorize, principal_of
@@ -58,12 +60,18 @@ def list_feeds(node: NodeDep) -> list[Entity]:
 
 
 @post("/feeds/{name:str}/whep", opt=VIEW, status_code=201)
-async def whep(node: NodeDep, name: FromPath[str], request: Request) -> Response[str]:  # type: ignore[type-arg]
-    """Watch a feed: an SDP offer in, ``201`` with the answer and the session's ``Location`` out."""
+async def whep(
+    node: NodeDep,
+    name: FromPath[str],
+    request: Request,  # type: ignore[type-arg]
+    profile: Annotated[str, QueryParameter(max_length=32)] = "main",
+) -> Response[str]:
+    """Watch a feed (``?profile=low`` for a narrow-link variant): an SDP offer in, ``201`` with the answer
+    and the session's ``Location`` out."""
     media = _media(node)
     offer = await _offer(request)
     try:
-        viewer, answer = await media.open_viewer(name, offer, principal_of(request).label)
+        viewer, answer = await media.open_viewer(name, offer, principal_of(request).label, profile)
     except NoSuchFeed as exc:
         raise NotFoundException(str(exc)) from exc
     except TooManyViewers as exc:

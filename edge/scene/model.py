@@ -120,6 +120,7 @@ class Feed(_State, tag="feed", kw_only=True, frozen=True):
     recording: bool = False
     snapshot_ts: Timestamp | None = None  # when the newest snapshot was taken
     error: Text | None = None  # why the feed is not live, in plain words
+    profiles: Annotated[list[Name], Meta(max_length=8)] = []  # "main" and narrow-link variants
 
 
 class NodeRole(enum.Enum):

@@ -9,6 +9,7 @@ within one frame period.
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 import time
 
@@ -27,29 +28,53 @@ class SimCamera:
     kind = "sim"
     forces_keyframes = True
 
-    def __init__(self, profile: Profile, *, thermal: bool = False, seed: int = 1, label: str = "") -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        variants: dict[str, Profile] | None = None,
+        thermal: bool = False,
+        seed: int = 1,
+        label: str = "",
+    ) -> None:
         self.profile = profile
         self.info = StreamInfo("H264", profile.width, profile.height, profile.fps)
         self._scenery = Scenery(profile.width, profile.height, thermal=thermal, seed=seed, label=label)
-        self._encoder: H264Encoder | None = None
+        self._variants = variants or {}
+        self._encoders: dict[str, H264Encoder] = {}
+        # Narrow-link variants: the same rendered picture encoded again, smaller — once per variant,
+        # shared by all its viewers. Each has its own relay, fed by this source.
+        self.variant_relays = {
+            name: Relay(f"{label}:{name}", request_keyframe=functools.partial(self.request_keyframe, name))
+            for name in self._variants
+        }
 
-    def request_keyframe(self) -> None:
-        if self._encoder is not None:
-            self._encoder.request_keyframe()
+    def request_keyframe(self, variant: str = "main") -> None:
+        encoder = self._encoders.get(variant)
+        if encoder is not None:
+            encoder.request_keyframe()
 
     async def run(self, relay: Relay) -> None:
         loop = asyncio.get_running_loop()
         stop = threading.Event()
-        self._encoder = H264Encoder(self.profile)
+        self._encoders = {"main": H264Encoder(self.profile)}
+        self._encoders.update({name: H264Encoder(p) for name, p in self._variants.items()})
         try:
-            await asyncio.to_thread(self._produce, self._encoder, loop, relay, stop)
+            await asyncio.to_thread(self._produce, loop, relay, stop)
         finally:
             stop.set()
         raise SourceError("the sim camera stopped")
 
-    def _produce(
-        self, encoder: H264Encoder, loop: asyncio.AbstractEventLoop, relay: Relay, stop: threading.Event
-    ) -> None:
+    def _outputs(self, relay: Relay) -> list[tuple[H264Encoder, Relay, int]]:
+        """(encoder, relay, every how many frames) for the main picture and each variant."""
+        outputs = [(self._encoders["main"], relay, 1)]
+        for name, profile in self._variants.items():
+            every = max(1, round(self.profile.fps / profile.fps))
+            outputs.append((self._encoders[name], self.variant_relays[name], every))
+        return outputs
+
+    def _produce(self, loop: asyncio.AbstractEventLoop, relay: Relay, stop: threading.Event) -> None:
+        outputs = self._outputs(relay)
         period = 1.0 / self.profile.fps
         origin = due = time.monotonic()
         n = 0
@@ -62,10 +87,13 @@ class SimCamera:
             due += period
             captured, elapsed = time.time(), time.monotonic() - origin
             image = self._scenery.render(n, elapsed, captured)
-            frame = av.VideoFrame.from_ndarray(image, format="bgr24")
-            for unit in encoder.encode(frame, round(elapsed * 90000), captured):
-                try:
-                    loop.call_soon_threadsafe(relay.publish, unit)
-                except RuntimeError:  # the loop is closing
-                    return
+            frame = av.VideoFrame.from_ndarray(image, format="bgr24").reformat(format="yuv420p")
+            for encoder, target, every in outputs:
+                if n % every:
+                    continue
+                for unit in encoder.encode(frame, round(elapsed * 90000), captured):
+                    try:
+                        loop.call_soon_threadsafe(target.publish, unit)
+                    except RuntimeError:  # the loop is closing
+                        return
             n += 1

@@ -36,6 +36,7 @@ FEED = {
     "heading_deg": 0.0,
     "fov_deg": 60.0,
     "range_m": 200.0,
+    "variants": [{"name": "low", "width": 320, "height": 180, "fps": 5.0, "bitrate_kbps": 150}],
 }
 DRONE = "vehicle:kit-test:7"
 
@@ -116,6 +117,16 @@ def test_clicking_a_drone_plays_its_camera(video_browser: Browser, video_node: N
     deadline = time.monotonic() + 10
     while viewers(video_node) != 1:
         assert time.monotonic() < deadline, "the node must count the page as a viewer"
+        time.sleep(0.2)
+
+    # a narrow-link variant: the kit's second encode, picked from the tile
+    tile.get_by_label("picture quality").select_option("low")
+    page.wait_for_function(
+        "() => document.querySelector('#video-dock .tile video')?.videoWidth === 320", timeout=WAIT_MS
+    )
+    deadline = time.monotonic() + 10
+    while viewers(video_node) != 1:
+        assert time.monotonic() < deadline, "switching quality replaces the session, it does not add one"
         time.sleep(0.2)
 
     # closing the tile ends the session on the node

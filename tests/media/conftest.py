@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 from kit import LocalNode, kit_config, start_local, stop_local
+from whep_client import SIM_FEED
 
 from edge.auth import Role
-
-FEED = {"name": "cam1", "source": "sim", "width": 320, "height": 180, "fps": 15.0, "lat": 36.7, "lon": 119.16}
 
 
 @pytest.fixture
 async def cam_node(tmp_path: Path) -> AsyncIterator[LocalNode]:
-    node, task = await start_local(kit_config(tmp_path, media={"feeds": [FEED]}))
+    node, task = await start_local(kit_config(tmp_path, media={"feeds": [SIM_FEED]}))
     tokens = {role: node.tokens.create(role, f"{role.name.lower()} tester") for role in Role}
     assert node.api_url is not None and node.media is not None
     try:

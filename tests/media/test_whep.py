@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
-from kit import LocalNode
+from kit import LocalNode, kit_config, start_local, stop_local
 from prometheus_client.parser import text_string_to_metric_families
-from whep_client import watch
+from whep_client import SIM_FEED, watch
 
 from edge.auth import Role
 from edge.scene import Feed
@@ -120,3 +121,29 @@ async def test_whep_needs_a_token_and_a_known_feed(cam_node: LocalNode) -> None:
     async with cam_node.client(Role.VIEWER) as client:
         response = await client.post("/api/feeds/nope/whep", content="v=0", headers={"Content-Type": "application/sdp"})
         assert response.status_code == 404
+
+
+async def test_a_narrow_link_variant_is_encoded_once_for_all_its_viewers(tmp_path: Path) -> None:
+    feed = {**SIM_FEED, "variants": [{"name": "low", "width": 160, "height": 90, "fps": 5.0, "bitrate_kbps": 100}]}
+    node, task = await start_local(kit_config(tmp_path, media={"feeds": [feed]}))
+    local = LocalNode(node, node.api_url or "", {Role.VIEWER: node.tokens.create(Role.VIEWER, "viewer")})
+    try:
+        async with local.client(Role.VIEWER) as client:
+            encoders = H264Encoder.instances
+            low = [await watch(client, "cam1", profile="low") for _ in range(3)]
+            main = await watch(client, "cam1")
+            for viewer in low:
+                await viewer.wait_frames(4)
+            await main.wait_frames(4)
+            assert H264Encoder.instances == encoders, "main and low were encoded before anyone watched"
+            assert all(v.sizes == {(160, 90)} for v in low) and main.sizes == {(320, 180)}
+            response = await client.post(
+                "/api/feeds/cam1/whep?profile=huge", content="v=0", headers={"Content-Type": "application/sdp"}
+            )
+            assert response.status_code == 404 and "has no profile 'huge'" in response.json()["detail"]
+            feed_entity = await _feed(local, "live", viewers=4)
+            assert feed_entity.profiles == ["main", "low"]
+            for viewer in [*low, main]:
+                await viewer.close(client)
+    finally:
+        await stop_local(node, task)

@@ -29,10 +29,13 @@ class Tile {
     this.video.muted = true;
     this.still = el("img", { class: "still", alt: "", hidden: true });
     this.state = el("span", { class: "state" });
+    this.profile = "main";
+    this.profiles = el("select", { class: "profile", "aria-label": "picture quality", hidden: true,
+      onchange: () => this.switchTo(this.profiles.value) });
     this.title = el("span", { class: "title" });
     this.note = el("p", { class: "note", hidden: true });
     this.root = el("figure", { class: "tile", "data-feed-id": feed.id },
-      el("figcaption", {}, this.title, this.state,
+      el("figcaption", {}, this.title, this.profiles, this.state,
         el("button", { type: "button", class: "quiet", "aria-label": "close video", onclick: () => onClose(this.id) }, "×")),
       this.video, this.still, this.note);
     this.closed = false;
@@ -49,6 +52,20 @@ class Tile {
     this.title.textContent = feed.name || feedName(feed.id);
     this.state.textContent = feed.state;
     this.root.dataset.state = feed.state;
+    const profiles = feed.profiles || [];
+    if (profiles.join() !== this.shownProfiles) {
+      this.shownProfiles = profiles.join();
+      this.profiles.replaceChildren(...profiles.map((p) => el("option", { value: p, selected: p === this.profile },
+        p === "main" ? "full" : p)));
+      this.profiles.hidden = profiles.length < 2;
+    }
+  }
+
+  // A narrow-link variant (encoded once on the kit for everyone who picks it), or back to full quality.
+  switchTo(profile) {
+    this.profile = profile;
+    this.hangUp();
+    this.connect();
   }
 
   async connect() {
@@ -68,7 +85,7 @@ class Tile {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
-      const path = `/api/feeds/${encodeURIComponent(feedName(this.id))}/whep`;
+      const path = `/api/feeds/${encodeURIComponent(feedName(this.id))}/whep?profile=${encodeURIComponent(this.profile)}`;
       const response = await send("POST", path, pc.localDescription.sdp, "application/sdp");
       this.location = response.headers.get("Location");
       await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
