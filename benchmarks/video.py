@@ -230,8 +230,8 @@ async def main(args: argparse.Namespace) -> None:
     for viewers in args.reencode_viewers:
         rows.append(await run_config("reencode", viewers, args))
     print(
-        f"\n720p-class sim feed {args.size} @ {args.fps:g} fps; window {args.seconds:g} s after {args.warmup:g} s warm-up; "
-        f"{os.cpu_count()} cores\n"
+        f"\nsim feed {args.size} @ {args.fps:g} fps; window {args.seconds:g} s after {args.warmup:g} s "
+        f"warm-up; {os.cpu_count()} cores\n"
     )
     print("| path | viewers | server CPU (% of a core) | per extra viewer | latency p50 | latency p95 | frames read |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
@@ -239,8 +239,9 @@ async def main(args: argparse.Namespace) -> None:
     for r in rows:
         one = base.get(r["mode"])
         extra = (r["cpu_pct"] - one["cpu_pct"]) / (r["viewers"] - 1) if one and r["viewers"] > 1 else None
+        per_viewer = "—" if extra is None else f"{extra:.2f} %"
         print(
-            f"| {r['mode']} | {r['viewers']} | {r['cpu_pct']:.1f} | {_fmt(extra, ' %') if extra is None else f'{extra:.2f} %'} "
+            f"| {r['mode']} | {r['viewers']} | {r['cpu_pct']:.1f} | {per_viewer} "
             f"| {_fmt(r['p50'], ' ms')} | {_fmt(r['p95'], ' ms')} | {r['frames']} |"
         )
 
