@@ -20,25 +20,11 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from edge.scene import (
-    Alert,
-    AlertClear,
-    AlertStatus,
-    Change,
-    Delta,
-    Feed,
-    Message,
-    Scene,
-    Severity,
-    Snapshot,
-    Subscription,
-    is_event,
-)
+from edge.scene import Delta, Scene, Snapshot, Subscription
 
 from .config import TakSection
-from .cot import CotOptions, alert_event, message_event, state_events, to_bytes
-from .cotin import CotRejected, Inbound, is_ours, parse_event
 from .framer import EventFramer
+from .hub import CotHub, encode
 
 if TYPE_CHECKING:
     from edge.node import EdgeNode
@@ -64,17 +50,10 @@ class TakServer:
 
     name = "tak"
 
-    def __init__(self, node: EdgeNode, cfg: TakSection, *, simulated: bool = False) -> None:
+    def __init__(self, node: EdgeNode, cfg: TakSection, hub: CotHub) -> None:
         self.node = node
         self.cfg = cfg
-        self.inbound = Inbound(node.node_id)
-        self.options = CotOptions(
-            stale_s=cfg.stale_s,
-            team=cfg.team,
-            simulated=simulated,
-            node_id=node.node_id,
-            video_urls=self.inbound.video_urls,
-        )
+        self.hub = hub
         self.counts: Counter[str] = Counter()
         self.port: int | None = None
         self.listening = asyncio.Event()
@@ -93,7 +72,6 @@ class TakServer:
 
     async def run(self) -> None:
         """Listen until cancelled; re-send the picture every ``resend_s``."""
-        self.inbound.restore(r.alert.id for r in self.scene.alerts() if r.status is not AlertStatus.CLEARED)
         server = await asyncio.start_server(self._serve, self.cfg.host, self.cfg.port, limit=READ_CHUNK)
         self.port = server.sockets[0].getsockname()[1]
         log.info("TAK streaming port on %s:%d", self.cfg.host, self.port)
@@ -172,35 +150,10 @@ class TakServer:
 
     async def _take(self, client: _Client, raw: bytes) -> None:
         """One event from a client: into the picture (if taken in) and on to the other clients."""
-        try:
-            event = parse_event(raw)
-        except CotRejected as exc:
-            self.counts[f"rejected_{exc.reason}"] += 1
-            return
-        self.counts["events_in"] += 1
-        if is_ours(event):
-            self.counts["ignored_own"] += 1
-            return
-        for other in list(self._clients):
-            if other is not client:
-                self._send(other, raw)
-        if not self.cfg.accept_in:
-            return
-        try:
-            await self._apply(self.inbound.changes(event, self.node.clock()))
-        except Exception as exc:  # a value the scene refuses must not end the connection
-            self.counts["rejected_invalid"] += 1
-            log.debug("%s: event %s not taken in: %s", client.name, event.uid, exc)
-
-    async def _apply(self, changes: list[Change]) -> None:
-        events = [c for c in changes if is_event(c)]
-        for change in changes:
-            if not is_event(change):
-                self.scene.apply_state(change)  # type: ignore[arg-type]
-                self.counts["taken_states"] += 1
-        if events:
-            await self.scene.append_many(events)  # type: ignore[arg-type]
-            self.counts["taken_events"] += len(events)
+        if await self.hub.take_raw(raw, self.name, self.counts, accept=self.cfg.accept_in):
+            for other in list(self._clients):
+                if other is not client:
+                    self._send(other, raw)
 
     def _send(self, client: _Client, data: bytes) -> None:
         if client.dropped or not data:
@@ -220,55 +173,15 @@ class TakServer:
 
     # -- what goes out -----------------------------------------------------------------------------
 
-    def _relayed(self, value: Change) -> bool:
-        """True for what came in over our own TAK port: clients already got it as it was sent."""
-        if value.origin != self.node.node_id:
-            return False
-        if isinstance(value, Message):
-            return value.via == "tak"
-        if isinstance(value, Alert | AlertClear):
-            return value.id.startswith("tak-911-")
-        return ":tak:" in value.id
-
     def _picture(self, snapshot: Snapshot) -> bytes:
-        now = self.node.clock()
-        feeds = [e for e in snapshot.entities if isinstance(e, Feed)]
-        out: list[ET.Element | None] = [
-            state_events(e, now, self.options, feeds) for e in snapshot.entities if not self._relayed(e)
-        ]
-        for record in snapshot.alerts:
-            if record.status is not AlertStatus.CLEARED and not self._relayed(record.alert):
-                out.append(alert_event(record.alert, now, self.options))
-        return self._encode(out)
+        return self._encode(self.hub.picture(snapshot, self.name))
 
     def _deltas(self, deltas: list[Delta]) -> bytes:
-        now = self.node.clock()
-        feeds: list[Feed] | None = None
-        out: list[ET.Element | None] = []
-        for delta in deltas:
-            value = delta.value
-            if delta.op == "reminder" and delta.alert is not None:
-                out.append(alert_event(delta.alert.alert, now, self.options))
-            elif value is None or self._relayed(value):
-                continue
-            elif delta.op == "state":
-                if feeds is None:
-                    feeds = [e for e in self.scene.entities("feed") if isinstance(e, Feed)]
-                out.append(state_events(value, now, self.options, feeds))  # type: ignore[arg-type]
-            elif isinstance(value, Alert):
-                out.append(alert_event(value, now, self.options))
-            elif isinstance(value, AlertClear):
-                record = self.scene.alert(value.alert_id)
-                if record is not None and record.alert.severity is Severity.EMERGENCY:
-                    out.append(alert_event(record.alert, now, self.options, cancel=True))
-            elif isinstance(value, Message):
-                out.append(message_event(value, now, self.options))
-        return self._encode(out)
+        return self._encode(self.hub.deltas(deltas, self.name))
 
-    def _encode(self, events: list[ET.Element | None]) -> bytes:
-        parts = [to_bytes(e) for e in events if e is not None]
-        self.counts["events_out"] += len(parts)
-        return b"".join(parts)
+    def _encode(self, events: list[ET.Element]) -> bytes:
+        self.counts["events_out"] += len(events)
+        return b"".join(encode(e, "xml") for e in events)
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

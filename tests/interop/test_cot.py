@@ -27,7 +27,7 @@ from edge.tak import CotOptions, CotRejected, EventFramer, Inbound, is_ours, par
 from edge.tak.cot import alert_event, entity_event, message_event, removed_event
 
 NOW = 1_700_000_000.0
-OPTS = CotOptions(stale_s=120.0, node_id="kit-a", video_urls={"feed:kit-a:cam": "rtsp://127.0.0.5:8554/cam"})
+OPTS = CotOptions(stale_s=120.0, node_id="kit-a")
 HERE = Position(lat=36.0671, lon=120.3826, alt_msl_m=35.0)
 
 UNIT = Unit(id="unit:pdt:1001", origin="kit-a", ts=NOW - 5, name="Rescue 1", pos=HERE, battery_pct=77.0,
@@ -35,7 +35,7 @@ UNIT = Unit(id="unit:pdt:1001", origin="kit-a", ts=NOW - 5, name="Rescue 1", pos
 VEHICLE = Vehicle(id="vehicle:kit-a:1", origin="kit-a", ts=NOW - 1, name="Overwatch", pos=HERE, battery_pct=64.0,
                   heading_deg=270.0, ground_speed_mps=8.0, vehicle_type="quadrotor")
 FEED = Feed(id="feed:kit-a:cam", origin="kit-a", ts=NOW - 1, vehicle_id="vehicle:kit-a:1", heading_deg=45.0,
-            fov_deg=70.0, pos=HERE)
+            fov_deg=70.0, pos=HERE, url="rtsp://127.0.0.5:8554/cam", range_m=800.0, source="rtsp")
 NODE = Node(id="node:kit-a", origin="kit-a", ts=NOW, name="Kit A", pos=HERE)
 POLYGON = Marker(id="marker:kit-a:p", origin="kit-a", ts=NOW, name="Search area", shape=Shape.POLYGON,
                  points=[(36.0, 120.0), (36.1, 120.0), (36.1, 120.2)], pos=Position(lat=36.0, lon=120.0),
@@ -86,9 +86,15 @@ def test_radio_unit_is_a_friendly_ground_unit_with_battery_and_track() -> None:
     assert detail.find("takv") is not None
     assert detail.find("status").get("battery") == "77"  # type: ignore[union-attr]
     assert detail.find("track").attrib == {"course": "90.0", "speed": "1.50"}  # type: ignore[union-attr]
-    assert float(event.find("point").get("hae")) == 35.0  # type: ignore[union-attr,arg-type]
-    simulated = entity_event(UNIT, NOW, CotOptions(simulated=True))
+    # We hold MSL; CoT wants height above the ellipsoid: unknown unless the geoid height N is configured.
+    assert float(event.find("point").get("hae")) == 9999999.0  # type: ignore[union-attr,arg-type]
+    with_n = entity_event(UNIT, NOW, CotOptions(geoid_separation_m=-4.5))
+    assert with_n is not None and float(with_n.find("point").get("hae")) == 30.5  # type: ignore[union-attr,arg-type]
+    simulated = entity_event(UNIT, NOW, CotOptions(simulated=True, node_id="kit-a"))
     assert simulated is not None and simulated.get("how") == "m-s"
+    # A sim node marks only what it simulates itself: a unit from another (real) node stays radio-reported.
+    other = entity_event(UNIT, NOW, CotOptions(simulated=True, node_id="kit-b"))
+    assert other is not None and other.get("how") == "m-r"
 
 
 def test_unknown_height_is_9999999() -> None:
@@ -105,8 +111,17 @@ def test_drone_carries_track_video_and_sensor() -> None:
     assert event.get("type") == "a-f-A-M-H-Q"
     assert detail.find("track").get("course") == "270.0"  # type: ignore[union-attr]
     assert detail.find("__video").get("url") == "rtsp://127.0.0.5:8554/cam"  # type: ignore[union-attr]
+    entry = detail.find("__video/ConnectionEntry")
+    assert entry is not None
+    assert (entry.get("protocol"), entry.get("address"), entry.get("port"), entry.get("path")) == (
+        "rtsp", "127.0.0.5", "8554", "/cam")
     sensor = detail.find("sensor")
-    assert sensor is not None and (sensor.get("azimuth"), sensor.get("fov")) == ("45.0", "70.0")
+    assert sensor is not None
+    assert (sensor.get("azimuth"), sensor.get("fov"), sensor.get("range")) == ("45.0", "70.0", "800")
+    assert event.get("how") == "m-g"
+    sim_feed = Feed(id="feed:kit-a:sim", origin="kit-a", ts=NOW, pos=HERE, source="sim")
+    sim = entity_event(sim_feed, NOW, OPTS)
+    assert sim is not None and sim.get("how") == "m-s"
     assert detail.find("status").get("battery") == "64"  # type: ignore[union-attr]
     plane = entity_event(Vehicle(id="vehicle:kit-a:2", origin="a", ts=NOW, pos=HERE, vehicle_type="fixed_wing"),
                          NOW, OPTS)
@@ -178,7 +193,7 @@ def test_round_trip_of_our_own_events_reads_back_and_is_not_taken_in_twice() -> 
     assert event is not None
     back = parse_event(to_bytes(event))
     assert (back.uid, back.type, back.callsign, back.team) == ("unit:pdt:1001", "a-f-G-U-C", "Rescue 1", "Cyan")
-    assert (back.lat, back.lon, back.hae) == (HERE.lat, HERE.lon, 35.0)
+    assert (back.lat, back.lon, back.hae) == (HERE.lat, HERE.lon, None)
     assert (back.battery_pct, back.course_deg, back.speed_mps) == (77.0, 90.0, 1.5)
     assert back.stale == pytest.approx(NOW + 120, abs=0.001)
     assert is_ours(back)
@@ -204,7 +219,9 @@ def test_an_atak_position_becomes_a_unit() -> None:
     assert isinstance(unit, Unit)
     assert unit.id == "unit:tak:ANDROID-1234"
     assert (unit.name, unit.team, unit.status, unit.battery_pct) == ("VIPER", "Red", "Team Lead", 41.0)
-    assert unit.pos == Position(lat=36.1, lon=120.4, alt_msl_m=12.5)
+    assert unit.pos == Position(lat=36.1, lon=120.4, alt_msl_m=None)  # HAE is not MSL
+    (known,) = Inbound("kit-a", geoid_separation_m=-4.5).changes(parse_event(atak_pli()), NOW)
+    assert known.pos == Position(lat=36.1, lon=120.4, alt_msl_m=17.0)  # type: ignore[union-attr]
     assert (unit.heading_deg, unit.speed_mps) == (180.0, 2.0)
     assert unit.ts == pytest.approx(1_699_999_995.0)
 
@@ -234,7 +251,16 @@ def test_video_announcement_becomes_a_feed() -> None:
     inbound = Inbound("kit-a")
     _unit, feed = inbound.changes(parse_event(data), NOW)
     assert isinstance(feed, Feed) and feed.id == "feed:tak:ANDROID-1234"
-    assert inbound.video_urls[feed.id] == "rtsp://127.0.1.9:554/live"
+    assert (feed.url, feed.source) == ("rtsp://127.0.1.9:554/live", "tak")
+    # ATAK 4.x announces only a ConnectionEntry, with a sensor cone
+    entry = (b'<__video><ConnectionEntry protocol="rtsp" address="127.0.1.9" port="8554" path="/uav" uid="x" '
+             b'alias="UAV"/></__video><sensor azimuth="90" fov="40" range="900"/></detail>')
+    (_u, feed2) = Inbound("kit-a").changes(parse_event(atak_pli().replace(b"</detail>", entry)), NOW)
+    assert isinstance(feed2, Feed)
+    assert (feed2.url, feed2.heading_deg, feed2.fov_deg, feed2.range_m) == ("rtsp://127.0.1.9:8554/uav", 90, 40, 900)
+    # and our own feed's announcement reads back as the same URL
+    ours = parse_event(to_bytes(entity_event(FEED, NOW, OPTS)))  # type: ignore[arg-type]
+    assert ours.video_url == FEED.url
 
 
 BOMB = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">
