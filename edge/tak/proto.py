@@ -27,6 +27,7 @@ from .cotin import CotEvent, CotRejected, parse_event
 
 MAGIC = 0xBF
 MESH_HEADER = b"\xbf\x01\xbf"
+MAX_TIME_MS = 253_402_300_799_000  # 9999-12-31T23:59:59Z, the last time ISO 8601 writes in four digits
 _STRINGS = ("type", "access", "qos", "opex", "uid")  # CotEvent fields 1-5; how is 9
 _TYPED: dict[str, tuple[int, tuple[str, ...]]] = {  # detail element -> (Detail field, its attributes in order)
     "contact": (2, ("endpoint", "callsign")),
@@ -202,8 +203,11 @@ def _text(fields: dict[int, list[bytes | int | float]], number: int) -> str:
 
 def _time(fields: dict[int, list[bytes | int | float]], number: int) -> str:
     value = _last(fields, number, int)
+    ms = value if isinstance(value, int) else 0
+    if ms > MAX_TIME_MS:
+        raise CotRejected("bad_time", str(ms))
     try:
-        return cot_time((value or 0) / 1000)
+        return cot_time(ms / 1000)
     except (OverflowError, OSError, ValueError) as exc:
         raise CotRejected("bad_time", str(value)) from exc
 
