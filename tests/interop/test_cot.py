@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import xml.etree.ElementTree as ET
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kit import kit_config
 
 from edge.scene import (
     Alert,
@@ -30,20 +32,69 @@ NOW = 1_700_000_000.0
 OPTS = CotOptions(stale_s=120.0, node_id="kit-a")
 HERE = Position(lat=36.0671, lon=120.3826, alt_msl_m=35.0)
 
-UNIT = Unit(id="unit:pdt:1001", origin="kit-a", ts=NOW - 5, name="Rescue 1", pos=HERE, battery_pct=77.0,
-            heading_deg=90.0, speed_mps=1.5, team="red")
-VEHICLE = Vehicle(id="vehicle:kit-a:1", origin="kit-a", ts=NOW - 1, name="Overwatch", pos=HERE, battery_pct=64.0,
-                  heading_deg=270.0, ground_speed_mps=8.0, vehicle_type="quadrotor")
-FEED = Feed(id="feed:kit-a:cam", origin="kit-a", ts=NOW - 1, vehicle_id="vehicle:kit-a:1", heading_deg=45.0,
-            fov_deg=70.0, pos=HERE, url="rtsp://127.0.0.5:8554/cam", range_m=800.0, source="rtsp")
+UNIT = Unit(
+    id="unit:pdt:1001",
+    origin="kit-a",
+    ts=NOW - 5,
+    name="Rescue 1",
+    pos=HERE,
+    battery_pct=77.0,
+    heading_deg=90.0,
+    speed_mps=1.5,
+    team="red",
+)
+VEHICLE = Vehicle(
+    id="vehicle:kit-a:1",
+    origin="kit-a",
+    ts=NOW - 1,
+    name="Overwatch",
+    pos=HERE,
+    battery_pct=64.0,
+    heading_deg=270.0,
+    ground_speed_mps=8.0,
+    vehicle_type="quadrotor",
+)
+FEED = Feed(
+    id="feed:kit-a:cam",
+    origin="kit-a",
+    ts=NOW - 1,
+    vehicle_id="vehicle:kit-a:1",
+    heading_deg=45.0,
+    fov_deg=70.0,
+    pos=HERE,
+    url="rtsp://127.0.0.5:8554/cam",
+    range_m=800.0,
+    source="rtsp",
+)
 NODE = Node(id="node:kit-a", origin="kit-a", ts=NOW, name="Kit A", pos=HERE)
-POLYGON = Marker(id="marker:kit-a:p", origin="kit-a", ts=NOW, name="Search area", shape=Shape.POLYGON,
-                 points=[(36.0, 120.0), (36.1, 120.0), (36.1, 120.2)], pos=Position(lat=36.0, lon=120.0),
-                 color="#00ff00")
-CIRCLE = Marker(id="marker:kit-a:c", origin="kit-a", ts=NOW, shape=Shape.CIRCLE, points=[(36.05, 120.1)],
-                radius_m=250.0, pos=Position(lat=36.05, lon=120.1))
-ALERT = Alert(id="alert-1", origin="kit-a", ts=NOW - 2, severity=Severity.EMERGENCY, title="Man down",
-              entity_id="unit:pdt:1001", pos=HERE)
+POLYGON = Marker(
+    id="marker:kit-a:p",
+    origin="kit-a",
+    ts=NOW,
+    name="Search area",
+    shape=Shape.POLYGON,
+    points=[(36.0, 120.0), (36.1, 120.0), (36.1, 120.2)],
+    pos=Position(lat=36.0, lon=120.0),
+    color="#00ff00",
+)
+CIRCLE = Marker(
+    id="marker:kit-a:c",
+    origin="kit-a",
+    ts=NOW,
+    shape=Shape.CIRCLE,
+    points=[(36.05, 120.1)],
+    radius_m=250.0,
+    pos=Position(lat=36.05, lon=120.1),
+)
+ALERT = Alert(
+    id="alert-1",
+    origin="kit-a",
+    ts=NOW - 2,
+    severity=Severity.EMERGENCY,
+    title="Man down",
+    entity_id="unit:pdt:1001",
+    pos=HERE,
+)
 MESSAGE = Message(id="msg-1", origin="kit-a", ts=NOW - 1, sender="Command", text="Hold position")
 
 
@@ -114,7 +165,11 @@ def test_drone_carries_track_video_and_sensor() -> None:
     entry = detail.find("__video/ConnectionEntry")
     assert entry is not None
     assert (entry.get("protocol"), entry.get("address"), entry.get("port"), entry.get("path")) == (
-        "rtsp", "127.0.0.5", "8554", "/cam")
+        "rtsp",
+        "127.0.0.5",
+        "8554",
+        "/cam",
+    )
     sensor = detail.find("sensor")
     assert sensor is not None
     assert (sensor.get("azimuth"), sensor.get("fov"), sensor.get("range")) == ("45.0", "70.0", "800")
@@ -123,8 +178,9 @@ def test_drone_carries_track_video_and_sensor() -> None:
     sim = entity_event(sim_feed, NOW, OPTS)
     assert sim is not None and sim.get("how") == "m-s"
     assert detail.find("status").get("battery") == "64"  # type: ignore[union-attr]
-    plane = entity_event(Vehicle(id="vehicle:kit-a:2", origin="a", ts=NOW, pos=HERE, vehicle_type="fixed_wing"),
-                         NOW, OPTS)
+    plane = entity_event(
+        Vehicle(id="vehicle:kit-a:2", origin="a", ts=NOW, pos=HERE, vehicle_type="fixed_wing"), NOW, OPTS
+    )
     assert plane is not None and plane.get("type") == "a-f-A-M-F-Q"
 
 
@@ -142,8 +198,12 @@ def test_markers_are_drawing_shapes() -> None:
     polygon = entity_event(POLYGON, NOW, OPTS)
     assert polygon is not None and polygon.get("type") == "u-d-f"
     links = [link.get("point") for link in check_event(polygon).findall("link")]
-    assert links == ["36.0000000,120.0000000", "36.1000000,120.0000000", "36.1000000,120.2000000",
-                     "36.0000000,120.0000000"]
+    assert links == [
+        "36.0000000,120.0000000",
+        "36.1000000,120.0000000",
+        "36.1000000,120.2000000",
+        "36.0000000,120.0000000",
+    ]
     assert check_event(polygon).find("strokeColor").get("value") == str(0xFF00FF00 - (1 << 32))  # type: ignore[union-attr]
     circle = entity_event(CIRCLE, NOW, OPTS)
     assert circle is not None and circle.get("type") == "u-d-c-c"
@@ -253,8 +313,10 @@ def test_video_announcement_becomes_a_feed() -> None:
     assert isinstance(feed, Feed) and feed.id == "feed:tak:ANDROID-1234"
     assert (feed.url, feed.source) == ("rtsp://127.0.1.9:554/live", "tak")
     # ATAK 4.x announces only a ConnectionEntry, with a sensor cone
-    entry = (b'<__video><ConnectionEntry protocol="rtsp" address="127.0.1.9" port="8554" path="/uav" uid="x" '
-             b'alias="UAV"/></__video><sensor azimuth="90" fov="40" range="900"/></detail>')
+    entry = (
+        b'<__video><ConnectionEntry protocol="rtsp" address="127.0.1.9" port="8554" path="/uav" uid="x" '
+        b'alias="UAV"/></__video><sensor azimuth="90" fov="40" range="900"/></detail>'
+    )
     (_u, feed2) = Inbound("kit-a").changes(parse_event(atak_pli().replace(b"</detail>", entry)), NOW)
     assert isinstance(feed2, Feed)
     assert (feed2.url, feed2.heading_deg, feed2.fov_deg, feed2.range_m) == ("rtsp://127.0.1.9:8554/uav", 90, 40, 900)
@@ -337,3 +399,30 @@ def test_random_bytes_never_raise_out_of_the_framer_or_parser(data: bytes) -> No
     for event in framer.feed(b"<event " + data + b"</event>" + data):
         with contextlib.suppress(CotRejected):
             parse_event(event)
+
+
+# -- configuration --------------------------------------------------------------------------------------------
+
+
+def test_tak_problems_are_reported_with_their_keys(tmp_path: Path) -> None:
+    from edge.config import check  # noqa: PLC0415
+
+    tak = {
+        "servers": [{"host": "tak.example", "cert": "c.pem"}, {"host": "tak.example", "tls": True}],
+        "multicast": {"enabled": True, "interface": "eth0"},
+    }
+    found = check({"node": {"id": "kit-a", "data_dir": str(tmp_path)}, "tak": tak})
+    assert "tak.servers[0]: cert and key go together (got only one)" in found
+    assert "tak.servers[0]: cert/ca are for TLS: set tls = true" in found
+    assert "tak.servers: two servers have the same name (or host:port)" in found
+    assert "tak.multicast.interface: 'eth0' is not an IPv4 address" in found
+
+
+def test_fieldkit_sim_marks_its_node_simulated(tmp_path: Path) -> None:
+    from sim import Scenario, build_incident  # noqa: PLC0415 - as `fieldkit sim` does
+
+    incident = build_incident(kit_config(tmp_path), Scenario(drones=False), lambda: NOW)
+    try:
+        assert incident.config.node.simulated  # so its units and drones go out as CoT how="m-s"
+    finally:
+        incident.gateway.unplug()

@@ -24,7 +24,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from google.protobuf.internal.decoder import _DecodeVarint  # type: ignore[attr-defined]
 from kit import kit_config, start_local, stop_local
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
 
+from edge.metrics import registry_for
 from edge.node import EdgeNode
 from edge.scene import Position, Unit
 
@@ -206,6 +209,12 @@ async def test_client_pushes_over_tls_with_a_client_certificate_and_takes_in_wha
         await _eventually(lambda: node.scene.get("unit:tak:ANDROID-77") is not None)  # type: ignore[union-attr]
         (client,) = node.tak_links.clients
         assert client.counts["taken_states"] == 1
+        scrape = generate_latest(registry_for(node, lambda: 0)).decode()
+        families = {f.name: f for f in text_string_to_metric_families(scrape)}
+        assert families["fieldkit_tak_link_up"].samples[0].labels == {"link": "tak-server:tak8089"}
+        assert families["fieldkit_tak_link_up"].samples[0].value == 1
+        taken = [s for s in families["fieldkit_tak_link"].samples if s.labels["kind"] == "taken_states"]
+        assert taken[0].value == 1
         # ... and is not sent back to the server it came from, though new changes of ours are.
         node.scene.apply_state(_unit("unit:pdt:1008", 36.8))
         seen = [e.get("uid") for e in [await _pytak_event(reader, "unit:pdt:1008")]]

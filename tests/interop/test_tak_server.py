@@ -114,8 +114,7 @@ async def test_pytak_position_chat_and_emergency_appear_in_the_picture(tak_node:
     _rx, writer = await _pytak(tak_node.node.tak.port or 0)
     watcher_rx, watcher = await _pytak(tak_node.node.tak.port or 0)  # a second ATAK user
     try:
-        pli = pytak.gen_cot(lat=36.11, lon=120.41, uid="ANDROID-42", cot_type="a-f-G-U-C", callsign="VIPER",
-                            stale=600)
+        pli = pytak.gen_cot(lat=36.11, lon=120.41, uid="ANDROID-42", cot_type="a-f-G-U-C", callsign="VIPER", stale=600)
         assert pli is not None
         # Chunked badly, with garbage between events: the framer copes.
         stream = pli + b"  junk  " + _chat("ANDROID-42", "need water at the bridge") + _emergency("ANDROID-42")
