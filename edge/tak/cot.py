@@ -12,6 +12,7 @@ an ATAK 911 alert and its cancel, ``b-t-f`` GeoChat, ``u-d-f`` a freehand line o
 
 from __future__ import annotations
 
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -35,6 +36,9 @@ from edge.scene import (
 )
 
 UNKNOWN = 9999999.0  # CoT's value for an unknown hae, ce or le
+# TAK's detail schemas type __chat senderCallsign as xs:NMTOKEN and remarks source as xs:NCName.
+_NOT_NMTOKEN = re.compile(r"[^\w.:-]")
+_NOT_NCNAME = re.compile(r"[^\w.-]")
 ALL_CHAT = "All Chat Rooms"  # ATAK's room for messages to everyone
 TAKV = {"device": "fieldkit", "platform": "fieldkit", "os": "linux", "version": "0.1.0"}
 
@@ -305,6 +309,7 @@ def alert_event(alert: Alert, now: float, opts: CotOptions, *, cancel: bool = Fa
 def message_event(message: Message, now: float, opts: CotOptions, pos: Position | None = None) -> ET.Element:
     """A text message as GeoChat (``b-t-f``) in ATAK's All Chat Rooms, or to one TAK contact."""
     sender_uid = f"node:{opts.node_id}" if not message.via else f"{message.via}:{message.sender}"
+    sender_uid = _NOT_NMTOKEN.sub("_", sender_uid)  # a link uid is an xs:NMTOKEN
     room = ALL_CHAT if message.to == "all" else message.to
     uid = f"GeoChat.{sender_uid}.{room}.{message.id}"
     event = _event(uid, "b-t-f", "h-g-i-g-o", now=now, start=message.ts, stale=now + max(opts.stale_s, 86400.0))
@@ -319,13 +324,15 @@ def message_event(message: Message, now: float, opts: CotOptions, pos: Position 
             "messageId": message.id,
             "chatroom": room,
             "id": room,
-            "senderCallsign": message.sender,
+            "senderCallsign": _NOT_NMTOKEN.sub("_", message.sender) or "fieldkit",
         },
     )
     ET.SubElement(chat, "chatgrp", {"uid0": sender_uid, "uid1": room, "id": room})
     ET.SubElement(detail, "link", {"uid": sender_uid, "type": "a-f-G-U-C", "relation": "p-p"})
     remarks = ET.SubElement(
-        detail, "remarks", {"source": f"BAO.F.ATAK.{sender_uid}", "to": room, "time": cot_time(message.ts)}
+        detail,
+        "remarks",
+        {"source": _NOT_NCNAME.sub(".", f"BAO.F.ATAK.{sender_uid}"), "to": room, "time": cot_time(message.ts)},
     )
     remarks.text = message.text
     return event

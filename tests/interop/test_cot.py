@@ -248,6 +248,18 @@ def test_removed_is_a_forced_delete() -> None:
 # -- CoT in -----------------------------------------------------------------------------------------
 
 
+def test_geochat_fits_the_tak_chat_schema_types() -> None:
+    # __chat senderCallsign is an xs:NMTOKEN and remarks source an xs:NCName in TAK's detail schemas.
+    message = Message(id="msg-2", origin="kit-a", ts=NOW, sender="Command Post 3", text="Go", via="pdt")
+    event = message_event(message, NOW, OPTS)
+    detail = check_event(event)
+    assert detail.find("__chat").get("senderCallsign") == "Command_Post_3"  # type: ignore[union-attr]
+    source = detail.find("remarks").get("source")  # type: ignore[union-attr]
+    assert source == "BAO.F.ATAK.pdt.Command_Post_3"
+    assert detail.find("__chat/chatgrp").get("uid0") == "pdt:Command_Post_3"  # type: ignore[union-attr]
+    assert detail.find("link").get("uid") == "pdt:Command_Post_3"  # type: ignore[union-attr]
+
+
 def test_round_trip_of_our_own_events_reads_back_and_is_not_taken_in_twice() -> None:
     event = entity_event(UNIT, NOW, OPTS)
     assert event is not None
