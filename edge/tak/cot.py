@@ -282,7 +282,7 @@ def removed_event(removed: Removed, now: float) -> ET.Element:
     event = _event(f"{removed.id}:delete", "t-x-d-d", "h-e", now=now, start=removed.ts, stale=now + 20.0)
     _point(event, None)
     detail = ET.SubElement(event, "detail")
-    ET.SubElement(detail, "link", {"uid": removed.id, "relation": "none", "type": "none"})
+    ET.SubElement(detail, "link", {"uid": removed.id, "relation": "p-p", "type": "none"})
     ET.SubElement(detail, "__forcedelete")
     return event
 
