@@ -293,6 +293,20 @@ async def test_protobuf_link_sends_stream_frames_takproto_decodes_and_reads_thei
             )  # type: ignore[union-attr]
         )
         assert node.scene.get("unit:tak:ANDROID-P").name == "PROTO"  # type: ignore[union-attr]
+        # Hostile input from the server: garbage, an entity bomb, a bad frame, an oversized frame, a bad point.
+        # (a DTD before an event is garbage to the framer: only an entity reference reaches the parser)
+        bomb = b'<!DOCTYPE e [<!ENTITY a "aaaa">]><event uid="x" type="a-f"><point lat="1" lon="1"/>&a;</event>'
+        bad_point = _pli("ANDROID-Q", "Q", 36.6).replace(b'lat="36.6', b'lat="96.6')
+        writer.write(b"\x00junk\xff" + bomb + b"\xbf\x05\x12\x03\xff\xff\xff" + b"\xbf\x80\x80\x10" + b"x" * 300_000)
+        writer.write(bad_point + _pli("ANDROID-R", "AFTER", 36.62))
+        await writer.drain()
+        await _eventually(lambda: node.scene.get("unit:tak:ANDROID-R") is not None)  # type: ignore[union-attr]
+        (client,) = node.tak_links.clients
+        counts = client.counts
+        assert counts["rejected_bad_xml"] == 1 and counts["rejected_bad_proto"] == 1, counts
+        assert counts["framer_oversize"] == 1 and counts["rejected_bad_point"] == 1, counts
+        assert counts["framer_garbage_bytes"] > 0
+        assert client.connected.is_set()  # none of it ended the link
         writer.transport.abort()
     finally:
         await stop_local(node, task)
@@ -322,7 +336,7 @@ def _pytak_udp(port: int, ttl: int = 0) -> configparser.SectionProxy:
 async def test_multicast_sa_on_loopback_both_ways_with_pytak(tmp_path: Path, protocol: str) -> None:
     port = _free_udp_port()
     sa = {"enabled": True, "group": "239.2.3.1", "port": port, "interface": "127.0.0.1", "ttl": 0, "protocol": protocol}
-    node, task = await _node(tmp_path, multicast=sa, max_event_bytes=8192)
+    node, task = await _node(tmp_path, multicast=sa, max_event_bytes=8192, enabled=True, port=0)
     config = _pytak_udp(port)
     if protocol == "protobuf":
         config["TAK_PROTO"] = "1"
@@ -335,6 +349,13 @@ async def test_multicast_sa_on_loopback_both_ways_with_pytak(tmp_path: Path, pro
         tx = pytak.TXWorker(asyncio.Queue(), config, writer)
         await tx.handle_data(_pli("ANDROID-MC", "GULL", 36.69))
         await _eventually(lambda: node.scene.get("unit:tak:ANDROID-MC") is not None)  # type: ignore[union-attr]
+        # ... and reaches the ATAK users on the streaming port (another link), though not the group again.
+        assert node.tak is not None
+        await asyncio.wait_for(node.tak.listening.wait(), 5)
+        port_reader, port_writer = await asyncio.open_connection("127.0.0.1", node.tak.port)
+        relayed = await _pytak_event(port_reader, "unit:tak:ANDROID-MC")
+        assert relayed.find("detail/contact").get("callsign") == "GULL"  # type: ignore[union-attr]
+        port_writer.close()
         # Our PLI goes out on the group; pytak's multicast receiver gets it.
         node.scene.apply_state(_unit("unit:pdt:3003", 36.68))
 
