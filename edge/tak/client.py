@@ -1,8 +1,10 @@
 """A TAK server we connect out to (TAK Server, OpenTAKServer, FreeTAKServer): push our picture, take theirs.
 
 The same stream the streaming port serves (the picture, then every change, and the picture again
-every ``resend_s``) is written to the server, as XML or TAK Protocol v1 stream frames; whatever the
-server sends (its users' positions, GeoChat, emergencies) is framed, parsed safely and taken in.
+every ``resend_s``) is written to the server; whatever the server sends (its users' positions,
+GeoChat, emergencies) is framed, parsed safely and taken in. Every connection starts in XML; with
+``protocol = "protobuf"`` we ask for TAK Protocol v1 when the server offers it (``negotiation.py``)
+and stay in XML with a server that never does (FreeTAKServer, OpenTAKServer).
 
 Reconnecting is the node's one mechanism: when the connection fails or ends, ``run`` raises and the
 supervisor starts it again with backoff and jitter. TLS always verifies the server (against
@@ -20,9 +22,11 @@ from typing import TYPE_CHECKING
 
 from edge.scene import Snapshot, Subscription
 
+from . import negotiation
 from .config import TakSection, TakServerLink
+from .cotin import CotEvent, CotRejected
 from .framer import EventFramer
-from .hub import CotHub, encode
+from .hub import CotHub, Framing, encode
 
 if TYPE_CHECKING:
     import xml.etree.ElementTree as ET
@@ -49,9 +53,11 @@ class TakClient:
         self.link = link
         self.hub = hub
         self.name = f"tak-server:{link.label}"
-        self.framing = "stream" if link.protocol == "protobuf" else "xml"
+        self.framing: Framing = "xml"  # every connection starts in XML; "stream" once TAK Protocol is agreed
         self.counts: Counter[str] = Counter()
         self.connected = asyncio.Event()
+        self._settled = asyncio.Event()  # clear while our protocol request awaits the server's answer
+        self._asked: str | None = None  # uid of our request
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS context for this server, or None for plain TCP."""
@@ -66,13 +72,15 @@ class TakClient:
         """Connect, push and read until the connection ends; then raise so the supervisor reconnects."""
         reader, writer = await self._connect()
         self.counts["connects"] += 1
+        self.framing, self._asked = "xml", None
+        self._settled.set()
         self.connected.set()
         subscription = self.hub.scene.subscribe(self.name)
         log.info("%s: connected (%s)", self.name, self.link.protocol)
         tasks = [
             asyncio.create_task(self._pump(writer, subscription)),
             asyncio.create_task(self._resend(writer)),
-            asyncio.create_task(self._read(reader)),
+            asyncio.create_task(self._read(reader, writer)),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -133,19 +141,50 @@ class TakClient:
     async def _send(self, writer: asyncio.StreamWriter, events: list[ET.Element]) -> None:
         if not events:
             return
-        data = b"".join(encode(e, self.framing) for e in events)  # type: ignore[arg-type]
+        if not self._settled.is_set():  # after our request we may send nothing until the answer
+            try:
+                await asyncio.wait_for(self._settled.wait(), negotiation.ANSWER_TIMEOUT_S)
+            except TimeoutError:
+                raise TakLinkError("no answer to our TAK Protocol request within a minute") from None
+        data = b"".join(encode(e, self.framing) for e in events)
         writer.write(data)
         self.counts["events_out"] += len(events)
         self.counts["bytes_out"] += len(data)
         await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_S)
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        # Servers in protobuf mode may still send XML (FreeTAKServer does): accept both.
+    async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # Accept stream frames whenever protobuf is wanted: a server switches on its answer, mid-read.
         framer = EventFramer(self.cfg.max_event_bytes, protobuf=self.link.protocol == "protobuf")
         while data := await reader.read(READ_CHUNK):
             self.counts["bytes_in"] += len(data)
             for raw in framer.feed(data):
-                await self.hub.take_raw(raw, self.name, self.counts)
+                try:
+                    event = self.hub.decode(raw)
+                except CotRejected as exc:
+                    self.counts[f"rejected_{exc.reason}"] += 1
+                    continue
+                if negotiation.is_control(event):
+                    await self._negotiate(event, writer)
+                else:
+                    await self.hub.take(event, self.name, self.counts)
             for kind, count in framer.drops.items():
                 self.counts[f"framer_{kind}"] += count
             framer.drops.clear()
+
+    async def _negotiate(self, event: CotEvent, writer: asyncio.StreamWriter) -> None:
+        """Ask for TAK Protocol when the server offers it and protobuf is configured; act on its answer."""
+        if event.type == negotiation.OFFER:
+            wanted = self.link.protocol == "protobuf" and self.framing == "xml" and self._asked is None
+            if wanted and negotiation.VERSION in event.control_versions:
+                self._asked = event.uid
+                self._settled.clear()
+                writer.write(encode(negotiation.request(event.uid, self.node.clock()), "xml"))
+                self.counts["protocol_requests"] += 1
+        elif event.type == negotiation.RESPONSE and event.uid == self._asked:
+            if event.control_status:
+                self.framing = "stream"
+                log.info("%s: switched to TAK Protocol version 1", self.name)
+            else:
+                log.warning("%s: the server refused TAK Protocol; staying with XML", self.name)
+            self.counts["protocol_protobuf" if event.control_status else "protocol_refused"] += 1
+            self._settled.set()

@@ -86,6 +86,13 @@ class TakSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         bool, _doc("Take CoT in from connected clients: positions become units, GeoChat messages, 911 alerts.")
     ] = True
     team: Annotated[str, _doc("Team colour (`__group`) our events carry."), Meta(max_length=40)] = "Cyan"
+    offer_protobuf: Annotated[
+        bool,
+        _doc(
+            "Offer TAK Protocol v1 (protobuf) to streaming-port clients, as TAK Server does (t-x-takp-v); "
+            "a client that asks is switched, every other one stays on XML."
+        ),
+    ] = True
     geoid_separation_m: Annotated[
         Annotated[float, Meta(ge=-110.0, le=90.0)] | None,
         _doc(

@@ -62,6 +62,8 @@ class CotEvent(msgspec.Struct, frozen=True, kw_only=True):
     sensor_azimuth_deg: float | None = None
     sensor_fov_deg: float | None = None
     sensor_range_m: float | None = None
+    control_versions: tuple[int, ...] = ()  # TakControl: versions offered (t-x-takp-v) or asked for (t-x-takp-q)
+    control_status: bool | None = None  # TakControl: the answer (t-x-takp-r)
 
 
 def parse_time(text: str | None) -> float:
@@ -164,6 +166,12 @@ def _detail(detail: ET.Element) -> dict[str, object]:
         out["emergency_cancel"] = emergency.get("cancel", "").lower() == "true"
     if (video := detail.find("__video")) is not None:
         out["video_url"] = _video_url(video)
+    if (control := detail.find("TakControl")) is not None:
+        out["control_versions"] = tuple(
+            int(v) for c in control if (v := c.get("version", "")).isdigit() and len(v) < 4
+        )[:8]
+        if (answer := control.find("TakResponse")) is not None:
+            out["control_status"] = answer.get("status", "").lower() == "true"
     if (sensor := detail.find("sensor")) is not None:
         out["sensor_azimuth_deg"] = _opt_float(sensor.get("azimuth"))
         fov, reach = _opt_float(sensor.get("fov")), _opt_float(sensor.get("range"))

@@ -15,6 +15,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
+from defusedxml.ElementTree import fromstring
+
 from edge.scene import (
     Alert,
     AlertClear,
@@ -172,9 +174,26 @@ class CotHub:
         return [e for e in out if e is not None]
 
 
+# ATAK's takproto README: streamed XML events are each "prefaced by XML header, followed by a newline".
+XML_HEADER = b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+
+
 def encode(event: ET.Element, framing: Framing) -> bytes:
     """One event as bytes on the wire."""
     if framing == "xml":
-        return to_bytes(event)
-    message = proto.encode(event)
-    return proto.stream_frame(message) if framing == "stream" else proto.mesh_frame(message)
+        return XML_HEADER + to_bytes(event)
+    if framing == "stream":
+        return proto.stream_frame(proto.encode(event))
+    return proto.mesh_frame(proto.encode(event, tak_control=True))
+
+
+def reframe(raw: bytes, framing: Framing) -> bytes:
+    """An event as received (XML or a protobuf frame, already accepted by the parser) in ``framing``."""
+    if raw[:1] == b"\xbf":
+        message = proto.unframe(raw)
+        if framing == "xml":
+            return XML_HEADER + proto.to_xml(message)
+        return proto.stream_frame(message) if framing == "stream" else proto.mesh_frame(message)
+    if framing == "xml":
+        return raw
+    return encode(fromstring(raw, forbid_dtd=True, forbid_entities=True, forbid_external=True), framing)

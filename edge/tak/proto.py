@@ -112,8 +112,12 @@ def _detail(detail: ET.Element | None) -> bytes:
     return _bytes_field(15, _bytes_field(1, b"".join(xml_parts)) + b"".join(typed)) or _varint(15 << 3 | 2) + b"\x00"
 
 
-def encode(event: ET.Element) -> bytes:
-    """One CoT event element as a serialized ``TakMessage`` (no framing)."""
+def encode(event: ET.Element, *, tak_control: bool = False) -> bytes:
+    """One CoT event element as a serialized ``TakMessage`` (no framing).
+
+    ``tak_control`` adds ``TakControl`` (we decode versions 1 to 1), which mesh senders must announce
+    at least once a minute; we put it in every mesh datagram (6 bytes) rather than keep a timer.
+    """
     parts = [_str_field(i, event.get(name)) for i, name in enumerate(_STRINGS, start=1)]
     parts += [_uint_field(6, _ms(event.get("time"))), _uint_field(7, _ms(event.get("start")))]
     parts += [_uint_field(8, _ms(event.get("stale"))), _str_field(9, event.get("how"))]
@@ -122,7 +126,8 @@ def encode(event: ET.Element) -> bytes:
         for number, name in enumerate(("lat", "lon", "hae", "ce", "le"), start=10):
             parts.append(_double_field(number, float(point.get(name) or 0.0)))
     parts.append(_detail(event.find("detail")))
-    return _bytes_field(2, b"".join(parts))
+    control = _bytes_field(1, _uint_field(1, 1) + _uint_field(2, 1)) if tak_control else b""
+    return control + _bytes_field(2, b"".join(parts))
 
 
 def stream_frame(message: bytes) -> bytes:
@@ -235,6 +240,11 @@ def _typed_xml(tag: str, attrs: tuple[str, ...], data: bytes) -> str:
 
 def decode(message: bytes) -> CotEvent:
     """A serialized ``TakMessage`` as a checked event; raises ``CotRejected`` for anything unusable."""
+    return parse_event(to_xml(message))
+
+
+def to_xml(message: bytes) -> bytes:
+    """A serialized ``TakMessage`` as CoT XML (not yet checked: ``parse_event`` does that)."""
     event = _last(_fields(message), 2, bytes)
     if not isinstance(event, bytes):
         raise CotRejected("bad_proto", "no cotEvent")
@@ -253,19 +263,24 @@ def decode(message: bytes) -> CotEvent:
                 xml.append(_typed_xml(tag, names, data))
         xml.append(_text(parts, 1))  # untrusted XML: parse_event's safe parser judges it with the rest
     xml.append("</detail></event>")
-    return parse_event("".join(xml).encode())
+    return "".join(xml).encode()
 
 
 def decode_frame(frame: bytes) -> CotEvent:
     """A stream frame or a mesh datagram, decoded."""
+    return decode(unframe(frame))
+
+
+def unframe(frame: bytes) -> bytes:
+    """The ``TakMessage`` inside a stream frame or a mesh datagram."""
     if frame.startswith(MESH_HEADER):
-        return decode(frame[len(MESH_HEADER) :])
+        return frame[len(MESH_HEADER) :]
     if frame[:1] == bytes((MAGIC,)):
         got = read_varint(frame, 1)
         if got is None or got[1] + got[0] != len(frame):
             raise CotRejected("bad_proto", "frame length")
-        return decode(frame[got[1] :])
+        return frame[got[1] :]
     raise CotRejected("bad_proto", "no 0xbf header")
 
 
-__all__ = ["decode", "decode_frame", "encode", "mesh_frame", "read_varint", "stream_frame"]
+__all__ = ["decode", "decode_frame", "encode", "mesh_frame", "read_varint", "stream_frame", "to_xml", "unframe"]

@@ -16,15 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from edge.scene import Delta, Scene, Snapshot, Subscription
+from edge.scene import Scene, Snapshot, Subscription
 
+from . import negotiation
 from .config import TakSection
+from .cotin import CotEvent, CotRejected
 from .framer import EventFramer
-from .hub import CotHub, encode
+from .hub import CotHub, Framing, encode, reframe
 
 if TYPE_CHECKING:
     from edge.node import EdgeNode
@@ -43,6 +46,8 @@ class _Client:
         self.writer = writer
         self.framer = framer
         self.dropped = False
+        self.framing: Framing = "xml"  # "stream" once the client negotiated TAK Protocol
+        self.offer_uid = f"protouid-{uuid.uuid4()}"
 
 
 class TakServer:
@@ -79,9 +84,10 @@ class TakServer:
         try:
             while True:
                 await asyncio.sleep(self.cfg.resend_s)
-                picture = self._picture(self.scene.snapshot())
+                picture = _Encoded(self.hub.picture(self.scene.snapshot(), self.name))
                 for client in list(self._clients):
-                    self._send(client, picture)
+                    self._send(client, picture.as_(client.framing))
+                    self.counts["events_out"] += len(picture.events)
         finally:
             self.listening.clear()
             server.close()
@@ -112,6 +118,8 @@ class TakServer:
         self.counts["clients_accepted"] += 1
         subscription = self.scene.subscribe(name)
         log.info("%s connected", name)
+        if self.cfg.offer_protobuf:
+            self._send(client, encode(negotiation.offer(client.offer_uid, self.node.clock()), "xml"))
         try:
             pump = asyncio.create_task(self._pump(client, subscription))
             try:
@@ -130,9 +138,13 @@ class TakServer:
         while not client.dropped:
             item = await subscription.get()
             if isinstance(item, Snapshot):
-                self._send(client, self._picture(item))
+                events = self.hub.picture(item, self.name)
             elif isinstance(item, list):
-                self._send(client, self._deltas(item))
+                events = self.hub.deltas(item, self.name)
+            else:
+                continue
+            self._send(client, _Encoded(events).as_(client.framing))
+            self.counts["events_out"] += len(events)
 
     async def _read(self, client: _Client, reader: asyncio.StreamReader) -> None:
         while not client.dropped:
@@ -150,10 +162,34 @@ class TakServer:
 
     async def _take(self, client: _Client, raw: bytes) -> None:
         """One event from a client: into the picture (if taken in) and on to the other clients."""
-        if await self.hub.take_raw(raw, self.name, self.counts, accept=self.cfg.accept_in):
+        try:
+            event = self.hub.decode(raw)
+        except CotRejected as exc:
+            self.counts[f"rejected_{exc.reason}"] += 1
+            return
+        if negotiation.is_control(event):
+            self._negotiate(client, event)
+            return
+        if await self.hub.take(event, self.name, self.counts, accept=self.cfg.accept_in):
+            as_sent: dict[str, bytes] = {}
             for other in list(self._clients):
                 if other is not client:
-                    self._send(other, raw)
+                    if other.framing not in as_sent:
+                        as_sent[other.framing] = reframe(raw, other.framing)
+                    self._send(other, as_sent[other.framing])
+
+    def _negotiate(self, client: _Client, event: CotEvent) -> None:
+        """A client asks to switch to TAK Protocol (after our offer): answer, and switch if we can."""
+        if event.type != negotiation.REQUEST or client.framing != "xml":
+            return
+        accepted = self.cfg.offer_protobuf and event.uid == client.offer_uid
+        accepted = accepted and negotiation.VERSION in event.control_versions
+        self._send(client, encode(negotiation.response(event.uid, accepted, self.node.clock()), "xml"))
+        if accepted:
+            client.framing = "stream"
+            client.framer.protobuf = True
+            self.counts["clients_protobuf"] += 1
+            log.info("%s: switched to TAK Protocol version 1", client.name)
 
     def _send(self, client: _Client, data: bytes) -> None:
         if client.dropped or not data:
@@ -171,17 +207,18 @@ class TakServer:
             )
             transport.abort()
 
-    # -- what goes out -----------------------------------------------------------------------------
 
-    def _picture(self, snapshot: Snapshot) -> bytes:
-        return self._encode(self.hub.picture(snapshot, self.name))
+class _Encoded:
+    """A batch of events, encoded once per framing asked for."""
 
-    def _deltas(self, deltas: list[Delta]) -> bytes:
-        return self._encode(self.hub.deltas(deltas, self.name))
+    def __init__(self, events: list[ET.Element]) -> None:
+        self.events = events
+        self._bytes: dict[str, bytes] = {}
 
-    def _encode(self, events: list[ET.Element]) -> bytes:
-        self.counts["events_out"] += len(events)
-        return b"".join(encode(e, "xml") for e in events)
+    def as_(self, framing: Framing) -> bytes:
+        if framing not in self._bytes:
+            self._bytes[framing] = b"".join(encode(e, framing) for e in self.events)
+        return self._bytes[framing]
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

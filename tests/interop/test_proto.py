@@ -124,3 +124,16 @@ def test_framer_cuts_mixed_xml_and_stream_frames_alike_in_any_chunking(cuts: lis
     assert len(out) == 2 * len(frames) and not framer.drops
     assert [o[:1] for o in out] == [b"\xbf", b"<"] * len(frames)
     assert ET.fromstring(out[1]).get("uid") == "unit:pdt:1001"
+
+
+def test_mesh_datagrams_announce_the_versions_we_decode_and_xml_carries_its_header() -> None:
+    from edge.tak.hub import encode as wire  # noqa: PLC0415
+
+    event = EVENTS["unit"]
+    assert event is not None
+    parsed = takproto.parse_proto(bytearray(wire(event, "mesh")))
+    assert parsed is not None
+    assert (parsed.takControl.minProtoVersion, parsed.takControl.maxProtoVersion) == (1, 1)
+    assert parsed.cotEvent.uid == "unit:pdt:1001"
+    xml = wire(event, "xml")
+    assert xml.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<event ')  # ATAK's README

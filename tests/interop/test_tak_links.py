@@ -171,6 +171,16 @@ async def _eventually(check, timeout: float = 10.0) -> None:  # type: ignore[no-
         await asyncio.sleep(0.05)
 
 
+def _control(kind: str, uid: str, body: str) -> bytes:
+    """A TAK Protocol negotiation event, written as ATAK-CIV's takproto README shows it."""
+    now = pytak.cot_time()
+    return (
+        f"<?xml version='1.0'?>\n<event version='2.0' uid='{uid}' type='{kind}' time='{now}' start='{now}' "
+        f"stale='{pytak.cot_time(60)}' how='m-g'><point lat='0.0' lon='0.0' hae='0.0' ce='999999' le='999999'/>"
+        f"<detail><TakControl>{body}</TakControl></detail></event>"
+    ).encode()
+
+
 def _pli(uid: str, callsign: str, lat: float) -> bytes:
     data = pytak.gen_cot(lat=lat, lon=119.3, uid=uid, cot_type="a-f-G-U-C", callsign=callsign, stale=600)
     assert data is not None
@@ -265,6 +275,18 @@ async def test_protobuf_link_sends_stream_frames_takproto_decodes_and_reads_thei
         assert node.scene is not None and node.tak_links is not None
         node.scene.apply_state(_unit("unit:pdt:2001", 36.65))
         reader, writer = await peer.accept()
+        # Every connection starts in XML (pytak reads it) until the server offers TAK Protocol.
+        await _pytak_event(reader, "unit:pdt:2001")
+        writer.write(_control("t-x-takp-v", "proto-1", '<TakProtocolSupport version="1"/>'))
+        await writer.drain()
+        request = await _pytak_event(reader, "proto-1")
+        assert request.get("type") == "t-x-takp-q"
+        assert request.find("detail/TakControl/TakRequest").get("version") == "1"  # type: ignore[union-attr]
+        node.scene.apply_state(_unit("unit:pdt:2001", 36.65))  # a change while we have not answered yet
+        await asyncio.sleep(0.3)
+        assert reader._buffer == b""  # type: ignore[attr-defined]  # nothing may follow the request
+        writer.write(_control("t-x-takp-r", "proto-1", '<TakResponse status="true"/>'))
+        await writer.drain()
         buffer = b""
         found = None
         deadline = time.monotonic() + 10
@@ -280,8 +302,11 @@ async def test_protobuf_link_sends_stream_frames_takproto_decodes_and_reads_thei
                 buffer = buffer[body + length :]
                 if message.cotEvent.uid == "unit:pdt:2001":
                     found = message
+            assert buffer[:1] in (b"", b"\xbf"), buffer[:80]  # protobuf only, after the switch
         assert found.cotEvent.type == "a-f-G-U-C"
         assert (round(found.cotEvent.lat, 7), found.cotEvent.detail.contact.callsign) == (36.65, "Rescue 7")
+        (client,) = node.tak_links.clients
+        assert (client.framing, client.counts["protocol_protobuf"]) == ("stream", 1)
         # The server answers in protobuf (takproto encodes it) and, as FreeTAKServer does, in XML too.
         writer.write(bytes(takproto.xml2proto(_pli("ANDROID-P", "PROTO", 36.6), takproto.TAKProtoVer.STREAM)))
         writer.write(_pli("ANDROID-X", "XML", 36.61))
@@ -301,7 +326,6 @@ async def test_protobuf_link_sends_stream_frames_takproto_decodes_and_reads_thei
         writer.write(bad_point + _pli("ANDROID-R", "AFTER", 36.62))
         await writer.drain()
         await _eventually(lambda: node.scene.get("unit:tak:ANDROID-R") is not None)  # type: ignore[union-attr]
-        (client,) = node.tak_links.clients
         counts = client.counts
         assert counts["rejected_bad_xml"] == 1 and counts["rejected_bad_proto"] == 1, counts
         assert counts["framer_oversize"] == 1 and counts["rejected_bad_point"] == 1, counts
