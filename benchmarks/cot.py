@@ -31,10 +31,9 @@ import msgspec
 from edge.config import Config
 from edge.node import EdgeNode
 from edge.scene import Position, Unit
+from edge.tak import negotiation
 from edge.tak.cot import CotOptions, entity_event, to_bytes
 from edge.tak.hub import encode
-from edge.tak.proto import encode as proto_encode
-from edge.tak.proto import mesh_frame, stream_frame
 from mesh.wire import encode_state
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "PERFORMANCE.md"
@@ -149,10 +148,21 @@ async def streaming_port_xml(picture: list[Unit]) -> tuple[float, float]:
 
 
 async def server_link(picture: list[Unit], protocol: str) -> tuple[float, float]:
-    """(events/s, bytes/event): our TAK-server link pushes the picture to a listening socket."""
+    """(events/s, bytes/event): the picture arrives as changes; our TAK-server link pushes each to a socket.
+
+    The listener plays TAK Server: for protobuf it offers TAK Protocol and accepts the request, so the
+    link has switched before the first unit changes; the clock runs from the first change to the last
+    unit read.
+    """
     accepted: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
 
     async def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if protocol == "protobuf":
+            writer.write(encode(negotiation.offer("bench-offer", time.time()), "xml"))
+            seen = b""
+            while b"t-x-takp-q" not in seen or not seen.rstrip().endswith(b"</event>"):
+                seen = (seen + await asyncio.wait_for(reader.read(1 << 16), 30))[-4096:]
+            writer.write(encode(negotiation.response("bench-offer", True, time.time()), "xml"))
         await accepted.put(reader)
 
     listener = await asyncio.start_server(on_connect, "127.0.0.1", 0)
@@ -160,10 +170,16 @@ async def server_link(picture: list[Unit], protocol: str) -> tuple[float, float]
     marker = b"unit:pdt:"  # present in both encodings (the uid is a string field in protobuf)
     with tempfile.TemporaryDirectory() as root:
         server = {"host": "127.0.0.1", "port": port, "protocol": protocol}
-        node, task = await _started(_config(Path(root), servers=[server]), picture)
+        node, task = await _started(_config(Path(root), servers=[server]), [])
         try:
-            start = time.perf_counter()
             reader = await asyncio.wait_for(accepted.get(), 30)
+            (client,) = node.tak_links.clients if node.tak_links else []
+            await asyncio.sleep(0.2)  # the response is read and acted on
+            assert client.framing == ("stream" if protocol == "protobuf" else "xml")
+            start = time.perf_counter()
+            assert node.scene is not None
+            for unit in picture:
+                node.scene.apply_state(unit)
             got = await _read_all(reader, marker, len(picture))
             elapsed = time.perf_counter() - start
             return len(picture) / elapsed, got / len(picture)
@@ -182,9 +198,10 @@ def sizes() -> list[tuple[str, int, int]]:
     full = units(1, now)[0]
     opts = CotOptions(node_id="kit-bench")
     rows: list[tuple[str, Callable[[Unit], bytes]]] = [
-        ("CoT XML (our event)", lambda u: to_bytes(entity_event(u, now, opts))),  # type: ignore[arg-type]
-        ("TAK protobuf, stream frame (TCP/TLS)", lambda u: stream_frame(proto_encode(entity_event(u, now, opts)))),  # type: ignore[arg-type]
-        ("TAK protobuf, mesh frame (one UDP datagram)", lambda u: mesh_frame(proto_encode(entity_event(u, now, opts)))),  # type: ignore[arg-type]
+        ("CoT XML, the event alone", lambda u: to_bytes(entity_event(u, now, opts))),  # type: ignore[arg-type]
+        ("CoT XML as sent (with its `<?xml ...?>` header)", lambda u: encode(entity_event(u, now, opts), "xml")),  # type: ignore[arg-type]
+        ("TAK protobuf, stream frame (TCP/TLS)", lambda u: encode(entity_event(u, now, opts), "stream")),  # type: ignore[arg-type]
+        ("TAK protobuf, mesh datagram (with TakControl)", lambda u: encode(entity_event(u, now, opts), "mesh")),  # type: ignore[arg-type]
         ("fieldkit mesh (msgpack payload, before Zenoh)", encode_state),
     ]
     return [(name, len(fn(bare)), len(fn(full))) for name, fn in rows]
@@ -218,9 +235,9 @@ async def main(repeats: int) -> str:
         f"| encode only: unit -> TAK protobuf stream frame | {spread(enc_pb)} | |",
         "| streaming port, XML: TCP connect to last unit read (a new ATAK client's first picture) | "
         f"{spread([r for r, _ in port])} | {statistics.median(b for _, b in port):.0f} |",
-        "| TAK server link, XML: connect to last unit read by the server | "
+        "| TAK server link, XML: 2,000 unit changes to the last one read by the server | "
         f"{spread([r for r, _ in link_xml])} | {statistics.median(b for _, b in link_xml):.0f} |",
-        "| TAK server link, protobuf: connect to last unit read by the server | "
+        "| TAK server link, TAK Protocol (negotiated): the same | "
         f"{spread([r for r, _ in link_pb])} | {statistics.median(b for _, b in link_pb):.0f} |",
         "",
         "### Bytes per radio-unit position, side by side",
@@ -232,10 +249,13 @@ async def main(repeats: int) -> str:
     lines += [
         "",
         "Reading: a CoT event carries its type, how, three timestamps, ce/le and the details some servers",
-        "insist on (contact, __group, takv) whatever changed; TAK protobuf types the common details and",
-        "times but keeps everything else as XML text (remarks here). The mesh payload leaves out the id",
-        "and origin (its Zenoh key carries them) and every default field. Sizes vary by a few bytes with",
-        "ids and names.",
+        "insist on (contact, __group, takv) whatever changed, and on a stream each XML event is preceded",
+        "by its `<?xml ...?>` header (ATAK-CIV's takproto README asks for it); TAK protobuf types the",
+        "common details and times but keeps everything else as XML text (remarks here), about 2.3x",
+        "smaller; our mesh payload leaves out the id and origin (its Zenoh key carries them) and every",
+        "default field, 8-20x smaller than TAK protobuf. Encoding is not the limit: the events/s of every",
+        "path are of the same order as encoding alone on this shared machine (the spread between repeats",
+        "is the machine's load).",
     ]
     return "\n".join(lines) + "\n"
 
