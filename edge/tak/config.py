@@ -31,7 +31,13 @@ class TakServerLink(Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tru
     server_name: Annotated[
         str, _doc("Name the server's certificate must carry; empty: `host`."), Meta(max_length=253)
     ] = ""
-    protocol: Annotated[Protocol, _doc(_PROTOCOL_DOC)] = "xml"
+    protocol: Annotated[
+        Protocol,
+        _doc(
+            "`xml`, or `protobuf`: ask for TAK Protocol v1 when the server offers it (TAK Server does; "
+            "the connection stays XML with one that does not)."
+        ),
+    ] = "xml"
 
     @property
     def label(self) -> str:
