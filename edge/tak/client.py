@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -58,6 +59,7 @@ class TakClient:
         self.connected = asyncio.Event()
         self._settled = asyncio.Event()  # clear while our protocol request awaits the server's answer
         self._asked: str | None = None  # uid of our request
+        self._warned_key = False
 
     def ssl_context(self) -> ssl.SSLContext | None:
         """The TLS context for this server, or None for plain TCP."""
@@ -65,6 +67,9 @@ class TakClient:
             return None
         context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=self.link.ca or None)
         if self.link.cert:
+            if self.link.key and os.stat(self.link.key).st_mode & 0o077 and not self._warned_key:
+                self._warned_key = True
+                log.warning("%s: %s is readable by other users; make it 0600", self.name, self.link.key)
             context.load_cert_chain(self.link.cert, self.link.key or None)
         return context
 
