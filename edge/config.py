@@ -59,6 +59,9 @@ class NodeSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     lon: Annotated[
         Annotated[float, Meta(ge=-180, le=180)] | None, _doc("Longitude of the kit (WGS-84 degrees), if known.")
     ] = None
+    simulated: Annotated[
+        bool, _doc("Its radios and drones are simulated (`fieldkit sim` sets this): CoT marks them how=\"m-s\".")
+    ] = False
 
 
 class JournalSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -225,7 +228,7 @@ def _semantic(config: Config) -> list[str]:
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
     problems.extend(drones_problems(config.drones))
-    if config.tak.enabled:
+    if config.tak.active:
         problems.extend(tak_problems(config.tak))
     problems.extend(media_problems(config.media))
     return problems

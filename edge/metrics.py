@@ -137,13 +137,27 @@ class NodeCollector(Collector):
 
     def _tak(self) -> Iterator[Metric]:
         server = getattr(self._node, "tak", None)
-        if server is None:
+        if server is not None:
+            yield GaugeMetricFamily(
+                "fieldkit_tak_clients", "TAK clients connected to the streaming port.", server.clients
+            )
+            counters = CounterMetricFamily("fieldkit_tak", "TAK streaming port counters, by kind.", labels=["kind"])
+            for kind, count in sorted(server.counts.items()):
+                counters.add_metric([kind], count)
+            yield counters
+        links = getattr(self._node, "tak_links", None)
+        if links is None or not (links.clients or links.multicast):
             return
-        yield GaugeMetricFamily("fieldkit_tak_clients", "TAK clients connected to the streaming port.", server.clients)
-        counters = CounterMetricFamily("fieldkit_tak", "TAK streaming port counters, by kind.", labels=["kind"])
-        for kind, count in sorted(server.counts.items()):
-            counters.add_metric([kind], count)
-        yield counters
+        up = GaugeMetricFamily("fieldkit_tak_link_up", "1 while a TAK server link is connected.", labels=["link"])
+        counts = CounterMetricFamily(
+            "fieldkit_tak_link", "TAK server and multicast link counters, by kind.", labels=["link", "kind"]
+        )
+        for client in links.clients:
+            up.add_metric([client.name], 1.0 if client.connected.is_set() else 0.0)
+        for link in [*links.clients, *([links.multicast] if links.multicast else [])]:
+            for kind, count in sorted(link.counts.items()):
+                counts.add_metric([link.name, kind], count)
+        yield from (up, counts)
 
     def _media(self) -> Iterator[Metric]:
         media = getattr(self._node, "media", None)

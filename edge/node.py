@@ -26,6 +26,7 @@ from edge.scene import Node as NodeEntity
 from edge.scene import NodeRole, Position, Scene
 from edge.supervisor import Component, Supervised
 from edge.tak.server import TakServer
+from edge.tak.service import TakLinks, build_tak_links
 from media.service import MediaService
 from mesh.sync import MeshSync
 
@@ -68,6 +69,7 @@ class EdgeNode:
         self.drones: DroneService | None = None  # the MAVLink router and vehicles, when [drones] is enabled
         self.mesh: MeshSync | None = None  # scene sync with other nodes over Zenoh
         self.tak: TakServer | None = None  # the TAK streaming port, when [tak] is enabled
+        self.tak_links: TakLinks | None = None  # every TAK link (streaming port, servers, multicast)
         self.media: MediaService | None = None  # video feeds and their WebRTC viewers, when [media] is enabled
         self.supervised: list[Supervised] = []
         self.api_url: str | None = None
@@ -128,9 +130,10 @@ class EdgeNode:
             assert self.scene is not None
             self.drones = DroneService(self.config.drones, node_id=self.node_id, picture=self.scene, clock=self.clock)
             components.append(self.drones)
-        if self.config.tak.enabled:
-            self.tak = TakServer(self, self.config.tak)
-            components.append(self.tak)
+        if self.config.tak.active:
+            self.tak_links = build_tak_links(self, self.config.tak)
+            self.tak = self.tak_links.server
+            components += self.tak_links.components()
         if self.config.media.enabled:
             self.media = MediaService(self, self.config.media, clock=self.clock)
             components.append(self.media)

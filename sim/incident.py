@@ -77,7 +77,8 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
         roster=str(roster),
         binary=binary,
     )
-    config = msgspec.structs.replace(config, radio=radio)
+    node = msgspec.structs.replace(config.node, simulated=True)  # CoT marks our radios and drones how="m-s"
+    config = msgspec.structs.replace(config, radio=radio, node=node)
     drones = None
     if scenario.drones:
         drones = SimDrones(

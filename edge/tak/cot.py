@@ -12,10 +12,12 @@ an ATAK 911 alert and its cancel, ``b-t-f`` GeoChat, ``u-d-f`` a freehand line o
 
 from __future__ import annotations
 
+import re
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from edge.scene import (
     Alert,
@@ -34,6 +36,9 @@ from edge.scene import (
 )
 
 UNKNOWN = 9999999.0  # CoT's value for an unknown hae, ce or le
+# TAK's detail schemas type __chat senderCallsign as xs:NMTOKEN and remarks source as xs:NCName.
+_NOT_NMTOKEN = re.compile(r"[^\w.:-]")
+_NOT_NCNAME = re.compile(r"[^\w.-]")
 ALL_CHAT = "All Chat Rooms"  # ATAK's room for messages to everyone
 TAKV = {"device": "fieldkit", "platform": "fieldkit", "os": "linux", "version": "0.1.0"}
 
@@ -44,9 +49,16 @@ class CotOptions:
 
     stale_s: float = 120.0
     team: str = "Cyan"
-    simulated: bool = False
+    simulated: bool = False  # this node's radios and drones are simulated (``node.simulated``)
     node_id: str = "fieldkit"
-    video_urls: dict[str, str] | None = None  # feed id -> URL ATAK can open (rtsp://, srt://, http://)
+    geoid_separation_m: float | None = None  # WGS-84 ellipsoid minus geoid here, when configured
+
+
+def _how(entity: Entity, opts: CotOptions, real: str) -> str:
+    """``m-s`` for what this node simulates (a sim node's own entities, a sim feed), else ``real``."""
+    if isinstance(entity, Feed) and entity.source == "sim":
+        return "m-s"
+    return "m-s" if opts.simulated and entity.origin == opts.node_id else real
 
 
 def cot_time(ts: float) -> str:
@@ -70,15 +82,27 @@ def _event(uid: str, cot_type: str, how: str, *, now: float, start: float, stale
     )
 
 
-def _point(event: ET.Element, pos: Position | None) -> None:
-    hae = pos.alt_msl_m if pos is not None and pos.alt_msl_m is not None else UNKNOWN  # MSL as HAE: within ~50 m
+def hae(pos: Position | None, geoid_separation_m: float | None) -> float:
+    """Height above the WGS-84 ellipsoid, as CoT wants, or UNKNOWN.
+
+    We hold altitudes above mean sea level (MAVLink's, NMEA's). Sent as they are, ATAK would show
+    them off by the geoid separation (-107 to +85 m around the world), so without a configured
+    separation for the area the height goes out as unknown rather than wrong.
+    """
+    if pos is None or pos.alt_msl_m is None or geoid_separation_m is None:
+        return UNKNOWN
+    return pos.alt_msl_m + geoid_separation_m
+
+
+def _point(event: ET.Element, pos: Position | None, opts: CotOptions | None = None) -> None:
+    height = hae(pos, opts.geoid_separation_m if opts else None)
     ET.SubElement(
         event,
         "point",
         {
             "lat": f"{pos.lat:.7f}" if pos else "0.0",
             "lon": f"{pos.lon:.7f}" if pos else "0.0",
-            "hae": f"{hae:.1f}",
+            "hae": f"{height:.1f}",
             "ce": f"{UNKNOWN:.1f}",
             "le": f"{UNKNOWN:.1f}",
         },
@@ -125,10 +149,9 @@ def entity_event(entity: Entity, now: float, opts: CotOptions, feeds: Sequence[F
 def _unit(unit: Unit, now: float, opts: CotOptions) -> ET.Element | None:
     if unit.pos is None:
         return None
-    how = "m-s" if opts.simulated else "m-r"  # radio-reported fixes, as the brief of issue 7 asks
     stale = now + opts.stale_s if unit.online else now + 1.0
-    event = _event(unit.id, "a-f-G-U-C", how, now=now, start=unit.ts, stale=stale)
-    _point(event, unit.pos)
+    event = _event(unit.id, "a-f-G-U-C", _how(unit, opts, "m-r"), now=now, start=unit.ts, stale=stale)
+    _point(event, unit.pos, opts)
     detail = ET.SubElement(event, "detail")
     _common(detail, unit.name or unit.id.rsplit(":", 1)[-1], opts)
     _status(detail, unit.battery_pct)
@@ -142,29 +165,18 @@ def _vehicle(vehicle: Vehicle, now: float, opts: CotOptions, feeds: list[Feed]) 
     if vehicle.pos is None:
         return None
     fixed = "fixed" in (vehicle.vehicle_type or "") or "plane" in (vehicle.vehicle_type or "")
-    how = "m-s" if opts.simulated else "m-g"
+    cot_type = "a-f-A-M-F-Q" if fixed else "a-f-A-M-H-Q"
     event = _event(
-        vehicle.id, "a-f-A-M-F-Q" if fixed else "a-f-A-M-H-Q", how, now=now, start=vehicle.ts, stale=now + opts.stale_s
+        vehicle.id, cot_type, _how(vehicle, opts, "m-g"), now=now, start=vehicle.ts, stale=now + opts.stale_s
     )
-    _point(event, vehicle.pos)
+    _point(event, vehicle.pos, opts)
     detail = ET.SubElement(event, "detail")
     _common(detail, vehicle.name or vehicle.id.rsplit(":", 1)[-1], opts)
     _status(detail, vehicle.battery_pct)
     _track(detail, vehicle.heading_deg, vehicle.ground_speed_mps)
-    for feed in feeds[:1]:
-        url = (opts.video_urls or {}).get(feed.id)
-        if url:
-            ET.SubElement(detail, "__video", {"uid": feed.id, "url": url})
-        if feed.heading_deg is not None or feed.fov_deg is not None:
-            ET.SubElement(
-                detail,
-                "sensor",
-                {
-                    "azimuth": f"{(feed.heading_deg or 0.0) % 360:.1f}",
-                    "fov": f"{feed.fov_deg or 60.0:.1f}",
-                    "range": "500",
-                },
-            )
+    for feed in feeds[:1]:  # ATAK shows one video and one sensor cone per marker
+        _video(detail, feed)
+        _sensor(detail, feed)
     notes = [f"{k}: {v}" for k, v in (("mode", vehicle.mode), ("armed", vehicle.armed)) if v is not None]
     _remarks(detail, "; ".join(notes))
     return event
@@ -174,7 +186,7 @@ def _node(node: Node, now: float, opts: CotOptions) -> ET.Element | None:
     if node.pos is None:
         return None
     event = _event(node.id, "a-f-G-U-U-S", "h-e", now=now, start=node.ts, stale=now + opts.stale_s)
-    _point(event, node.pos)
+    _point(event, node.pos, opts)
     detail = ET.SubElement(event, "detail")
     _common(detail, node.name or node.id, opts, role="HQ")
     _remarks(detail, f"fieldkit {node.role.value} {node.version}".strip())
@@ -184,16 +196,50 @@ def _node(node: Node, now: float, opts: CotOptions) -> ET.Element | None:
 def _feed(feed: Feed, now: float, opts: CotOptions) -> ET.Element | None:
     if feed.pos is None:
         return None
-    event = _event(
-        feed.id, "b-i-v", "m-s" if opts.simulated else "m-g", now=now, start=feed.ts, stale=now + opts.stale_s
-    )
-    _point(event, feed.pos)
+    event = _event(feed.id, "b-i-v", _how(feed, opts, "m-g"), now=now, start=feed.ts, stale=now + opts.stale_s)
+    _point(event, feed.pos, opts)
     detail = ET.SubElement(event, "detail")
     _common(detail, feed.name or feed.id, opts)
-    url = (opts.video_urls or {}).get(feed.id)
-    if url:
-        ET.SubElement(detail, "__video", {"uid": feed.id, "url": url})
+    _video(detail, feed)
+    _sensor(detail, feed)
+    if feed.vehicle_id:
+        ET.SubElement(detail, "link", {"uid": feed.vehicle_id, "relation": "p-p", "type": "a-f-A-M-H-Q"})
     return event
+
+
+def _video(detail: ET.Element, feed: Feed) -> None:
+    """ATAK's ``__video``: the URL, and the same split into a ``ConnectionEntry`` (what ATAK 4.x reads)."""
+    if not feed.url:
+        return
+    video = ET.SubElement(detail, "__video", {"uid": feed.id, "url": feed.url})
+    parts = urlsplit(feed.url)
+    ET.SubElement(
+        video,
+        "ConnectionEntry",
+        {
+            "uid": feed.id,
+            "alias": feed.name or feed.id,
+            "protocol": parts.scheme,
+            "address": parts.hostname or "",
+            "port": str(parts.port or -1),
+            "path": parts.path + (f"?{parts.query}" if parts.query else ""),
+            "networkTimeout": "12000",
+            "bufferTime": "-1",
+            "roverPort": "-1",
+            "rtspReliable": "1" if parts.scheme == "rtsp" else "0",
+            "ignoreEmbeddedKLV": "false",
+        },
+    )
+
+
+def _sensor(detail: ET.Element, feed: Feed) -> None:
+    """ATAK's ``sensor`` cone: azimuth true north, fov edge to edge, range in metres (ATAK caps it at 15 km)."""
+    if feed.heading_deg is None or feed.fov_deg is None:
+        return
+    attrs = {"azimuth": f"{feed.heading_deg % 360:.1f}", "fov": f"{max(0.0, min(359.0, feed.fov_deg)):.1f}"}
+    attrs["range"] = f"{min(15000.0, feed.range_m if feed.range_m is not None else 500.0):.0f}"
+    attrs["model"] = "thermal" if feed.thermal else "eo"
+    ET.SubElement(detail, "sensor", attrs)
 
 
 def argb(color: str, alpha: int = 0xFF) -> str:
@@ -211,7 +257,7 @@ def _marker(marker: Marker, now: float, opts: CotOptions) -> ET.Element | None:
     stale = now + max(opts.stale_s, 86400.0)
     cot_type = {Shape.POINT: "b-m-p-s-m", Shape.LINE: "u-d-f", Shape.POLYGON: "u-d-f", Shape.CIRCLE: "u-d-c-c"}
     event = _event(marker.id, cot_type[marker.shape], "h-e", now=now, start=marker.ts, stale=stale)
-    _point(event, centre)
+    _point(event, centre, opts)
     detail = ET.SubElement(event, "detail")
     ET.SubElement(detail, "contact", {"callsign": marker.name or marker.category})
     ET.SubElement(detail, "strokeColor", {"value": argb(marker.color)})
@@ -236,7 +282,7 @@ def removed_event(removed: Removed, now: float) -> ET.Element:
     event = _event(f"{removed.id}:delete", "t-x-d-d", "h-e", now=now, start=removed.ts, stale=now + 20.0)
     _point(event, None)
     detail = ET.SubElement(event, "detail")
-    ET.SubElement(detail, "link", {"uid": removed.id, "relation": "none", "type": "none"})
+    ET.SubElement(detail, "link", {"uid": removed.id, "relation": "p-p", "type": "none"})
     ET.SubElement(detail, "__forcedelete")
     return event
 
@@ -249,7 +295,7 @@ def alert_event(alert: Alert, now: float, opts: CotOptions, *, cancel: bool = Fa
     event = _event(
         uid, "b-a-o-can" if cancel else "b-a-o-tbl", "h-e", now=now, start=alert.ts, stale=now + opts.stale_s
     )
-    _point(event, alert.pos)
+    _point(event, alert.pos, opts)
     detail = ET.SubElement(event, "detail")
     source = alert.entity_id or f"node:{opts.node_id}"
     ET.SubElement(detail, "link", {"uid": source, "type": "a-f-G-U-C", "relation": "p-p"})
@@ -263,10 +309,11 @@ def alert_event(alert: Alert, now: float, opts: CotOptions, *, cancel: bool = Fa
 def message_event(message: Message, now: float, opts: CotOptions, pos: Position | None = None) -> ET.Element:
     """A text message as GeoChat (``b-t-f``) in ATAK's All Chat Rooms, or to one TAK contact."""
     sender_uid = f"node:{opts.node_id}" if not message.via else f"{message.via}:{message.sender}"
+    sender_uid = _NOT_NMTOKEN.sub("_", sender_uid)  # a link uid is an xs:NMTOKEN
     room = ALL_CHAT if message.to == "all" else message.to
     uid = f"GeoChat.{sender_uid}.{room}.{message.id}"
     event = _event(uid, "b-t-f", "h-g-i-g-o", now=now, start=message.ts, stale=now + max(opts.stale_s, 86400.0))
-    _point(event, pos)
+    _point(event, pos, opts)
     detail = ET.SubElement(event, "detail")
     chat = ET.SubElement(
         detail,
@@ -277,13 +324,15 @@ def message_event(message: Message, now: float, opts: CotOptions, pos: Position 
             "messageId": message.id,
             "chatroom": room,
             "id": room,
-            "senderCallsign": message.sender,
+            "senderCallsign": _NOT_NMTOKEN.sub("_", message.sender) or "fieldkit",
         },
     )
     ET.SubElement(chat, "chatgrp", {"uid0": sender_uid, "uid1": room, "id": room})
     ET.SubElement(detail, "link", {"uid": sender_uid, "type": "a-f-G-U-C", "relation": "p-p"})
     remarks = ET.SubElement(
-        detail, "remarks", {"source": f"BAO.F.ATAK.{sender_uid}", "to": room, "time": cot_time(message.ts)}
+        detail,
+        "remarks",
+        {"source": _NOT_NCNAME.sub(".", f"BAO.F.ATAK.{sender_uid}"), "to": room, "time": cot_time(message.ts)},
     )
     remarks.text = message.text
     return event

@@ -59,6 +59,11 @@ class CotEvent(msgspec.Struct, frozen=True, kw_only=True):
     emergency: str | None = None
     emergency_cancel: bool = False
     video_url: str | None = None
+    sensor_azimuth_deg: float | None = None
+    sensor_fov_deg: float | None = None
+    sensor_range_m: float | None = None
+    control_versions: tuple[int, ...] = ()  # TakControl: versions offered (t-x-takp-v) or asked for (t-x-takp-q)
+    control_status: bool | None = None  # TakControl: the answer (t-x-takp-r)
 
 
 def parse_time(text: str | None) -> float:
@@ -159,9 +164,32 @@ def _detail(detail: ET.Element) -> dict[str, object]:
     if (emergency := detail.find("emergency")) is not None:
         out["emergency"] = emergency.get("type") or (emergency.text or "").strip() or "911 Alert"
         out["emergency_cancel"] = emergency.get("cancel", "").lower() == "true"
-    if (video := detail.find("__video")) is not None and video.get("url"):
-        out["video_url"] = video.get("url", "")[:500]
+    if (video := detail.find("__video")) is not None:
+        out["video_url"] = _video_url(video)
+    if (control := detail.find("TakControl")) is not None:
+        out["control_versions"] = tuple(
+            int(v) for c in control if (v := c.get("version", "")).isdigit() and len(v) < 4
+        )[:8]
+        if (answer := control.find("TakResponse")) is not None:
+            out["control_status"] = answer.get("status", "").lower() == "true"
+    if (sensor := detail.find("sensor")) is not None:
+        out["sensor_azimuth_deg"] = _opt_float(sensor.get("azimuth"))
+        fov, reach = _opt_float(sensor.get("fov")), _opt_float(sensor.get("range"))
+        out["sensor_fov_deg"] = fov if fov is not None and 0.0 < fov <= 360.0 else None
+        out["sensor_range_m"] = reach if reach is not None and 0.0 < reach <= 1e6 else None
     return out
+
+
+def _video_url(video: ET.Element) -> str | None:
+    """The URL of an ATAK ``__video``: its ``url``, or rebuilt from its ``ConnectionEntry``."""
+    url = video.get("url", "")
+    entry = video.find("ConnectionEntry")
+    if "://" not in url and entry is not None and entry.get("protocol") and entry.get("address"):
+        address, port, path = entry.get("address", ""), entry.get("port", "-1"), entry.get("path", "")
+        if "://" in address:
+            return address[:500]
+        url = f"{entry.get('protocol')}://{address}{'' if port in ('', '-1') else ':' + port}{path}"
+    return url[:500] if "://" in url else None
 
 
 def is_ours(event: CotEvent) -> bool:
@@ -173,10 +201,10 @@ def is_ours(event: CotEvent) -> bool:
 class Inbound:
     """Turns TAK clients' events into scene changes; remembers their open emergencies."""
 
-    def __init__(self, node_id: str) -> None:
+    def __init__(self, node_id: str, geoid_separation_m: float | None = None) -> None:
         self.node_id = node_id
+        self.geoid_separation_m = geoid_separation_m
         self._open: dict[str, str] = {}  # uid of the emergency's sender -> our alert id
-        self.video_urls: dict[str, str] = {}  # feed id -> URL announced
 
     def restore(self, open_alert_ids: Iterable[str]) -> None:
         """Remember TAK emergencies still open in the picture (after a restart)."""
@@ -187,7 +215,10 @@ class Inbound:
     def changes(self, event: CotEvent, now: float) -> list[Change]:
         """The scene changes one event means (empty for what fieldkit does not take in)."""
         ts = min(event.time, now)
-        pos = Position(lat=event.lat, lon=event.lon, alt_msl_m=event.hae)
+        # CoT heights are above the ellipsoid; ours are above sea level: unknown unless we know the difference.
+        known = event.hae is not None and self.geoid_separation_m is not None
+        msl = event.hae - self.geoid_separation_m if known else None  # type: ignore[operator]
+        pos = Position(lat=event.lat, lon=event.lon, alt_msl_m=msl)
         if event.type == "b-t-f":
             return self._chat(event, ts)
         if event.type in ("b-a-o-tbl", "b-a-o-can") or event.type.startswith("b-a-o-"):
@@ -214,11 +245,18 @@ class Inbound:
         )
 
     def _feed(self, event: CotEvent, ts: float, pos: Position) -> Feed:
-        feed_id = f"feed:tak:{id_part(event.uid)}"
-        assert event.video_url is not None
-        self.video_urls[feed_id] = event.video_url  # the Feed struct has no URL field (yet)
         return Feed(
-            id=feed_id, origin=self.node_id, ts=ts, name=(event.callsign or event.uid)[:200], pos=pos, state="live"
+            id=f"feed:tak:{id_part(event.uid)}",
+            origin=self.node_id,
+            ts=ts,
+            name=(event.callsign or event.uid)[:200],
+            pos=pos,
+            state="live",
+            source="tak",
+            url=event.video_url,
+            heading_deg=event.sensor_azimuth_deg,
+            fov_deg=event.sensor_fov_deg,
+            range_m=event.sensor_range_m,
         )
 
     def _chat(self, event: CotEvent, ts: float) -> list[Change]:

@@ -5,6 +5,12 @@ A TAK streaming connection carries whole CoT events one after another, sometimes
 Whitespace and declarations between events are ignored; anything else there is garbage (counted, and
 skipped up to the next ``<event``). An event longer than ``max_event_bytes`` is dropped whole
 without being buffered: the framer discards input until its ``</event>`` and resyncs there.
+
+With ``protobuf=True`` the same stream may also carry TAK Protocol v1 stream frames (``0xbf``, a
+varint length, a ``TakMessage``), as TAK Server sends once a connection speaks protobuf; a frame is
+returned whole, header included, so the caller tells the two apart by the first byte. An oversized
+frame is skipped by its length. XML-only links leave it off: a stray 0xbf in garbage would otherwise
+cost up to ``max_event_bytes`` of the stream.
 """
 
 from __future__ import annotations
@@ -12,16 +18,22 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from .cotin import CotRejected
+from .proto import read_varint
+
 _START = b"<event"
 _END = b"</event>"
 _DECL = re.compile(rb"\s*<\?xml[^>]{0,200}\?>")
+_MAGIC = 0xBF  # TAK Protocol v1 stream frame header
 
 
 class EventFramer:
     """Split a TAK XML byte stream into event documents; counts what it drops in ``drops``."""
 
-    def __init__(self, max_event_bytes: int = 64 * 1024) -> None:
+    def __init__(self, max_event_bytes: int = 64 * 1024, *, protobuf: bool = False) -> None:
         self.max_event_bytes = max_event_bytes
+        self.protobuf = protobuf
+        self._skip_bytes = 0  # left of an oversized protobuf frame
         self.drops: Counter[str] = Counter()
         self.events = 0
         self._buf = bytearray()
@@ -37,6 +49,12 @@ class EventFramer:
         self._buf += data
         out: list[bytes] = []
         while True:
+            if self._skip_bytes:
+                cut = min(self._skip_bytes, len(self._buf))
+                del self._buf[:cut]
+                self._skip_bytes -= cut
+                if self._skip_bytes:
+                    return out
             if self._skipping:
                 if not self._skip_oversized():
                     return out
@@ -44,6 +62,14 @@ class EventFramer:
             start = self._find_start()
             if start < 0:
                 return out
+            if self._buf[start] == _MAGIC:
+                frame = self._proto_frame(start)
+                if frame is None:
+                    return out
+                if frame:
+                    out.append(frame)
+                    self.events += 1
+                continue
             end = self._buf.find(_END, start)
             if end < 0:
                 if len(self._buf) - start > self.max_event_bytes:
@@ -71,6 +97,9 @@ class EventFramer:
         start = self._buf.find(_START, at)
         while start >= 0 and not self._is_start_tag(start):
             start = self._buf.find(_START, start + 1)  # "<eventual>" is not an event
+        if self.protobuf:
+            magic = self._buf.find(_MAGIC, at, start if start >= 0 else len(self._buf))
+            start = magic if magic >= 0 else start
         if start < 0:
             rest = self._buf[at:].lstrip()
             if rest.startswith(b"<?") and len(rest) < 256:
@@ -81,6 +110,32 @@ class EventFramer:
             return -1
         self._count_garbage(self._buf[at:start])
         return start
+
+    def _proto_frame(self, start: int) -> bytes | None:
+        """The stream frame at ``start``; None to wait for more bytes, b"" when one was dropped."""
+        self._count_garbage(self._buf[:start])
+        del self._buf[:start]
+        try:
+            got = read_varint(self._buf, 1)
+        except CotRejected:
+            got = (0, 11)  # a length longer than 64 bits: garbage
+        if got is None:
+            return None
+        length, body = got
+        if length == 0:
+            self.drops["garbage_bytes"] += body
+            del self._buf[:body]
+            return b""
+        if length > self.max_event_bytes:
+            self.drops["oversize"] += 1
+            del self._buf[:body]
+            self._skip_bytes = length
+            return b""
+        if len(self._buf) < body + length:
+            return None
+        frame = bytes(self._buf[: body + length])
+        del self._buf[: body + length]
+        return frame
 
     def _is_start_tag(self, at: int) -> bool:
         after = at + len(_START)

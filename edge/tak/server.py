@@ -16,29 +16,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import uuid
 import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from edge.scene import (
-    Alert,
-    AlertClear,
-    AlertStatus,
-    Change,
-    Delta,
-    Feed,
-    Message,
-    Scene,
-    Severity,
-    Snapshot,
-    Subscription,
-    is_event,
-)
+from edge.scene import Scene, Snapshot, Subscription
 
+from . import negotiation
 from .config import TakSection
-from .cot import CotOptions, alert_event, message_event, state_events, to_bytes
-from .cotin import CotRejected, Inbound, is_ours, parse_event
+from .cotin import CotEvent, CotRejected
 from .framer import EventFramer
+from .hub import CotHub, Framing, encode, reframe
 
 if TYPE_CHECKING:
     from edge.node import EdgeNode
@@ -57,6 +46,8 @@ class _Client:
         self.writer = writer
         self.framer = framer
         self.dropped = False
+        self.framing: Framing = "xml"  # "stream" once the client negotiated TAK Protocol
+        self.offer_uid = f"protouid-{uuid.uuid4()}"
 
 
 class TakServer:
@@ -64,17 +55,10 @@ class TakServer:
 
     name = "tak"
 
-    def __init__(self, node: EdgeNode, cfg: TakSection, *, simulated: bool = False) -> None:
+    def __init__(self, node: EdgeNode, cfg: TakSection, hub: CotHub) -> None:
         self.node = node
         self.cfg = cfg
-        self.inbound = Inbound(node.node_id)
-        self.options = CotOptions(
-            stale_s=cfg.stale_s,
-            team=cfg.team,
-            simulated=simulated,
-            node_id=node.node_id,
-            video_urls=self.inbound.video_urls,
-        )
+        self.hub = hub
         self.counts: Counter[str] = Counter()
         self.port: int | None = None
         self.listening = asyncio.Event()
@@ -93,7 +77,6 @@ class TakServer:
 
     async def run(self) -> None:
         """Listen until cancelled; re-send the picture every ``resend_s``."""
-        self.inbound.restore(r.alert.id for r in self.scene.alerts() if r.status is not AlertStatus.CLEARED)
         server = await asyncio.start_server(self._serve, self.cfg.host, self.cfg.port, limit=READ_CHUNK)
         self.port = server.sockets[0].getsockname()[1]
         log.info("TAK streaming port on %s:%d", self.cfg.host, self.port)
@@ -101,9 +84,10 @@ class TakServer:
         try:
             while True:
                 await asyncio.sleep(self.cfg.resend_s)
-                picture = self._picture(self.scene.snapshot())
+                picture = _Encoded(self.hub.picture(self.scene.snapshot(), self.name))
                 for client in list(self._clients):
-                    self._send(client, picture)
+                    self._send(client, picture.as_(client.framing))
+                    self.counts["events_out"] += len(picture.events)
         finally:
             self.listening.clear()
             server.close()
@@ -134,6 +118,8 @@ class TakServer:
         self.counts["clients_accepted"] += 1
         subscription = self.scene.subscribe(name)
         log.info("%s connected", name)
+        if self.cfg.offer_protobuf:
+            self._send(client, encode(negotiation.offer(client.offer_uid, self.node.clock()), "xml"))
         try:
             pump = asyncio.create_task(self._pump(client, subscription))
             try:
@@ -152,9 +138,13 @@ class TakServer:
         while not client.dropped:
             item = await subscription.get()
             if isinstance(item, Snapshot):
-                self._send(client, self._picture(item))
+                events = self.hub.picture(item, self.name)
             elif isinstance(item, list):
-                self._send(client, self._deltas(item))
+                events = self.hub.deltas(item, self.name)
+            else:
+                continue
+            self._send(client, _Encoded(events).as_(client.framing))
+            self.counts["events_out"] += len(events)
 
     async def _read(self, client: _Client, reader: asyncio.StreamReader) -> None:
         while not client.dropped:
@@ -173,34 +163,33 @@ class TakServer:
     async def _take(self, client: _Client, raw: bytes) -> None:
         """One event from a client: into the picture (if taken in) and on to the other clients."""
         try:
-            event = parse_event(raw)
+            event = self.hub.decode(raw)
         except CotRejected as exc:
             self.counts[f"rejected_{exc.reason}"] += 1
             return
-        self.counts["events_in"] += 1
-        if is_ours(event):
-            self.counts["ignored_own"] += 1
+        if negotiation.is_control(event):
+            self._negotiate(client, event)
             return
-        for other in list(self._clients):
-            if other is not client:
-                self._send(other, raw)
-        if not self.cfg.accept_in:
-            return
-        try:
-            await self._apply(self.inbound.changes(event, self.node.clock()))
-        except Exception as exc:  # a value the scene refuses must not end the connection
-            self.counts["rejected_invalid"] += 1
-            log.debug("%s: event %s not taken in: %s", client.name, event.uid, exc)
+        if await self.hub.take(event, self.name, self.counts, accept=self.cfg.accept_in):
+            as_sent: dict[str, bytes] = {}
+            for other in list(self._clients):
+                if other is not client:
+                    if other.framing not in as_sent:
+                        as_sent[other.framing] = reframe(raw, other.framing)
+                    self._send(other, as_sent[other.framing])
 
-    async def _apply(self, changes: list[Change]) -> None:
-        events = [c for c in changes if is_event(c)]
-        for change in changes:
-            if not is_event(change):
-                self.scene.apply_state(change)  # type: ignore[arg-type]
-                self.counts["taken_states"] += 1
-        if events:
-            await self.scene.append_many(events)  # type: ignore[arg-type]
-            self.counts["taken_events"] += len(events)
+    def _negotiate(self, client: _Client, event: CotEvent) -> None:
+        """A client asks to switch to TAK Protocol (after our offer): answer, and switch if we can."""
+        if event.type != negotiation.REQUEST or client.framing != "xml":
+            return
+        accepted = self.cfg.offer_protobuf and event.uid == client.offer_uid
+        accepted = accepted and negotiation.VERSION in event.control_versions
+        self._send(client, encode(negotiation.response(event.uid, accepted, self.node.clock()), "xml"))
+        if accepted:
+            client.framing = "stream"
+            client.framer.protobuf = True
+            self.counts["clients_protobuf"] += 1
+            log.info("%s: switched to TAK Protocol version 1", client.name)
 
     def _send(self, client: _Client, data: bytes) -> None:
         if client.dropped or not data:
@@ -218,57 +207,18 @@ class TakServer:
             )
             transport.abort()
 
-    # -- what goes out -----------------------------------------------------------------------------
 
-    def _relayed(self, value: Change) -> bool:
-        """True for what came in over our own TAK port: clients already got it as it was sent."""
-        if value.origin != self.node.node_id:
-            return False
-        if isinstance(value, Message):
-            return value.via == "tak"
-        if isinstance(value, Alert | AlertClear):
-            return value.id.startswith("tak-911-")
-        return ":tak:" in value.id
+class _Encoded:
+    """A batch of events, encoded once per framing asked for."""
 
-    def _picture(self, snapshot: Snapshot) -> bytes:
-        now = self.node.clock()
-        feeds = [e for e in snapshot.entities if isinstance(e, Feed)]
-        out: list[ET.Element | None] = [
-            state_events(e, now, self.options, feeds) for e in snapshot.entities if not self._relayed(e)
-        ]
-        for record in snapshot.alerts:
-            if record.status is not AlertStatus.CLEARED and not self._relayed(record.alert):
-                out.append(alert_event(record.alert, now, self.options))
-        return self._encode(out)
+    def __init__(self, events: list[ET.Element]) -> None:
+        self.events = events
+        self._bytes: dict[str, bytes] = {}
 
-    def _deltas(self, deltas: list[Delta]) -> bytes:
-        now = self.node.clock()
-        feeds: list[Feed] | None = None
-        out: list[ET.Element | None] = []
-        for delta in deltas:
-            value = delta.value
-            if delta.op == "reminder" and delta.alert is not None:
-                out.append(alert_event(delta.alert.alert, now, self.options))
-            elif value is None or self._relayed(value):
-                continue
-            elif delta.op == "state":
-                if feeds is None:
-                    feeds = [e for e in self.scene.entities("feed") if isinstance(e, Feed)]
-                out.append(state_events(value, now, self.options, feeds))  # type: ignore[arg-type]
-            elif isinstance(value, Alert):
-                out.append(alert_event(value, now, self.options))
-            elif isinstance(value, AlertClear):
-                record = self.scene.alert(value.alert_id)
-                if record is not None and record.alert.severity is Severity.EMERGENCY:
-                    out.append(alert_event(record.alert, now, self.options, cancel=True))
-            elif isinstance(value, Message):
-                out.append(message_event(value, now, self.options))
-        return self._encode(out)
-
-    def _encode(self, events: list[ET.Element | None]) -> bytes:
-        parts = [to_bytes(e) for e in events if e is not None]
-        self.counts["events_out"] += len(parts)
-        return b"".join(parts)
+    def as_(self, framing: Framing) -> bytes:
+        if framing not in self._bytes:
+            self._bytes[framing] = b"".join(encode(e, framing) for e in self.events)
+        return self._bytes[framing]
 
 
 async def _close(writer: asyncio.StreamWriter) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import contextlib
 import xml.etree.ElementTree as ET
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from kit import kit_config
 
 from edge.scene import (
     Alert,
@@ -27,7 +29,7 @@ from edge.tak import CotOptions, CotRejected, EventFramer, Inbound, is_ours, par
 from edge.tak.cot import alert_event, entity_event, message_event, removed_event
 
 NOW = 1_700_000_000.0
-OPTS = CotOptions(stale_s=120.0, node_id="kit-a", video_urls={"feed:kit-a:cam": "rtsp://127.0.0.5:8554/cam"})
+OPTS = CotOptions(stale_s=120.0, node_id="kit-a")
 HERE = Position(lat=36.0671, lon=120.3826, alt_msl_m=35.0)
 
 UNIT = Unit(
@@ -60,6 +62,9 @@ FEED = Feed(
     heading_deg=45.0,
     fov_deg=70.0,
     pos=HERE,
+    url="rtsp://127.0.0.5:8554/cam",
+    range_m=800.0,
+    source="rtsp",
 )
 NODE = Node(id="node:kit-a", origin="kit-a", ts=NOW, name="Kit A", pos=HERE)
 POLYGON = Marker(
@@ -132,9 +137,15 @@ def test_radio_unit_is_a_friendly_ground_unit_with_battery_and_track() -> None:
     assert detail.find("takv") is not None
     assert detail.find("status").get("battery") == "77"  # type: ignore[union-attr]
     assert detail.find("track").attrib == {"course": "90.0", "speed": "1.50"}  # type: ignore[union-attr]
-    assert float(event.find("point").get("hae")) == 35.0  # type: ignore[union-attr,arg-type]
-    simulated = entity_event(UNIT, NOW, CotOptions(simulated=True))
+    # We hold MSL; CoT wants height above the ellipsoid: unknown unless the geoid height N is configured.
+    assert float(event.find("point").get("hae")) == 9999999.0  # type: ignore[union-attr,arg-type]
+    with_n = entity_event(UNIT, NOW, CotOptions(geoid_separation_m=-4.5))
+    assert with_n is not None and float(with_n.find("point").get("hae")) == 30.5  # type: ignore[union-attr,arg-type]
+    simulated = entity_event(UNIT, NOW, CotOptions(simulated=True, node_id="kit-a"))
     assert simulated is not None and simulated.get("how") == "m-s"
+    # A sim node marks only what it simulates itself: a unit from another (real) node stays radio-reported.
+    other = entity_event(UNIT, NOW, CotOptions(simulated=True, node_id="kit-b"))
+    assert other is not None and other.get("how") == "m-r"
 
 
 def test_unknown_height_is_9999999() -> None:
@@ -151,8 +162,21 @@ def test_drone_carries_track_video_and_sensor() -> None:
     assert event.get("type") == "a-f-A-M-H-Q"
     assert detail.find("track").get("course") == "270.0"  # type: ignore[union-attr]
     assert detail.find("__video").get("url") == "rtsp://127.0.0.5:8554/cam"  # type: ignore[union-attr]
+    entry = detail.find("__video/ConnectionEntry")
+    assert entry is not None
+    assert (entry.get("protocol"), entry.get("address"), entry.get("port"), entry.get("path")) == (
+        "rtsp",
+        "127.0.0.5",
+        "8554",
+        "/cam",
+    )
     sensor = detail.find("sensor")
-    assert sensor is not None and (sensor.get("azimuth"), sensor.get("fov")) == ("45.0", "70.0")
+    assert sensor is not None
+    assert (sensor.get("azimuth"), sensor.get("fov"), sensor.get("range")) == ("45.0", "70.0", "800")
+    assert event.get("how") == "m-g"
+    sim_feed = Feed(id="feed:kit-a:sim", origin="kit-a", ts=NOW, pos=HERE, source="sim")
+    sim = entity_event(sim_feed, NOW, OPTS)
+    assert sim is not None and sim.get("how") == "m-s"
     assert detail.find("status").get("battery") == "64"  # type: ignore[union-attr]
     plane = entity_event(
         Vehicle(id="vehicle:kit-a:2", origin="a", ts=NOW, pos=HERE, vehicle_type="fixed_wing"), NOW, OPTS
@@ -224,12 +248,24 @@ def test_removed_is_a_forced_delete() -> None:
 # -- CoT in -----------------------------------------------------------------------------------------
 
 
+def test_geochat_fits_the_tak_chat_schema_types() -> None:
+    # __chat senderCallsign is an xs:NMTOKEN and remarks source an xs:NCName in TAK's detail schemas.
+    message = Message(id="msg-2", origin="kit-a", ts=NOW, sender="Command Post 3", text="Go", via="pdt")
+    event = message_event(message, NOW, OPTS)
+    detail = check_event(event)
+    assert detail.find("__chat").get("senderCallsign") == "Command_Post_3"  # type: ignore[union-attr]
+    source = detail.find("remarks").get("source")  # type: ignore[union-attr]
+    assert source == "BAO.F.ATAK.pdt.Command_Post_3"
+    assert detail.find("__chat/chatgrp").get("uid0") == "pdt:Command_Post_3"  # type: ignore[union-attr]
+    assert detail.find("link").get("uid") == "pdt:Command_Post_3"  # type: ignore[union-attr]
+
+
 def test_round_trip_of_our_own_events_reads_back_and_is_not_taken_in_twice() -> None:
     event = entity_event(UNIT, NOW, OPTS)
     assert event is not None
     back = parse_event(to_bytes(event))
     assert (back.uid, back.type, back.callsign, back.team) == ("unit:pdt:1001", "a-f-G-U-C", "Rescue 1", "Cyan")
-    assert (back.lat, back.lon, back.hae) == (HERE.lat, HERE.lon, 35.0)
+    assert (back.lat, back.lon, back.hae) == (HERE.lat, HERE.lon, None)
     assert (back.battery_pct, back.course_deg, back.speed_mps) == (77.0, 90.0, 1.5)
     assert back.stale == pytest.approx(NOW + 120, abs=0.001)
     assert is_ours(back)
@@ -255,7 +291,9 @@ def test_an_atak_position_becomes_a_unit() -> None:
     assert isinstance(unit, Unit)
     assert unit.id == "unit:tak:ANDROID-1234"
     assert (unit.name, unit.team, unit.status, unit.battery_pct) == ("VIPER", "Red", "Team Lead", 41.0)
-    assert unit.pos == Position(lat=36.1, lon=120.4, alt_msl_m=12.5)
+    assert unit.pos == Position(lat=36.1, lon=120.4, alt_msl_m=None)  # HAE is not MSL
+    (known,) = Inbound("kit-a", geoid_separation_m=-4.5).changes(parse_event(atak_pli()), NOW)
+    assert known.pos == Position(lat=36.1, lon=120.4, alt_msl_m=17.0)  # type: ignore[union-attr]
     assert (unit.heading_deg, unit.speed_mps) == (180.0, 2.0)
     assert unit.ts == pytest.approx(1_699_999_995.0)
 
@@ -285,7 +323,18 @@ def test_video_announcement_becomes_a_feed() -> None:
     inbound = Inbound("kit-a")
     _unit, feed = inbound.changes(parse_event(data), NOW)
     assert isinstance(feed, Feed) and feed.id == "feed:tak:ANDROID-1234"
-    assert inbound.video_urls[feed.id] == "rtsp://127.0.1.9:554/live"
+    assert (feed.url, feed.source) == ("rtsp://127.0.1.9:554/live", "tak")
+    # ATAK 4.x announces only a ConnectionEntry, with a sensor cone
+    entry = (
+        b'<__video><ConnectionEntry protocol="rtsp" address="127.0.1.9" port="8554" path="/uav" uid="x" '
+        b'alias="UAV"/></__video><sensor azimuth="90" fov="40" range="900"/></detail>'
+    )
+    (_u, feed2) = Inbound("kit-a").changes(parse_event(atak_pli().replace(b"</detail>", entry)), NOW)
+    assert isinstance(feed2, Feed)
+    assert (feed2.url, feed2.heading_deg, feed2.fov_deg, feed2.range_m) == ("rtsp://127.0.1.9:8554/uav", 90, 40, 900)
+    # and our own feed's announcement reads back as the same URL
+    ours = parse_event(to_bytes(entity_event(FEED, NOW, OPTS)))  # type: ignore[arg-type]
+    assert ours.video_url == FEED.url
 
 
 BOMB = b"""<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;">
@@ -362,3 +411,30 @@ def test_random_bytes_never_raise_out_of_the_framer_or_parser(data: bytes) -> No
     for event in framer.feed(b"<event " + data + b"</event>" + data):
         with contextlib.suppress(CotRejected):
             parse_event(event)
+
+
+# -- configuration --------------------------------------------------------------------------------------------
+
+
+def test_tak_problems_are_reported_with_their_keys(tmp_path: Path) -> None:
+    from edge.config import check  # noqa: PLC0415
+
+    tak = {
+        "servers": [{"host": "tak.example", "cert": "c.pem"}, {"host": "tak.example", "tls": True}],
+        "multicast": {"enabled": True, "interface": "eth0"},
+    }
+    found = check({"node": {"id": "kit-a", "data_dir": str(tmp_path)}, "tak": tak})
+    assert "tak.servers[0]: cert and key go together (got only one)" in found
+    assert "tak.servers[0]: cert/ca are for TLS: set tls = true" in found
+    assert "tak.servers: two servers have the same name (or host:port)" in found
+    assert "tak.multicast.interface: 'eth0' is not an IPv4 address" in found
+
+
+def test_fieldkit_sim_marks_its_node_simulated(tmp_path: Path) -> None:
+    from sim import Scenario, build_incident  # noqa: PLC0415 - as `fieldkit sim` does
+
+    incident = build_incident(kit_config(tmp_path), Scenario(drones=False), lambda: NOW)
+    try:
+        assert incident.config.node.simulated  # so its units and drones go out as CoT how="m-s"
+    finally:
+        incident.gateway.unplug()

@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import takproto
+from google.protobuf.internal.decoder import _DecodeVarint  # type: ignore[attr-defined]
 from kit import LocalNode, kit_config, start_local, stop_local
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -172,3 +174,71 @@ async def test_a_client_that_never_reads_is_dropped(tak_node: LocalNode) -> None
         await _eventually(dropped, 10)
     finally:
         writer.close()
+
+
+async def test_a_client_that_asks_is_switched_to_tak_protocol_others_stay_on_xml(tak_node: LocalNode) -> None:
+    tak = tak_node.node.tak
+    scene = tak_node.node.scene
+    assert tak is not None and scene is not None
+    scene.apply_state(_unit("unit:pdt:4001", 36.3, 120.1))
+    rx, writer = await _pytak(tak.port or 0)  # reads the offer with pytak, then negotiates as ATAK does
+    xml_rx, xml_writer = await _pytak(tak.port or 0)  # a plain XML client beside it
+    try:
+        offer = await _read_until_type(rx, "t-x-takp-v")
+        assert offer.find("detail/TakControl/TakProtocolSupport").get("version") == "1"  # type: ignore[union-attr]
+        uid = offer.get("uid")
+        now = cot_time(time.time())
+        writer.write(
+            f"<event version='2.0' uid='{uid}' type='t-x-takp-q' time='{now}' start='{now}' stale='{now}' "
+            "how='m-g'><point lat='0.0' lon='0.0' hae='0.0' ce='999999' le='999999'/><detail><TakControl>"
+            "<TakRequest version='1'/></TakControl></detail></event>".encode()
+        )
+        await writer.drain()
+        answer = await _read_until_type(rx, "t-x-takp-r")
+        assert answer.find("detail/TakControl/TakResponse").get("status") == "true"  # type: ignore[union-attr]
+        scene.apply_state(_unit("unit:pdt:4002", 36.31, 120.1))
+        message = await _read_frame(rx.reader, "unit:pdt:4002")
+        assert message.cotEvent.type == "a-f-G-U-C"
+        # It now sends protobuf; the XML client receives the same position as XML.
+        pli = pytak.gen_cot(lat=36.2, lon=120.2, uid="ANDROID-PB", cot_type="a-f-G-U-C", callsign="KITE", stale=60)
+        writer.write(bytes(takproto.xml2proto(pli, takproto.TAKProtoVer.STREAM)))
+        await writer.drain()
+        relayed = await _read_until(xml_rx, "ANDROID-PB")
+        assert relayed.find("detail/contact").get("callsign") == "KITE"  # type: ignore[union-attr]
+        assert scene.get("unit:tak:ANDROID-PB") is not None
+        assert tak.counts["clients_protobuf"] == 1
+    finally:
+        writer.close()
+        xml_writer.close()
+
+
+async def _read_until_type(rx: pytak.RXWorker, cot_type: str, timeout: float = 5.0) -> ET.Element:
+    async def loop() -> ET.Element:
+        while True:
+            raw = await rx.readcot()
+            assert raw, "connection closed"
+            event = ET.fromstring(raw.strip())
+            if event.get("type") == cot_type:
+                return event
+
+    return await asyncio.wait_for(loop(), timeout)
+
+
+async def _read_frame(reader: asyncio.StreamReader, uid: str, timeout: float = 5.0):  # type: ignore[no-untyped-def]
+    """Read TAK Protocol stream frames (cut with protobuf's own varint, decoded by takproto) until ``uid``."""
+
+    async def loop():  # type: ignore[no-untyped-def]
+        buffer = b""
+        while True:
+            buffer += await reader.read(65536)
+            while buffer[:1] == b"\xbf" and len(buffer) > 2:
+                length, body = _DecodeVarint(buffer, 1)
+                if len(buffer) < body + length:
+                    break
+                message = takproto.parse_proto(bytearray(buffer[: body + length]))
+                buffer = buffer[body + length :]
+                if message is not None and message.cotEvent.uid == uid:
+                    return message
+            assert buffer[:1] in (b"", b"\xbf"), buffer[:80]
+
+    return await asyncio.wait_for(loop(), timeout)
