@@ -130,36 +130,19 @@ def test_drone_marker_label_heading_trail_home_and_telemetry(open_page: OpenPage
     expect(page.locator(trail)).to_have_count(1)
     page.wait_for_function(
         "sel => (document.querySelector(sel).getAttribute('d').match(/[ML]/g) || []).length === 4",
-        arg=trail,
-        timeout=WAIT_MS,
+        arg=trail, timeout=WAIT_MS,
     )
 
-    put_vehicle(
-        admin,
-        now + 4,
-        link_ok=False,
-        link_loss_pct=100.0,
-        armed=False,
-        heading_deg=315.0,
-        battery_pct=73.0,
-        pos={"lat": HOME[0] + 0.005, "lon": HOME[1], "alt_msl_m": 58.0, "alt_rel_m": 33.0},
-    )
+    put_vehicle(admin, now + 4, link_ok=False, link_loss_pct=100.0, armed=False, heading_deg=315.0, battery_pct=73.0,
+                pos={"lat": HOME[0] + 0.005, "lon": HOME[1], "alt_msl_m": 58.0, "alt_rel_m": 33.0})
     expect(mark).to_have_class(re.compile(r"\bfk-link-lost\b"), timeout=WAIT_MS)
 
     select_drone(page)
     fields = page.locator("#detail-fields")
-    for text in (
-        DRONE,
-        "AUTO · disarmed",
-        "36.70500, 119.16000",
-        "33.0 m rel. · 58.0 m MSL",
-        "5.0 m/s (18 km/h) · heading 315° · climb 0.0 m/s",
-        "73 % · 11.74 V · 18.0 A",
-        "3d fix · 10 satellites",
-        "LOST · 100.0 % loss · heard",
-        "s ago",
-        "ardupilot · quadrotor · sysid 7",
-    ):
+    for text in (DRONE, "AUTO · disarmed", "36.70500, 119.16000", "33.0 m rel. · 58.0 m MSL",
+                 "5.0 m/s (18 km/h) · heading 315° · climb 0.0 m/s", "73 % · 11.74 V · 18.0 A",
+                 "3d fix · 10 satellites", "LOST · 100.0 % loss · heard", "s ago",
+                 "ardupilot · quadrotor · sysid 7"):
         expect(fields).to_contain_text(text)
     expect(fields).not_to_contain_text("Tether")
     expect(fields).not_to_contain_text("false")  # absent values leave no trace
@@ -198,14 +181,8 @@ def test_tethered_drone_shows_its_tether_and_ceiling_in_colour(open_page: OpenPa
     for ts, (alt, tension, text) in enumerate(steps, start=1):
         put_vehicle(admin, now + ts, **tethered(alt, tension))
         expect(label).to_have_text(text, timeout=WAIT_MS)
-        history.append(
-            (
-                tether.get_attribute("data-level"),
-                tether.get_attribute("stroke"),
-                ceiling.get_attribute("stroke"),
-                label.get_attribute("data-level"),
-            )
-        )
+        history.append((tether.get_attribute("data-level"), tether.get_attribute("stroke"),
+                        ceiling.get_attribute("stroke"), label.get_attribute("data-level")))
     assert history == [
         ("near", NEAR, NEAR, "near"),
         ("limit", LIMIT, LIMIT, "limit"),
@@ -341,38 +318,12 @@ def test_viewer_is_told_up_front_and_cannot_command(open_page: OpenPage, node_pr
 def links_report(radio_state: str) -> list[dict[str, Any]]:
     """Two links as GET /api/drones/links gives them (drones.LinkReport), the second one in ``radio_state``."""
     return [
-        {
-            "name": "sitl",
-            "kind": "udp-connect",
-            "state": "up",
-            "failures": 0,
-            "last_error": None,
-            "local_port": 40000,
-            "peers": [
-                {
-                    "name": "sitl",
-                    "frames_in": 1200,
-                    "bytes_in": 40000,
-                    "frames_out": 3,
-                    "bytes_out": 90,
-                    "filtered": 0,
-                    "rate_dropped": 0,
-                    "duplicates": 0,
-                    "send_dropped": 0,
-                    "framer": {"bad_crc": 2},
-                    "systems": [[1, 1], [2, 1]],
-                }
-            ],
-        },
-        {
-            "name": "radio",
-            "kind": "serial",
-            "state": radio_state,
-            "failures": 3,
-            "last_error": "no such port",
-            "local_port": None,
-            "peers": [],
-        },
+        {"name": "sitl", "kind": "udp-connect", "state": "up", "failures": 0, "last_error": None, "local_port": 40000,
+     "peers": [{"name": "sitl", "frames_in": 1200, "bytes_in": 40000, "frames_out": 3, "bytes_out": 90, "filtered": 0,
+                "rate_dropped": 0, "duplicates": 0, "send_dropped": 0, "framer": {"bad_crc": 2},
+                "systems": [[1, 1], [2, 1]]}]},
+    {"name": "radio", "kind": "serial", "state": radio_state, "failures": 3, "last_error": "no such port",
+     "local_port": None, "peers": []},
     ]
 
 

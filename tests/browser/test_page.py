@@ -26,15 +26,8 @@ def wait_live(session: PageSession) -> None:
 
 
 def put_unit(admin: httpx.Client, ts: float, lat: float, lon: float, **fields: object) -> None:
-    body = {
-        "kind": "unit",
-        "id": UNIT_ID,
-        "origin": "kit-test",
-        "ts": ts,
-        "name": "测试-01",
-        "pos": {"lat": lat, "lon": lon},
-        **fields,
-    }
+    body = {"kind": "unit", "id": UNIT_ID, "origin": "kit-test", "ts": ts, "name": "测试-01",
+            "pos": {"lat": lat, "lon": lon}, **fields}
     response = admin.post("/api/entities", json=body)
     assert response.status_code == 200, response.text
 
@@ -80,8 +73,7 @@ def test_injected_unit_appears_on_the_map_and_moves(open_page: OpenPage, node_pr
             const r = document.querySelector(sel).getBoundingClientRect();
             return r.x + r.width / 2 > x + 20 && r.y + r.height / 2 < y - 20;
         }""",
-        arg=[selector, x, y],
-        timeout=WAIT_MS,
+        arg=[selector, x, y], timeout=WAIT_MS,
     )
 
     marker.click()

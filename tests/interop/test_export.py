@@ -23,33 +23,14 @@ GX = "{http://www.google.com/kml/ext/2.2}"
 
 UNIT = Unit(id="unit:pdt:1", origin="k", ts=NOW, name="Rescue 1", pos=Position(lat=36.5, lon=120.25))
 DRONE = Vehicle(id="vehicle:k:1", origin="k", ts=NOW, pos=Position(lat=36.6, lon=120.3, alt_msl_m=80.0), armed=True)
-POLY = Marker(
-    id="marker:k:p",
-    origin="k",
-    ts=NOW,
-    shape=Shape.POLYGON,
-    points=[(36.0, 120.0), (36.1, 120.0), (36.1, 120.2)],
-    color="#00ff00",
-    pos=Position(lat=36.0, lon=120.0),
-)
-CIRCLE = Marker(
-    id="marker:k:c",
-    origin="k",
-    ts=NOW,
-    shape=Shape.CIRCLE,
-    points=[(36.05, 120.1)],
-    radius_m=500.0,
-    pos=Position(lat=36.05, lon=120.1),
-)
+POLY = Marker(id="marker:k:p", origin="k", ts=NOW, shape=Shape.POLYGON, points=[(36.0, 120.0), (36.1, 120.0),
+              (36.1, 120.2)], color="#00ff00", pos=Position(lat=36.0, lon=120.0))
+CIRCLE = Marker(id="marker:k:c", origin="k", ts=NOW, shape=Shape.CIRCLE, points=[(36.05, 120.1)], radius_m=500.0,
+                pos=Position(lat=36.05, lon=120.1))
 NOWHERE = Unit(id="unit:pdt:2", origin="k", ts=NOW)
 SNAP = Snapshot(ts=NOW, entities=[UNIT, DRONE, POLY, CIRCLE, NOWHERE], alerts=[], messages=[])
-TRACKS = {
-    "unit:pdt:1": [
-        TrackPoint(NOW - 20, 36.4, 120.2),
-        TrackPoint(NOW - 10, 36.45, 120.22),
-        TrackPoint(NOW, 36.5, 120.25),
-    ]
-}
+TRACKS = {"unit:pdt:1": [TrackPoint(NOW - 20, 36.4, 120.2), TrackPoint(NOW - 10, 36.45, 120.22),
+                         TrackPoint(NOW, 36.5, 120.25)]}
 
 
 def _metres(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -120,15 +101,8 @@ async def test_api_exports_now_a_past_picture_and_tracks_and_the_cli_reads_the_s
         assert scene is not None
         t0 = time.time() - 30
         for i in range(4):
-            scene.apply_state(
-                Unit(
-                    id="unit:pdt:9",
-                    origin="kit-test",
-                    ts=t0 + 5 * i,
-                    name="Walker",
-                    pos=Position(lat=36.0 + i / 100, lon=120.0),
-                )
-            )
+            scene.apply_state(Unit(id="unit:pdt:9", origin="kit-test", ts=t0 + 5 * i, name="Walker",
+                                   pos=Position(lat=36.0 + i / 100, lon=120.0)))
             await scene.flush(history=True)
         import httpx  # noqa: PLC0415
 
@@ -151,22 +125,9 @@ async def test_api_exports_now_a_past_picture_and_tracks_and_the_cli_reads_the_s
         await stop_local(node, task)
     out = tmp_path / "picture.geojson"
     run = subprocess.run(
-        [
-            *FIELDKIT,
-            "export",
-            "--format",
-            "geojson",
-            "--config",
-            str(config_path),
-            "-o",
-            str(out),
-            "--tracks-since",
-            str(t0 - 1),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+        [*FIELDKIT, "export", "--format", "geojson", "--config", str(config_path), "-o", str(out),
+         "--tracks-since", str(t0 - 1)],
+        capture_output=True, text=True, timeout=60, check=False,
     )
     assert run.returncode == 0, run.stderr
     doc = json.loads(out.read_text())
@@ -174,13 +135,8 @@ async def test_api_exports_now_a_past_picture_and_tracks_and_the_cli_reads_the_s
     assert {"unit:pdt:9", "node:kit-test", "track:unit:pdt:9"} <= ids
     kml_out = subprocess.run(
         [*FIELDKIT, "export", "--format", "kml", "--config", str(config_path), "--at", str(t0 + 6)],
-        capture_output=True,
-        timeout=60,
-        check=True,
+        capture_output=True, timeout=60, check=True,
     ).stdout
-    coords = [
-        p.findtext(f"{KML}Point/{KML}coordinates")
-        for p in ET.fromstring(kml_out).iter(f"{KML}Placemark")
-        if p.get("id") == "unit:pdt:9"
-    ]
+    coords = [p.findtext(f"{KML}Point/{KML}coordinates") for p in ET.fromstring(kml_out).iter(f"{KML}Placemark")
+              if p.get("id") == "unit:pdt:9"]
     assert coords == ["120.0000000,36.0100000"]

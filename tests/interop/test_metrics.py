@@ -33,13 +33,8 @@ async def test_metrics_count_what_happened(local_node) -> None:
     async with local_node.client(Role.VIEWER) as viewer:
         before = _samples((await viewer.get("/metrics")).text)
         async with local_node.client(Role.ADMIN) as admin:
-            unit = {
-                "kind": "unit",
-                "id": "unit:pdt:7",
-                "origin": "x",
-                "ts": time.time(),
-                "pos": {"lat": 36.0, "lon": 120.0},
-            }
+            unit = {"kind": "unit", "id": "unit:pdt:7", "origin": "x", "ts": time.time(),
+                    "pos": {"lat": 36.0, "lon": 120.0}}
             assert (await admin.post("/api/entities", json=unit)).status_code == 200
             assert (await admin.post("/api/entities", json=unit)).status_code == 400  # same version: stale
             assert (await admin.post("/api/messages", json={"text": "hello"})).status_code == 201

@@ -310,9 +310,8 @@ def free_udp_ports(n: int) -> list[int]:
 @contextlib.asynccontextmanager
 async def trbo_rig(tmp_path: Path, *, poll_interval_s: float = 0.0) -> AsyncIterator[TrboRig]:
     """fieldkit on 127.0.0.1 with the three MOTOTRBO ports; radio 1001 lives at 127.0.3.233, and so on."""
-    scenario = Scenario(
-        units=3, report_interval_s=QUIET, alarm_interval_s=QUIET, message_interval_s=QUIET, call_interval_s=QUIET
-    )
+    scenario = Scenario(units=3, report_interval_s=QUIET, alarm_interval_s=QUIET, message_interval_s=QUIET,
+                        call_interval_s=QUIET)
     world = RadioWorld(scenario, start=time.time())
     roster = tmp_path / "roster.csv"
     roster.write_text(world.roster_csv(), encoding="utf-8")
@@ -344,9 +343,8 @@ async def trbo_rig(tmp_path: Path, *, poll_interval_s: float = 0.0) -> AsyncIter
     try:
         await asyncio.wait_for(node.ready.wait(), 10)
         token = node.tokens.create(Role.PILOT, "调度员 dispatcher")
-        async with httpx.AsyncClient(
-            base_url=node.api_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
-        ) as pilot:
+        async with httpx.AsyncClient(base_url=node.api_url, headers={"Authorization": f"Bearer {token}"},
+                                     timeout=10) as pilot:
             rig = TrboRig(node, radios, world, pilot, raw_log)
             await until(rig.radio.connected.is_set)
             yield rig

@@ -211,12 +211,7 @@ def test_ars_captures() -> None:
 def test_tms_captures() -> None:
     m = tms.parse(bytes.fromhex(TMS_TEXT_AHOJ))
     assert (m.kind, m.seq, m.encoding, m.address, m.ack_requested, m.text()) == (
-        tms.TmsKind.TEXT,
-        85,
-        tms.UTF16LE,
-        b"\x01",
-        True,
-        "ahoj",
+        tms.TmsKind.TEXT, 85, tms.UTF16LE, b"\x01", True, "ahoj"
     )
     assert tms.text("ahoj", 85, address=b"\x01").hex().upper() == TMS_TEXT_AHOJ
     ack = tms.parse(bytes.fromhex(TMS_ACK_53))
@@ -265,9 +260,8 @@ def test_registration_starts_periodic_reports_when_configured() -> None:
 
 def test_reports_become_fixes_of_the_sending_radio() -> None:
     codec = MotoTrboCodec()
-    events = codec.feed(
-        rec(Service.LRRP, LRRP_SPEC_REPORT) + rec(Service.LRRP, LRRP_RADIOREFERENCE, ip=bytes((12, 0, 0, 7))), T0
-    )
+    events = codec.feed(rec(Service.LRRP, LRRP_SPEC_REPORT) + rec(Service.LRRP, LRRP_RADIOREFERENCE,
+                                                                    ip=bytes((12, 0, 0, 7))), T0)
     assert [(e.unit, round(e.lat or 0, 3)) for e in events if isinstance(e, Fix)] == [("1001", 12.345), ("7", 44.645)]
     assert codec.frames == 2 and outbox(codec) == []
 
@@ -278,19 +272,13 @@ def test_poll_goes_to_the_radio_and_its_answer_is_a_fix() -> None:
     assert (poll.service, poll.ip) == (Service.LRRP, RADIO)
     (request,), _ = lrrp.parse(poll.payload)
     assert request.document is lrrp.Document.IMMEDIATE_REQUEST and request.request_id is not None
-    fix = Fix(
-        unit="1001", ts=T0, lat=36.7, lon=119.16, alt_msl_m=31.5, speed_mps=1.5, course_deg=44.0, mode=FixMode.THREE_D
-    )
+    fix = Fix(unit="1001", ts=T0, lat=36.7, lon=119.16, alt_msl_m=31.5, speed_mps=1.5, course_deg=44.0,
+              mode=FixMode.THREE_D)
     answer = lrrp.report(fix, request_id=request.request_id, document=lrrp.Document.IMMEDIATE_REPORT)
     (got,) = codec.feed(rec(Service.LRRP, answer), T0)
     assert isinstance(got, Fix)
     assert (got.unit, got.ts, got.mode, got.alt_msl_m, got.speed_mps, got.course_deg) == (
-        "1001",
-        T0,
-        FixMode.THREE_D,
-        31.5,
-        1.5,
-        44.0,
+        "1001", T0, FixMode.THREE_D, 31.5, 1.5, 44.0
     )
     assert got.lat == pytest.approx(36.7, abs=1e-7) and got.lon == pytest.approx(119.16, abs=1e-7)
 
@@ -314,10 +302,7 @@ def test_text_to_a_radio_keeps_its_number_on_retry_and_the_ack_settles_it() -> N
     (other,) = split(codec.encode_text("1001", "second", group=False, msg_id=501))
     sent, again, next_one = (tms.parse(d.payload) for d in (first, retry, other))
     assert (first.service, first.ip, sent.ack_requested, sent.text()) == (
-        Service.TMS,
-        RADIO,
-        True,
-        "撤离到集结区 Evacuate",
+        Service.TMS, RADIO, True, "撤离到集结区 Evacuate"
     )
     assert sent.seq is not None and again.seq == sent.seq and next_one.seq == (sent.seq + 1) % 128
     assert codec.feed(rec(Service.TMS, tms.ack(sent.seq)), T0) == [Delivery(msg_id=500, unit="1001", ok=True)]
@@ -330,9 +315,8 @@ def test_text_to_a_radio_keeps_its_number_on_retry_and_the_ack_settles_it() -> N
 
 def test_sequence_numbers_come_round_after_128_texts() -> None:
     codec = MotoTrboCodec()
-    seqs = [
-        tms.parse(split(codec.encode_text("1001", "x", group=False, msg_id=i))[0].payload).seq for i in range(1, 130)
-    ]
+    seqs = [tms.parse(split(codec.encode_text("1001", "x", group=False, msg_id=i))[0].payload).seq
+            for i in range(1, 130)]
     assert seqs[128] == seqs[0] and len(set(seqs[:128])) == 128
     (event,) = codec.feed(rec(Service.TMS, tms.ack(seqs[0])), T0)
     assert isinstance(event, Delivery) and event.msg_id == 129  # the number now belongs to the newest text
@@ -345,9 +329,8 @@ def test_group_text_goes_to_the_talkgroup_address_without_asking_for_an_ack() ->
     assert (d.service, d.ip, m.ack_requested, m.text()) == (Service.TMS, bytes((225, 0, 35, 41)), False, "全体注意")
 
 
-@pytest.mark.parametrize(
-    ("dst", "text"), [("abc", "hi"), ("0", "hi"), (str(1 << 24), "hi"), ("5", "x" * 281), ("5", "\udc00")]
-)
+@pytest.mark.parametrize(("dst", "text"), [("abc", "hi"), ("0", "hi"), (str(1 << 24), "hi"), ("5", "x" * 281),
+                                           ("5", "\udc00")])
 def test_texts_that_cannot_be_sent_raise_encode_error(dst: str, text: str) -> None:
     codec = MotoTrboCodec()
     with pytest.raises(EncodeError):
@@ -362,32 +345,25 @@ def test_availability_is_acknowledged_without_an_event() -> None:
 
 def test_every_drop_is_counted_by_kind() -> None:
     codec = MotoTrboCodec(max_payload=64)
-    stream = b"".join(
-        [
-            b"noise",  # garbage: 5 bytes
-            b"TRBO" + b"\x00\x16" + RADIO + b"\x00\x00",  # bad_header (port 22), then 11 bytes of garbage
-            b"TRBO" + b"\x0f\xa1" + RADIO + b"\x00\x41",  # oversize (65 > 64), then 11 bytes of garbage
-            rec(Service.TMS, "0005"),  # malformed: too short
-            rec(Service.ARS, ARS_USER_REGISTRATION),  # unsupported
-            rec(Service.LRRP, "06050000000000"),  # unsupported: a document with a constant table
-            rec(Service.LRRP, LRRP_SAMPLE_TOKEN_6B),  # unknown_token (its position is still reported)
-            rec(Service.LRRP, LRRP_SPEC_TRIGGERED_REQUEST),  # unsupported: a request, we are not a radio
-            rec(Service.TMS, TMS_ACK_53),  # unmatched_ack
-        ]
-    )
+    stream = b"".join([
+        b"noise",  # garbage: 5 bytes
+        b"TRBO" + b"\x00\x16" + RADIO + b"\x00\x00",  # bad_header (port 22), then 11 bytes of garbage
+        b"TRBO" + b"\x0f\xa1" + RADIO + b"\x00\x41",  # oversize (65 > 64), then 11 bytes of garbage
+        rec(Service.TMS, "0005"),  # malformed: too short
+        rec(Service.ARS, ARS_USER_REGISTRATION),  # unsupported
+        rec(Service.LRRP, "06050000000000"),  # unsupported: a document with a constant table
+        rec(Service.LRRP, LRRP_SAMPLE_TOKEN_6B),  # unknown_token (its position is still reported)
+        rec(Service.LRRP, LRRP_SPEC_TRIGGERED_REQUEST),  # unsupported: a request, we are not a radio
+        rec(Service.TMS, TMS_ACK_53),  # unmatched_ack
+    ])
     events = codec.feed(stream, T0)
     assert [type(e).__name__ for e in events] == ["Fix"]
     assert codec.drops.counts == {
-        "garbage": 3,
-        "garbage_bytes": 5 + 11 + 11,
-        "bad_header": 1,
-        "bad_header_bytes": 1,
-        "oversize": 1,
-        "oversize_bytes": 1,
-        "malformed": 1,
-        "malformed_bytes": 2,
-        "unsupported": 3,
-        "unsupported_bytes": len(bytes.fromhex(ARS_USER_REGISTRATION)) + 7,
+        "garbage": 3, "garbage_bytes": 5 + 11 + 11,
+        "bad_header": 1, "bad_header_bytes": 1,
+        "oversize": 1, "oversize_bytes": 1,
+        "malformed": 1, "malformed_bytes": 2,
+        "unsupported": 3, "unsupported_bytes": len(bytes.fromhex(ARS_USER_REGISTRATION)) + 7,
         "unknown_token": 1,
         "unmatched_ack": 1,
     }
@@ -432,10 +408,7 @@ fixes = st.builds(
 def test_lrrp_report_round_trip(fix: Fix, request_id: int, document: lrrp.Document) -> None:
     (m,), problem = lrrp.parse(lrrp.report(fix, request_id=request_id, document=document))
     assert problem is None and (m.document, m.request_id, m.ts, m.course_deg) == (
-        document,
-        request_id,
-        fix.ts,
-        fix.course_deg,
+        document, request_id, fix.ts, fix.course_deg
     )
     assert m.lat == pytest.approx(fix.lat, abs=1e-7) and m.lon == pytest.approx(fix.lon, abs=1e-7)
     for got, want in ((m.alt_m, fix.alt_msl_m), (m.speed_mps, fix.speed_mps)):
@@ -453,13 +426,8 @@ def test_varint_round_trips(u: int, s: int, negative: bool, f: float) -> None:
 
 
 @PROPERTY
-@given(
-    st.text(st.characters(exclude_categories=("Cs",)), max_size=280).filter(
-        lambda t: not t.startswith("\r\n") and not t.endswith("\x00")
-    ),
-    st.integers(0, 127),
-    st.booleans(),
-)
+@given(st.text(st.characters(exclude_categories=("Cs",)), max_size=280).filter(
+    lambda t: not t.startswith("\r\n") and not t.endswith("\x00")), st.integers(0, 127), st.booleans())
 def test_tms_text_and_ack_round_trip(body: str, seq: int, ack_requested: bool) -> None:
     m = tms.parse(tms.text(body, seq, ack_requested=ack_requested))
     assert (m.kind, m.text(), m.seq, m.ack_requested) == (tms.TmsKind.TEXT, body, seq, ack_requested)
@@ -482,12 +450,9 @@ def traffic() -> st.SearchStrategy[bytes]:
         st.builds(lambda u, f: rec(Service.LRRP, lrrp.report(f, request_id=1), ip=address(u, 12)), units, fixes),
         st.builds(lambda u: rec(Service.ARS, ars.registration(str(u)), ip=address(u, 12)), units),
         st.builds(lambda u: rec(Service.ARS, ars.deregistration(), ip=address(u, 12)), units),
-        st.builds(
-            lambda u, t, s: rec(Service.TMS, tms.text(t, s), ip=address(u, 12)),
-            units,
-            st.text(max_size=20).map(lambda t: t.encode("utf-16-le", "replace").decode("utf-16-le", "replace")),
-            st.integers(0, 127),
-        ),
+        st.builds(lambda u, t, s: rec(Service.TMS, tms.text(t, s), ip=address(u, 12)), units,
+                  st.text(max_size=20).map(lambda t: t.encode("utf-16-le", "replace").decode("utf-16-le", "replace")),
+                  st.integers(0, 127)),
     )
     return st.lists(one, min_size=1, max_size=12).map(b"".join)
 
@@ -515,9 +480,8 @@ def test_any_chunking_gives_the_same_events_and_replies(stream: bytes, cuts: lis
 def test_random_bytes_never_raise_and_every_byte_is_accounted_for(data: bytes) -> None:
     codec = MotoTrboCodec()
     codec.feed(data, T0)
-    dropped = sum(
-        v for k, v in codec.drops.counts.items() if k in ("garbage_bytes", "bad_header_bytes", "oversize_bytes")
-    )
+    dropped = sum(v for k, v in codec.drops.counts.items() if k in ("garbage_bytes", "bad_header_bytes",
+                                                                     "oversize_bytes"))
     if codec.frames == 0:
         assert dropped + codec.pending == len(data)
     codec.feed(b"", T0 + 10)  # whatever was held goes stale
@@ -540,9 +504,8 @@ def test_records_in_garbage_are_all_recovered(stream: bytes, noise: list[bytes])
     clean = MotoTrboCodec()
     expected = clean.feed(stream, T0)
     records = split(stream)
-    noisy_stream = b"".join(
-        n.replace(b"TRBO", b"TRB") + bytes(r) for n, r in zip(noise * len(records), records, strict=False)
-    )
+    noisy_stream = b"".join(n.replace(b"TRBO", b"TRB") + bytes(r) for n, r in zip(noise * len(records), records,
+                                                                                      strict=False))
     noisy = MotoTrboCodec()
     assert noisy.feed(noisy_stream, T0) == expected
 
