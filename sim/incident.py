@@ -28,6 +28,8 @@ from .scenario import Scenario
 from .sides import side_for
 from .timeline import Targets, TimelinePlayer, schedule
 
+MIN_STALL_S = 0.5
+
 if TYPE_CHECKING:
     from edge.node import EdgeNode
     from edge.supervisor import Component
@@ -118,9 +120,12 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
         config = msgspec.structs.replace(config, drones=_drones_section(config, drones, scenario))
     feeds = _cameras(drones) + _fixed_cameras(scenario)
     if feeds:
-        config = msgspec.structs.replace(
-            config, media=msgspec.structs.replace(config.media, enabled=True, feeds=[*config.media.feeds, *feeds])
-        )
+        # Video runs on wall time; scale the stall threshold so a camera stall of N simulated seconds
+        # shows as one at any --speedup (never below a few frame periods).
+        stall_s = max(MIN_STALL_S, config.media.stall_s / speedup)
+        media = msgspec.structs.replace(config.media, enabled=True, stall_s=stall_s)
+        media = msgspec.structs.replace(media, feeds=[*config.media.feeds, *feeds])
+        config = msgspec.structs.replace(config, media=media)
     return Incident(config, world, gateway, drones, scenario, speedup)
 
 

@@ -90,22 +90,32 @@ class TimelinePlayer:
         if self.start is None:
             self.start = self.clock()
         while self._next < len(self.steps):
-            step = self.steps[self._next]
-            await self._wait_until(self.start + step.at_s)
-            self._next += 1  # before acting: a step that fails is not retried after a restart
-            outcome = self._act(step)
-            self.played.append((step.at_s, step.describe(), outcome))
-            note = f" [{step.entry.note}]" if step.entry.note and not step.ending else ""
-            log.info("timeline t=%.0fs: %s: %s%s", step.at_s, step.describe(), outcome, note)
+            await self._wait_until(self.start + self.steps[self._next].at_s)
+            self.play_due(self.clock())
         log.info("timeline: all %d steps played", len(self.steps))
         await asyncio.Event().wait()
+
+    def play_due(self, now: float) -> list[tuple[float, str, str]]:
+        """Fire every step due by ``now`` (sim seconds since the epoch); returns what each did."""
+        if self.start is None:
+            self.start = now
+        done = []
+        while self._next < len(self.steps) and self.start + self.steps[self._next].at_s <= now:
+            step = self.steps[self._next]
+            self._next += 1  # before acting: a step that fails is not retried after a restart
+            outcome = self._act(step, now)
+            done.append((step.at_s, step.describe(), outcome))
+            note = f" [{step.entry.note}]" if step.entry.note and not step.ending else ""
+            log.info("timeline t=%.0fs: %s: %s%s", step.at_s, step.describe(), outcome, note)
+        self.played += done
+        return done
 
     async def _wait_until(self, due: float) -> None:
         while (left := due - self.clock()) > 0:  # noqa: ASYNC110 - time is a sim clock, not an event to wait on
             await asyncio.sleep(min(MAX_WAIT_S, left / self.speedup))
 
-    def _act(self, step: Step) -> str:
-        e, t, now = step.entry, self.targets, self.clock()
+    def _act(self, step: Step, now: float) -> str:
+        e, t = step.entry, self.targets
         if e.event in ("emergency", "message"):
             radio = t.units[e.unit]
             if e.event == "emergency":
