@@ -200,8 +200,8 @@ def _scenario(args: argparse.Namespace) -> int:
         for name, path in sorted(shipped().items()):
             print(f"{name:<22} {load_scenario(path).name}")
         return 0
-    path = resolve(args.file)
     try:
+        path = resolve(args.file)
         s = load_scenario(path)
     except ConfigError as exc:
         print(f"fieldkit: scenario {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
