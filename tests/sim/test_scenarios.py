@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -196,10 +197,8 @@ def _play(name: str, tmp: Path, seed: int | None = None) -> tuple[bytes, list[tu
                     (v.mode.name, v.gps.enabled, round(v.alt_rel_m, 3), v.estimated_position()) for v in vehicles
                 ]
                 states.append((at_s, step, *flights))
-            try:
+            with contextlib.suppress(BlockingIOError):
                 wire += os.read(reader, 1 << 20)
-            except BlockingIOError:
-                pass
     finally:
         os.close(reader)
         gateway.unplug()
