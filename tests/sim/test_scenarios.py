@@ -223,3 +223,11 @@ def test_same_seed_same_incident_and_every_fault_acts(tmp_path: Path) -> None:
     # the critical battery failsafe lands scout2 (checked at the next step, 20 s later)
     assert by_step["gateway_unplug"][scout2][0] == Mode.LAND.name
     assert by_step["tether_power_loss (drone=relay1)"][relay1][0] == Mode.GUIDED.name
+
+
+@pytest.mark.parametrize("name", ["city-highrise-fire", "river-flood"])
+def test_every_shipped_timeline_replays_exactly(name: str, tmp_path: Path) -> None:
+    """Same seed, same gateway bytes, flights and steps (no media service here: camera stalls are only logged)."""
+    first = _play(name, tmp_path)
+    assert first == _play(name, tmp_path)
+    assert len(first[2]) == len(schedule(load_scenario(resolve(name)).timeline))
