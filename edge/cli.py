@@ -36,12 +36,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, help="TOML configuration (defaults for everything not given)")
 
     sim = sub.add_parser("sim", help="run a simulated incident on a local node and print its URL")
-    sim.add_argument("--scenario", type=Path, help="scenario TOML (default: the built-in incident)")
+    sim.add_argument("--scenario", help="a shipped scenario's name or a scenario TOML (default: city-highrise-fire)")
     sim.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
     sim.add_argument("--no-browser-hint", action="store_true", help="do not print the page URL hint")
     sim.add_argument("--config", type=Path, help="node configuration (default: a fresh data folder)")
     sim.add_argument("--port", type=int, help="HTTP port (overrides the configuration)")
     sim.add_argument("--speedup", type=float, default=1.0, help="simulated seconds per real second")
+
+    scen = sub.add_parser("scenario", help="check a scenario file, or list the shipped scenarios")
+    ssub = scen.add_subparsers(dest="scenario_command", required=True)
+    schk = ssub.add_parser("check", help="report every problem in a scenario (a file or a shipped name)")
+    schk.add_argument("file")
+    ssub.add_parser("list", help="list the shipped scenarios")
 
     token = sub.add_parser("token", help="create, list or revoke API tokens")
     tsub = token.add_subparsers(dest="token_command", required=True)
@@ -102,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_node(load(args.config))
         if args.command == "sim":
             return _sim(args)
+        if args.command == "scenario":
+            return _scenario(args)
     except ConfigError as exc:
         print(f"fieldkit: configuration {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
@@ -185,10 +193,34 @@ def _radio_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scenario(args: argparse.Namespace) -> int:
+    from sim.scenario import load_scenario, resolve, shipped  # noqa: PLC0415 - only these commands import sim
+
+    if args.scenario_command == "list":
+        for name, path in sorted(shipped().items()):
+            print(f"{name:<22} {load_scenario(path).name}")
+        return 0
+    try:
+        path = resolve(args.file)
+        s = load_scenario(path)
+    except ConfigError as exc:
+        print(f"fieldkit: scenario {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return 2
+    drones = s.fleet()
+    print(
+        f"{path}: OK ({s.name}: {len(s.teams)} teams, {len(drones)} drones, {len(s.kits)} kits, "
+        f"{len(s.timeline)} timeline events)"
+    )
+    return 0
+
+
 def _sim(args: argparse.Namespace) -> int:
     from sim import SimClock, build_incident, load_scenario  # noqa: PLC0415 - only `fieldkit sim` may import sim
+    from sim.scenario import resolve  # noqa: PLC0415
 
-    scenario = load_scenario(args.scenario)
+    scenario = load_scenario(resolve(args.scenario))
     if args.log_level == "info":
         # The simulated autopilots narrate every waypoint; keep the command-post URL readable.
         logging.getLogger("sim.sitl").setLevel(logging.WARNING)

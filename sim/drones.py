@@ -10,9 +10,13 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from .sitl import SitlEndpoint, Vehicle
 from .sitl.fleet import FleetPilot, incident_fleet
+
+if TYPE_CHECKING:
+    from .fleet_plan import DronePlan
 
 PILOT_INTERVAL_S = 1.0
 
@@ -30,15 +34,29 @@ class SimDrones:
     name = "sim-drones"
 
     def __init__(
-        self, *, home_lat: float, home_lon: float, seed: int, speedup: float, clock: Callable[[], float], port: int
+        self,
+        *,
+        home_lat: float,
+        home_lon: float,
+        seed: int,
+        speedup: float,
+        clock: Callable[[], float],
+        port: int,
+        plans: list[DronePlan] | None = None,  # a scenario's [[drones]] (default: the incident fleet)
     ) -> None:
-        configs = incident_fleet(home_lat_deg=home_lat, home_lon_deg=home_lon, seed=seed, speedup=speedup)
+        if plans is None:
+            configs = incident_fleet(home_lat_deg=home_lat, home_lon_deg=home_lon, seed=seed, speedup=speedup)
+        else:
+            configs = [p.config for p in plans]
         self.configs = configs
+        self.plans = plans
         self.vehicles = [Vehicle(c, clock()) for c in configs]
+        self.by_name = {p.name: v for p, v in zip(plans or [], self.vehicles, strict=False)}
         self.port = port
         self.tethered_sysids = [c.sysid for c in configs if c.tether is not None]
         self._clock = clock
-        self._pilot = FleetPilot(self.vehicles)
+        launch = None if plans is None else (lambda k, vehicle, now: plans[k].launch(vehicle, now))
+        self._pilot = FleetPilot(self.vehicles, launch=launch)
         self._speedup = speedup
 
     async def run(self) -> None:

@@ -18,13 +18,17 @@ from drones.config import DronesSection, EndpointConfig
 from edge.config import Config
 from edge.radio.binary import EXAMPLE
 from edge.radio.binary_description import load as load_framing
-from media.config import FeedConfig, MediaSection, VariantConfig
+from media.config import FeedConfig, VariantConfig
 
 from .drones import SimDrones, free_udp_port
+from .fleet_plan import plan_fleet
 from .pdt_gateway import PdtGatewayEmulator
 from .radios import RadioWorld
 from .scenario import Scenario
 from .sides import side_for
+from .timeline import Targets, TimelinePlayer, schedule
+
+MIN_STALL_S = 0.5
 
 if TYPE_CHECKING:
     from edge.node import EdgeNode
@@ -39,6 +43,9 @@ class Incident:
     world: RadioWorld
     gateway: PdtGatewayEmulator
     drones: SimDrones | None
+    scenario: Scenario | None = None
+    speedup: float = 1.0
+    player: TimelinePlayer | None = None  # set once the node exists (the player reaches its cameras)
 
     def components(self) -> list[Callable[[EdgeNode], Component]]:
         """Factories for the node's ``extra`` components."""
@@ -46,7 +53,28 @@ class Incident:
         if self.drones is not None:
             drones = self.drones
             made.append(lambda node: drones)
+        if self.scenario is not None and self.scenario.timeline:
+            made.append(self._timeline)
         return made
+
+    def _timeline(self, node: EdgeNode) -> TimelinePlayer:
+        """The scenario's timeline, acting on this incident's hardware and the node's sim cameras."""
+        assert self.scenario is not None
+        units = {r.unit: r for r in self.world.radios} | {r.alias: r for r in self.world.radios}
+
+        def camera(name: str) -> object:
+            runner = node.media.feeds.get(name) if node.media is not None else None
+            return None if runner is None else runner.source
+
+        targets = Targets(
+            gateway=self.gateway,
+            units=units,
+            vehicles=self.drones.by_name if self.drones is not None else {},
+            camera=camera,
+            alarm_clear_s=self.scenario.alarm_clear_s,
+        )
+        self.player = TimelinePlayer(schedule(self.scenario.timeline), targets, node.clock, speedup=self.speedup)
+        return self.player
 
 
 def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float], speedup: float = 1.0) -> Incident:
@@ -80,7 +108,7 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
     node = msgspec.structs.replace(config.node, simulated=True)  # CoT marks our radios and drones how="m-s"
     config = msgspec.structs.replace(config, radio=radio, node=node)
     drones = None
-    if scenario.drones:
+    if scenario.fleet():
         drones = SimDrones(
             home_lat=scenario.home_lat,
             home_lon=scenario.home_lon,
@@ -88,30 +116,56 @@ def build_incident(config: Config, scenario: Scenario, clock: Callable[[], float
             speedup=speedup,
             clock=clock,
             port=free_udp_port(),
+            plans=plan_fleet(scenario, speedup=speedup),
         )
         config = msgspec.structs.replace(config, drones=_drones_section(config, drones, scenario))
-        if scenario.cameras:
-            config = msgspec.structs.replace(config, media=_cameras(config, drones))
-    return Incident(config, world, gateway, drones)
+    feeds = _cameras(drones) + _fixed_cameras(scenario)
+    if feeds:
+        # Video runs on wall time; scale the stall threshold so a camera stall of N simulated seconds
+        # shows as one at any --speedup (never below a few frame periods).
+        stall_s = max(MIN_STALL_S, config.media.stall_s / speedup)
+        media = msgspec.structs.replace(config.media, enabled=True, stall_s=stall_s)
+        media = msgspec.structs.replace(media, feeds=[*config.media.feeds, *feeds])
+        config = msgspec.structs.replace(config, media=media)
+    return Incident(config, world, gateway, drones, scenario, speedup)
 
 
-def _cameras(config: Config, drones: SimDrones) -> MediaSection:
-    """A sim camera on each drone: daylight on the patrols, thermal on the tethered overwatch."""
-    feeds = [
+def _cameras(drones: SimDrones | None) -> list[FeedConfig]:
+    """A sim camera on each drone that carries one: daylight, or thermal (with hotspot analysis)."""
+    return [
         FeedConfig(
-            name=f"uav{v.sysid}",
-            title=f"UAV {v.sysid} {'thermal' if v.sysid in drones.tethered_sysids else 'camera'}",
+            name=plan.name,
+            title=plan.spec.title or plan.name,
             source="sim",
-            vehicle_sysid=v.sysid,
-            thermal=v.sysid in drones.tethered_sysids,
-            fov_deg=50.0 if v.sysid in drones.tethered_sysids else 70.0,
+            vehicle_sysid=plan.config.sysid,
+            thermal=plan.camera == "thermal",
+            fov_deg=50.0 if plan.camera == "thermal" else 70.0,
             range_m=400.0,
-            analysis=["hotspot"] if v.sysid in drones.tethered_sysids else [],
+            analysis=["hotspot"] if plan.camera == "thermal" else [],
             variants=[VariantConfig(name="low", width=320, height=180, fps=5.0, bitrate_kbps=150)],
         )
-        for v in drones.configs
+        for plan in (drones.plans or [] if drones is not None else [])
+        if plan.camera is not None
     ]
-    return msgspec.structs.replace(config.media, enabled=True, feeds=[*config.media.feeds, *feeds])
+
+
+def _fixed_cameras(scenario: Scenario) -> list[FeedConfig]:
+    """The scenario's fixed sim cameras (``[[feeds]]``)."""
+    return [
+        FeedConfig(
+            name=f.name,
+            title=f.title or f.name,
+            source="sim",
+            lat=f.lat,
+            lon=f.lon,
+            heading_deg=f.heading_deg,
+            fov_deg=f.fov_deg,
+            range_m=f.range_m,
+            thermal=f.thermal,
+            analysis=["hotspot"] if f.thermal else [],
+        )
+        for f in scenario.feeds
+    ]
 
 
 def _drones_section(config: Config, drones: SimDrones, scenario: Scenario) -> DronesSection:

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from edge.radio import Alarm, CallEnd, CallStart, Fix, FixMode, RadioEvent, Status, Text
 
 from .scenario import Scenario
+from .teams import UnitPlan, plan_units, talkgroup_number
 
 _M_PER_DEG_LAT = 111_320.0
+_ROUTE_SPREAD_M = 30.0  # how far from its first waypoint a unit on a route starts
 _TEXTS = (
     "到达指定位置 In position",
     "需要增援 Need reinforcement",
@@ -23,11 +25,6 @@ _TEXTS = (
     "道路受阻 Road blocked",
     "电量低 Battery low",
 )
-
-
-def talkgroup_number(talkgroup: str) -> str:
-    """``"9001 指挥 Command"`` -> ``"9001"``."""
-    return talkgroup.split(maxsplit=1)[0]
 
 
 @dataclass
@@ -44,6 +41,9 @@ class Radio:
     target: tuple[float, float]
     next_report: float
     battery_pct: float
+    route: tuple[tuple[float, float], ...] = ()  # waypoints walked in a loop; empty: wander in ``area``
+    area: tuple[float, float, float] = (0.0, 0.0, 0.0)  # lat, lon, radius_m
+    leg: int = 0  # index in ``route`` of the current target
     emergency_until: float | None = None
     talking_until: float | None = None
 
@@ -63,7 +63,7 @@ class RadioWorld:
         self._next_alarm = start + scenario.alarm_interval_s / 3
         self._next_message = start + scenario.message_interval_s / 2
         self._next_call = start + scenario.call_interval_s / 2
-        self.radios = [self._radio(i, start) for i in range(scenario.units)]
+        self.radios = [self._radio(plan, start) for plan in plan_units(scenario)]
         self.by_unit = {r.unit: r for r in self.radios}
 
     def roster_csv(self) -> str:
@@ -72,33 +72,46 @@ class RadioWorld:
         lines += [f"{r.radio_id},{r.alias},{r.team},{talkgroup_number(r.talkgroup)}" for r in self.radios]
         return "\n".join(lines) + "\n"
 
-    def _point(self) -> tuple[float, float]:
-        s = self.scenario
-        r = s.radius_m * math.sqrt(self._rng.random())
+    def _point(self, area: tuple[float, float, float]) -> tuple[float, float]:
+        """A random point in the circle ``area`` (lat, lon, radius_m)."""
+        lat, lon, radius_m = area
+        r = radius_m * math.sqrt(self._rng.random())
         a = self._rng.random() * 2 * math.pi
         dlat = r * math.cos(a) / _M_PER_DEG_LAT
-        dlon = r * math.sin(a) / (_M_PER_DEG_LAT * math.cos(math.radians(s.home_lat)))
-        return s.home_lat + dlat, s.home_lon + dlon
+        dlon = r * math.sin(a) / (_M_PER_DEG_LAT * math.cos(math.radians(lat)))
+        return lat + dlat, lon + dlon
 
-    def _radio(self, i: int, start: float) -> Radio:
+    def _radio(self, plan: UnitPlan, start: float) -> Radio:
         s = self.scenario
-        tg = s.talkgroups[i % len(s.talkgroups)]
-        words = tg.split()
-        team = words[1] if len(words) > 1 else tg
-        driving = i % 5 == 4  # every fifth radio rides in a vehicle
-        lat, lon = self._point()
+        if plan.route:  # each unit starts near its own waypoint, heading for the next one
+            leg = (plan.order + 1) % len(plan.route)
+            lat, lon = self._point((*plan.route[plan.order % len(plan.route)], _ROUTE_SPREAD_M))
+            target = plan.route[leg]
+        else:
+            leg = 0
+            lat, lon = self._point(plan.area)
+            target = self._point(plan.area)
         return Radio(
-            radio_id=1001 + i,
-            alias=f"{team}-{i // len(s.talkgroups) + 1:02d}",
-            team=team,
-            talkgroup=tg,
-            speed_mps=s.drive_speed_mps if driving else s.walk_speed_mps,
+            radio_id=plan.radio_id,
+            alias=plan.alias,
+            team=plan.team,
+            talkgroup=plan.talkgroup,
+            speed_mps=s.drive_speed_mps if plan.vehicle else s.walk_speed_mps,
             lat=lat,
             lon=lon,
-            target=self._point(),
+            target=target,
             next_report=start + self._rng.random() * s.report_interval_s,
             battery_pct=round(60 + 40 * self._rng.random(), 1),
+            route=plan.route,
+            area=plan.area,
+            leg=leg,
         )
+
+    def _next_target(self, radio: Radio) -> tuple[float, float]:
+        if not radio.route:
+            return self._point(radio.area)
+        radio.leg = (radio.leg + 1) % len(radio.route)
+        return radio.route[radio.leg]
 
     def step(self, now: float) -> list[RadioEvent]:
         """Advance to ``now`` and return every report that became due."""
@@ -115,7 +128,7 @@ class RadioWorld:
                 events.append(CallEnd(caller=radio.unit, talkgroup=talkgroup_number(radio.talkgroup), ts=now))
             if now >= radio.next_report:
                 events += self._report(radio, now)
-        if self.radios and now >= self._next_alarm:
+        if self.radios and self.scenario.alarm_interval_s and now >= self._next_alarm:
             self._next_alarm = now + self.scenario.alarm_interval_s
             events += self._alarm(now)
         if self.radios and now >= self._next_message:
@@ -155,7 +168,7 @@ class RadioWorld:
         step = radio.speed_mps * dt
         if dist <= step:
             radio.lat, radio.lon = radio.target
-            radio.target = self._point()
+            radio.target = self._next_target(radio)
             return
         radio.lat += dy / dist * step / _M_PER_DEG_LAT
         radio.lon += dx / dist * step / (_M_PER_DEG_LAT * coslat)
@@ -172,9 +185,17 @@ class RadioWorld:
         calm = [r for r in self.radios if r.emergency_until is None]
         if not calm:
             return []
-        radio = self._rng.choice(calm)
-        radio.emergency_until = now + self.scenario.alarm_clear_s
+        return self.emergency(self._rng.choice(calm), now, self.scenario.alarm_clear_s)
+
+    def emergency(self, radio: Radio, now: float, clear_after_s: float) -> list[RadioEvent]:
+        """``radio``'s emergency button is pressed: it stops, reports where it is, and cancels later."""
+        radio.emergency_until = now + clear_after_s
         return [self.fix(radio, now), Alarm(unit=radio.unit, ts=now)]
+
+    def text_from(self, radio: Radio, text: str, now: float) -> Text:
+        """A text from ``radio`` to its talkgroup."""
+        msg_id = self._rng.randrange(1, 0xFFFF)
+        return Text(src=radio.unit, dst=talkgroup_number(radio.talkgroup), group=True, text=text, msg_id=msg_id, ts=now)
 
     def _text(self, now: float) -> Text:
         radio = self._rng.choice(self.radios)

@@ -3,7 +3,8 @@
 Rendering and encoding run in a worker thread paced to the profile's frame rate (neither should hold
 the event loop: ~1 ms to render and ~2-4 ms to encode a frame at 640x360); each access unit is handed
 to the relay on the loop. The thread checks a stop flag every frame, so cancelling the feed ends it
-within one frame period.
+within one frame period. Setting ``paused`` stalls the camera (a scenario's fault, ``sim/timeline.py``):
+no frames until it is cleared, then a keyframe so viewers resume at once.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ class SimCamera:
         self._scenery = Scenery(profile.width, profile.height, thermal=thermal, seed=seed, label=label)
         self._variants = variants or {}
         self._encoders: dict[str, H264Encoder] = {}
+        self.paused = False  # True: produce nothing (a stalled camera), read by the worker thread each frame
         # Narrow-link variants: the same rendered picture encoded again, smaller — once per variant,
         # shared by all its viewers. Each has its own relay, fed by this source.
         self.variant_relays = {
@@ -78,7 +80,16 @@ class SimCamera:
         period = 1.0 / self.profile.fps
         origin = due = time.monotonic()
         n = 0
+        stalled = False
         while not stop.is_set():
+            if self.paused:
+                stalled = True
+                stop.wait(period)
+                continue
+            if stalled:
+                stalled, due = False, time.monotonic()  # no burst to catch up: frames resume from now
+                for encoder, _, _ in outputs:
+                    encoder.request_keyframe()
             delay = due - time.monotonic()
             if delay > 0:
                 stop.wait(delay)

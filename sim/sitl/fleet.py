@@ -9,6 +9,7 @@ directly (as a pilot's GCS would, but without MAVLink); any real GCS can take ov
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
@@ -46,12 +47,17 @@ def ring_mission(
     lat_deg: float, lon_deg: float, radius_m: float, alt_m: float, *, points: int = 8, phase_deg: float = 0.0
 ) -> list[MissionItem]:
     """Takeoff, ``points`` waypoints on a circle around (lat, lon), then jump back to the first waypoint forever."""
-    items = [MissionItem(mavlink.MAV_CMD_NAV_TAKEOFF, z=alt_m)]
+    points_deg = []
     for k in range(points):
         bearing = math.radians(phase_deg + 360.0 * k / points)
-        north, east = radius_m * math.cos(bearing), radius_m * math.sin(bearing)
-        lat, lon = geo.offset(lat_deg, lon_deg, north, east)
-        items.append(MissionItem(mavlink.MAV_CMD_NAV_WAYPOINT, x=lat, y=lon, z=alt_m))
+        points_deg.append(geo.offset(lat_deg, lon_deg, radius_m * math.cos(bearing), radius_m * math.sin(bearing)))
+    return loop_mission(points_deg, alt_m)
+
+
+def loop_mission(points: list[tuple[float, float]], alt_m: float) -> list[MissionItem]:
+    """Takeoff, then the waypoints (lat, lon) at ``alt_m``, then jump back to the first waypoint forever."""
+    items = [MissionItem(mavlink.MAV_CMD_NAV_TAKEOFF, z=alt_m)]
+    items += [MissionItem(mavlink.MAV_CMD_NAV_WAYPOINT, x=lat, y=lon, z=alt_m) for lat, lon in points]
     # DO_JUMP to wire seq 2 (the first waypoint: seq 0 is home, 1 the takeoff), repeat -1 = forever
     items.append(MissionItem(mavlink.MAV_CMD_DO_JUMP, mavlink.MAV_FRAME_MISSION, param1=2, param2=-1))
     return items
@@ -61,10 +67,15 @@ def start_patrol(
     vehicle: Vehicle, now: float, *, radius_m: float = 250.0, alt_m: float = 40.0, phase_deg: float = 0
 ) -> bool:
     """Load a ring around the incident and fly it in AUTO; False until the vehicle can arm (GPS fix)."""
+    lat, lon, _ = vehicle.origin
+    return start_mission(vehicle, now, ring_mission(lat, lon, radius_m, alt_m, phase_deg=phase_deg))
+
+
+def start_mission(vehicle: Vehicle, now: float, items: list[MissionItem]) -> bool:
+    """Load ``items`` and fly them in AUTO; False until the vehicle can arm (GPS fix)."""
     if not vehicle.armable:
         return False
-    lat, lon, _ = vehicle.origin
-    vehicle.load_mission(ring_mission(lat, lon, radius_m, alt_m, phase_deg=phase_deg))
+    vehicle.load_mission(items)
     vehicle.set_mission_current(1, now)
     return vehicle.set_mode(Mode.LOITER, now) and vehicle.arm(now) and vehicle.set_mode(Mode.AUTO, now)
 
@@ -85,9 +96,15 @@ class FleetPilot:
     plenty) with the simulated time.
     """
 
-    def __init__(self, vehicles: list[Vehicle], turnaround_s: float = 60.0) -> None:
+    def __init__(
+        self,
+        vehicles: list[Vehicle],
+        turnaround_s: float = 60.0,
+        launch: Callable[[int, Vehicle, float], object] | None = None,
+    ) -> None:
         self.vehicles = vehicles
         self.turnaround_s = turnaround_s
+        self._launch_one = launch or self._launch  # a scenario's own missions (sim/fleet_plan.py)
         self._landed_at: dict[int, float] = {}
 
     def step(self, now: float) -> None:
@@ -101,7 +118,7 @@ class FleetPilot:
                 if now - since < self.turnaround_s:
                     continue
                 vehicle.set_battery_remaining(100.0)
-            self._launch(k, vehicle, now)
+            self._launch_one(k, vehicle, now)
 
     def _launch(self, k: int, vehicle: Vehicle, now: float) -> None:
         if vehicle.tether is not None:
