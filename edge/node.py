@@ -113,6 +113,7 @@ class EdgeNode:
             _Every("alert-reminder", 1.0, self._remind),
             _Every("node-status", 5.0, self._publish_self),
             _Every("journal-prune", 3600.0, self._prune),
+            _Every("token-refresh", 1.0, self.tokens.refresh),  # `fieldkit token revoke` closes live sockets
             ApiServer(self),
         ]
         if self.config.mesh.enabled:

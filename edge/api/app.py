@@ -21,6 +21,7 @@ from edge.api.interop import interop_handlers
 from edge.api.live import live
 from edge.api.page import page_handlers
 from edge.api.routes import Health, api_router, health_of
+from edge.api.tokens import tokens_router
 from edge.journal import JournalUnavailable
 from edge.node import EdgeNode
 
@@ -47,7 +48,7 @@ def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, obje
 def create_app(node: EdgeNode) -> Litestar:
     """The whole HTTP surface of one node."""
     return Litestar(
-        route_handlers=[healthz, api_router, drones_router, live, *interop_handlers, *page_handlers],
+        route_handlers=[healthz, api_router, drones_router, tokens_router, live, *interop_handlers, *page_handlers],
         dependencies={"node": Provide(lambda: node, sync_to_thread=False)},
         state=State({"node": node, "live_clients": 0, "metrics": None}),
         request_max_body_size=node.config.api.max_body_bytes,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.auth import Role, TokenStore
+from edge.auth import Role, TokenStore, parse_duration
 
 
 def test_token_verifies_to_its_role_and_only_a_hash_is_stored(tmp_path: Path) -> None:
@@ -73,3 +73,30 @@ def test_unreadable_store_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("{oops")
     with pytest.raises(ValueError, match="unreadable"):
         TokenStore(path)
+
+
+def test_revocation_by_another_process_reaches_watchers(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    node_store = TokenStore(path)
+    token = node_store.create(Role.VIEWER, "v")
+    kept = node_store.create(Role.PILOT, "p")
+    told: list[str] = []
+    node_store.watch(token.split("_")[1], told.append)
+    unwatch = node_store.watch(kept.split("_")[1], told.append)
+    unwatch()
+    assert TokenStore(path).revoke(token.split("_")[1])  # as `fieldkit token revoke` does
+    assert told == []  # nothing until the node looks
+    node_store.refresh()
+    assert told == [token.split("_")[1]]
+    assert node_store.verify(token) is None and node_store.verify(kept) is not None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800), ("8h", 28800), ("1.5d", 129600)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0h", "8x", "-1h", "h"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)

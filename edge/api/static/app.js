@@ -84,6 +84,7 @@ $("sign-out").addEventListener("click", () => askForToken(""));
 function start(token) {
   link.token = token;
   setToken(token, () => askForToken("The node did not accept this token."));
+  delete document.body.dataset.role;
   dronePanel.resetRole(); // commands are offered to every token; a refusal (403) is shown, then remembered
   connect();
 }
@@ -136,7 +137,10 @@ function receive(message) {
     mavlink.start(); // once the token is known to be good: a refused one is the live socket's to report
     if (!message.resync) {
       api("GET", "/api/whoami")
-        .then((me) => dronePanel.setRole(me.role))
+        .then((me) => {
+          document.body.dataset.role = me.role; // a viewer (e.g. a shared view) gets no command buttons
+          dronePanel.setRole(me.role);
+        })
         .catch(() => {}); // an older node without /api/whoami: a refusal (403) is still shown when it comes
     }
   } else if (message.type === "deltas") {
