@@ -17,6 +17,7 @@ import msgspec
 from edge import __version__
 from edge.auth import Role, TokenStore, parse_duration
 from edge.config import Config, ConfigError, load, markdown
+from edge.deploy import commands as deploy_commands
 from edge.journal import JournalError
 from edge.node import EdgeNode
 from edge.radio import RadioError
@@ -77,6 +78,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--config", type=Path, help="the node's configuration (where its journal is)")
     exp.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
 
+    deploy_commands.add_commands(sub)  # certs, doctor, service
     sub.add_parser("version", help="print the version")
     return p
 
@@ -103,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_node(load(args.config))
         if args.command == "sim":
             return _sim(args)
+        if args.command in deploy_commands.COMMANDS:
+            return deploy_commands.run(args)
     except ConfigError as exc:
         print(f"fieldkit: configuration {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:

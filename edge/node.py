@@ -19,6 +19,7 @@ from drones import DroneService
 from edge import __version__
 from edge.auth import TokenStore
 from edge.config import Config
+from edge.deploy.tls import log_certificates
 from edge.journal import Journal
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
@@ -84,6 +85,7 @@ class EdgeNode:
 
     async def run(self, *, handle_signals: bool = False) -> None:
         """Open the journal, start every component, and run until stopped."""
+        log_certificates(self.config)
         restored = await asyncio.to_thread(self.journal.open)
         try:
             scene = Scene(

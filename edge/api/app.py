@@ -82,12 +82,15 @@ class ApiServer:
             timeout_graceful_shutdown=1,
             server_header=False,
             log_config=None,
+            ssl_certfile=cfg.tls_cert or None,  # the incident authority's node certificate (fieldkit certs)
+            ssl_keyfile=cfg.tls_key or None,
         )
         server = uvicorn.Server(config)
         config.load()
         server.lifespan = config.lifespan_class(config)
         await server.startup(sockets=[sock])
-        self.node.api_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        scheme = "https" if cfg.tls_cert else "http"
+        self.node.api_url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}/"
         self.node.ready.set()
         log.info("serving %s", self.node.api_url)
         try:

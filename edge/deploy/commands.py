@@ -1,0 +1,60 @@
+"""The deployment commands of `fieldkit`: ``certs``, ``doctor`` and ``service`` (wired into edge/cli.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from edge.deploy import certs
+
+COMMANDS = ("certs",)
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the deployment subcommands to the `fieldkit` parser."""
+    c = sub.add_parser("certs", help="the incident certificate authority and node certificates")
+    csub = c.add_subparsers(dest="certs_command", required=True)
+    init = csub.add_parser("init", help="create the incident authority (ca.pem, ca.key)")
+    init.add_argument("--dir", type=Path, default=Path("fieldkit-ca"), help="where to keep it (default: fieldkit-ca)")
+    init.add_argument("--name", default="fieldkit incident CA", help="the authority's name, as browsers show it")
+    init.add_argument("--days", type=float, default=3650.0, help="validity (default: 10 years)")
+    init.add_argument("--force", action="store_true", help="replace the authority (its certificates stop working)")
+    issue = csub.add_parser("issue", help="issue a node certificate (NODE.pem, NODE.key) from the authority")
+    issue.add_argument("node", help="the node id (node.id in kit.toml)")
+    issue.add_argument("--dir", type=Path, default=Path("fieldkit-ca"), help="the authority's folder")
+    issue.add_argument("--name", action="append", default=[], dest="names", metavar="HOST_OR_IP",
+                       help="a host name or IP address the node is reached at (repeat); loopback is always included")
+    issue.add_argument("--days", type=float, default=365.0, help="validity (default: 1 year, never past the authority)")
+    check = csub.add_parser("check", help="say whether a certificate is valid now and issued by the authority")
+    check.add_argument("cert", type=Path)
+    check.add_argument("--ca", type=Path, help="the authority's ca.pem")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one deployment command; the exit code."""
+    try:
+        if args.command == "certs":
+            return _certs(args)
+    except certs.CertError as exc:
+        print(f"fieldkit: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+def _certs(args: argparse.Namespace) -> int:
+    if args.certs_command == "init":
+        path = certs.init_ca(args.dir, args.name, days=args.days, force=args.force)
+        print(f"fieldkit: authority {path} (key {args.dir / certs.CA_KEY}, 0600: keep it off the kits)")
+        print(f"fieldkit: import {path} once into each command-post browser as a trusted authority")
+    elif args.certs_command == "issue":
+        cert, key = certs.issue(args.dir, args.node, args.names, days=args.days)
+        print(f"fieldkit: {cert} and {key} for {args.node}; copy them and {args.dir / certs.CA_CERT} to the kit")
+    else:
+        errors, warnings = certs.problems(args.cert, args.ca)
+        for line in [*errors, *warnings]:
+            print(f"fieldkit: {line}", file=sys.stderr)
+        if errors:
+            return 1
+        print(f"fieldkit: {args.cert} is valid" + (f" and issued by {args.ca}" if args.ca else ""))
+    return 0
