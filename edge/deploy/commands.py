@@ -6,9 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from edge.deploy import certs
+from edge.config import load
+from edge.deploy import certs, doctor
 
-COMMANDS = ("certs",)
+COMMANDS = ("certs", "doctor")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,12 +31,19 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     check.add_argument("cert", type=Path)
     check.add_argument("--ca", type=Path, help="the authority's ca.pem")
 
+    d = sub.add_parser("doctor", help="check this kit (serial devices, ports, clock, disk, links, certificates)")
+    d.add_argument("--config", type=Path, help="the kit's configuration (e.g. /etc/fieldkit/kit.toml)")
+    d.add_argument("--min-free-mb", type=float, default=512.0, help="free disk space the journal needs (default 512)")
+    d.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each peer (default 2)")
+
 
 def run(args: argparse.Namespace) -> int:
     """Run one deployment command; the exit code."""
     try:
         if args.command == "certs":
             return _certs(args)
+        if args.command == "doctor":
+            return _doctor(args)
     except certs.CertError as exc:
         print(f"fieldkit: {exc}", file=sys.stderr)
         return 1
@@ -57,4 +65,17 @@ def _certs(args: argparse.Namespace) -> int:
         if errors:
             return 1
         print(f"fieldkit: {args.cert} is valid" + (f" and issued by {args.ca}" if args.ca else ""))
+    return 0
+
+
+def _doctor(args: argparse.Namespace) -> int:
+    findings = doctor.examine(load(args.config), min_free_mb=args.min_free_mb, timeout_s=args.timeout)
+    for finding in findings:
+        print(finding)
+    failed = sum(f.status is doctor.Status.FAIL for f in findings)
+    warned = sum(f.status is doctor.Status.WARN for f in findings)
+    if failed:
+        print(f"fieldkit doctor: {failed} problem(s) would stop this kit from working; {warned} warning(s)")
+        return 1
+    print(f"fieldkit doctor: nothing stops this kit; {warned} warning(s)")
     return 0

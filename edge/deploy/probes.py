@@ -1,0 +1,81 @@
+"""Small real-world probes for ``fieldkit doctor``: can a port be bound, does a peer answer, does it trust us.
+
+Each returns None when all is well, else the reason in plain words (no stack traces: the reader is a
+comms technician at a scene, not a developer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import socket
+import ssl
+from pathlib import Path
+
+_ALERTS = {  # what a peer's TLS alert means for a kit (RFC 8446 section 6.2)
+    "UNKNOWN_CA": "it does not trust our authority (it belongs to another incident, or our certificate is foreign)",
+    "CERTIFICATE_EXPIRED": "it says our certificate has expired",
+    "CERTIFICATE_REQUIRED": "it wants a client certificate and we sent none",
+    "BAD_CERTIFICATE": "it refused our certificate",
+}
+
+
+def port_in_use(host: str, port: int, *, udp: bool = False) -> str | None:
+    """Why ``host:port`` cannot be bound now, or None if a server could bind it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as sock:
+        if not udp:  # as the servers do; a port only in TIME_WAIT is then free
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return "in use by another program"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine (is the network interface up?)"
+            if exc.errno == errno.EACCES:
+                return "needs privileges (ports below 1024)"
+            return exc.strerror or str(exc)
+    return None
+
+
+def tcp_unreachable(host: str, port: int, timeout_s: float) -> str | None:
+    """Why a TCP connection to ``host:port`` fails, or None if it opens."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s):
+            return None
+    except TimeoutError:
+        return f"no answer within {timeout_s:g} s"
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+
+
+def tls_refusal(host: str, port: int, *, ca: Path, cert: Path, key: Path, timeout_s: float) -> str | None:
+    """Why a mutual-TLS link to ``host:port`` with our certificate fails, or None if both sides accept."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False  # as the mesh: the authority is the check (mesh/session.py)
+    try:
+        context.load_verify_locations(cafile=str(ca))
+        context.load_cert_chain(str(cert), str(key))
+    except (OSError, ssl.SSLError) as exc:
+        return f"our own certificate files cannot be used: {exc}"
+    try:
+        with socket.create_connection((host, port), timeout=timeout_s) as raw, \
+                context.wrap_socket(raw) as tls:
+            # TLS 1.3 finishes our side of the handshake before the peer checks our certificate:
+            # its verdict comes as an alert on the first read, or not at all (the peer waits for us).
+            tls.settimeout(min(timeout_s, 1.0))
+            with contextlib.suppress(TimeoutError):
+                tls.recv(1)
+    except ssl.SSLCertVerificationError as exc:
+        if exc.verify_code == 10:  # X509_V_ERR_CERT_HAS_EXPIRED
+            return "its certificate has expired"
+        return f"its certificate was not issued by our authority ({exc.verify_message})"
+    except ssl.SSLError as exc:
+        reason = str(exc.reason or "")
+        return next((text for alert, text in _ALERTS.items() if alert in reason), f"TLS failed ({reason or exc})")
+    except TimeoutError:
+        return f"no answer within {timeout_s:g} s"
+    except OSError as exc:
+        return (exc.strerror or str(exc)).lower()
+    return None

@@ -1,0 +1,166 @@
+"""`fieldkit doctor` against real things: a missing device node, a pseudo-terminal, a taken port, a full
+filesystem (a size-limited tmpfs when root), a closed MAVLink port, a mesh peer of another authority."""
+
+from __future__ import annotations
+
+import contextlib
+import grp
+import json
+import os
+import socket
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+import zenoh
+from kit import FIELDKIT, kit_config
+
+from edge.config import load
+from edge.deploy import certs
+from edge.deploy.doctor import Status, examine
+from mesh.config import MeshSection
+from mesh.session import zenoh_config
+
+
+def toml(table: dict[str, object], prefix: str = "") -> str:
+    """TOML for a configuration (arrays of tables included, which kit.write_config leaves out)."""
+    def tables(v: object) -> bool:
+        return isinstance(v, dict) or (isinstance(v, list) and bool(v) and isinstance(v[0], dict))
+
+    lines = [f"{k} = {json.dumps(v)}" for k, v in table.items() if v is not None and not tables(v)]
+    for key, value in table.items():
+        if isinstance(value, dict):
+            lines += [f"[{prefix}{key}]", toml(value, f"{prefix}{key}.")]
+        elif isinstance(value, list) and value and isinstance(value[0], dict):
+            for item in value:
+                lines += [f"[[{prefix}{key}]]", toml(item, f"{prefix}{key}.")]
+    return "\n".join(lines)
+
+
+def doctor(tmp_path: Path, *extra: str, **sections: dict[str, object]) -> tuple[int, list[str]]:
+    config = tmp_path / "kit.toml"
+    built = kit_config(tmp_path, **sections)
+    config.write_text(toml(msgspec.to_builtins(built)) + "\n", encoding="utf-8")
+    assert load(config) == built
+    out = subprocess.run([*FIELDKIT, "doctor", "--config", str(config), "--timeout", "1", *extra],
+                         capture_output=True, text=True, timeout=60)
+    assert out.stderr == "", out.stderr
+    return out.returncode, out.stdout.splitlines()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_a_healthy_kit_passes(tmp_path: Path) -> None:
+    port = free_port()
+    code, lines = doctor(tmp_path, api={"port": port})
+    assert code == 0
+    assert lines[0] == f"ok    port tcp 127.0.0.1:{port} (api.port): free"
+    assert lines[-1] == "fieldkit doctor: nothing stops this kit; 0 warning(s)"
+
+
+def test_missing_serial_device(tmp_path: Path) -> None:
+    device = tmp_path / "ttyUSB9"
+    master, slave = os.openpty()
+    try:
+        present = os.ttyname(slave)
+        group = grp.getgrgid(os.stat(present).st_gid).gr_name
+        code, lines = doctor(
+            tmp_path, radio={"enabled": True, "transport": "serial", "device": str(device)},
+            drones={"enabled": True, "endpoints": [{"name": "radio-modem", "kind": "serial", "device": present}]},
+        )
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert code == 1
+    assert lines[0] == (f"FAIL  serial {device} (radio.device): missing: is the cable plugged in? "
+                        "(`ls /dev/serial/by-id/` lists what is)")
+    assert lines[1] == (f"ok    serial {present} (drones.endpoints 'radio-modem'): present, readable and writable "
+                        f"(group {group})")
+    assert lines[-1] == "fieldkit doctor: 1 problem(s) would stop this kit from working; 0 warning(s)"
+
+
+def test_port_in_use(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, lines = doctor(tmp_path, api={"port": port})
+    assert code == 1
+    assert lines[0] == (f"FAIL  port tcp 127.0.0.1:{port} (api.port): in use by another program "
+                        f"(`ss -lntup 'sport = :{port}'` shows who; if it is fieldkit's own service, stop it first)")
+
+
+@contextlib.contextmanager
+def full_filesystem(folder: Path) -> Iterator[bool]:
+    """A 1 MB tmpfs at ``folder``, filled up (True), or, when mounting is not allowed, a plain folder (False)."""
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(folder)],
+                             capture_output=True).returncode == 0
+    try:
+        if mounted:
+            with open(folder / "filler", "wb") as f, contextlib.suppress(OSError):
+                while True:
+                    f.write(b"\0" * 65536)
+                    f.flush()
+        yield mounted
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_full_disk(tmp_path: Path) -> None:
+    data = tmp_path / "small"
+    with full_filesystem(data) as mounted:
+        code, lines = doctor(tmp_path, "--min-free-mb", "5" if mounted else "1e12", node={"data_dir": str(data)})
+    assert code == 1
+    [line] = [x for x in lines if x.startswith("FAIL  disk")]
+    if mounted:
+        assert line == (f"FAIL  disk {data} (journal): only 0.0 MB free, fieldkit needs at least 5 MB: "
+                        "free some space or move node.data_dir to a larger disk")
+    else:  # not root: the same check against a minimum larger than any disk
+        assert line.startswith(f"FAIL  disk {data} (journal): only ")
+        assert line.endswith(" MB free, fieldkit needs at least 1e+12 MB: free some space or move node.data_dir to "
+                             "a larger disk")
+
+
+def test_clock_before_any_plausible_date() -> None:
+    config = kit_config(Path("/nonexistent"))
+    [clock] = [f for f in examine(config, now=946684800.0, timeout_s=0.5) if f.topic == "clock"]
+    assert clock.status is Status.FAIL
+    assert clock.text.startswith("the system clock says 2000-01-01 00:00:00 UTC, which cannot be right")
+
+
+def test_unreachable_mavlink_source_is_a_warning(tmp_path: Path) -> None:
+    port = free_port()
+    code, lines = doctor(tmp_path, drones={"enabled": True, "endpoints": [
+        {"name": "gcs", "kind": "tcp-client", "host": "127.0.0.1", "port": port}]})
+    assert code == 0
+    assert (f"warn  MAVLink 'gcs' at 127.0.0.1:{port}: does not answer (connection refused); "
+            "fieldkit keeps trying once it runs") in lines
+
+
+def test_mesh_peer_of_another_authority_is_named(tmp_path: Path) -> None:
+    ours, theirs = tmp_path / "ca", tmp_path / "theirs"
+    certs.init_ca(ours, "ours")
+    certs.init_ca(theirs, "theirs")
+    certs.issue(ours, "kit-test", [])
+    certs.issue(theirs, "hub", [])
+    endpoint = f"tls/127.0.0.1:{free_port()}"
+    hub_mesh = MeshSection(listen=[endpoint], tls_ca=str(theirs / "ca.pem"), tls_cert=str(theirs / "hub.pem"),
+                           tls_key=str(theirs / "hub.key"))
+    hub = zenoh.open(zenoh.Config.from_json5(json.dumps(zenoh_config(hub_mesh, "edge"))))
+    try:
+        mesh = {"enabled": True, "connect": [endpoint], "tls_ca": str(ours / "ca.pem"),
+                "tls_cert": str(ours / "kit-test.pem"), "tls_key": str(ours / "kit-test.key")}
+        code, lines = doctor(tmp_path, mesh=mesh)
+    finally:
+        hub.close()
+    assert code == 0, "the kit itself can run; the link is what fails"
+    assert (f"warn  mesh peer {endpoint}: cannot link: its certificate was not issued by our authority "
+            "(unable to get local issuer certificate)") in lines
+    assert lines[-2] == f"ok    certificate: valid and issued by {ours / 'ca.pem'}"
