@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -18,6 +19,7 @@ from edge import __version__
 from edge.auth import Role, TokenStore, parse_duration
 from edge.config import Config, ConfigError, load, markdown
 from edge.deploy import commands as deploy_commands
+from edge.deploy.journal_log import JournalFormatter
 from edge.journal import JournalError
 from edge.node import EdgeNode
 from edge.radio import RadioError
@@ -89,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if os.environ.get("FIELDKIT_LOG_FORMAT") == "journal":  # set by the systemd unit (edge/deploy/service.py)
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JournalFormatter())
     try:
         if args.command == "version":
             print(f"fieldkit {__version__}")

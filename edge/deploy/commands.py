@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from edge.config import load
-from edge.deploy import certs, doctor
+from edge.deploy import certs, doctor, service
 
-COMMANDS = ("certs", "doctor")
+COMMANDS = ("certs", "doctor", "service")
 
 
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,6 +36,17 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     d.add_argument("--min-free-mb", type=float, default=512.0, help="free disk space the journal needs (default 512)")
     d.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each peer (default 2)")
 
+    s = sub.add_parser("service", help="install or remove the systemd service that starts the node at boot")
+    ssub = s.add_subparsers(dest="service_command", required=True)
+    for name, text in (("install", "write, enable and start the unit"), ("uninstall", "stop, disable, remove it")):
+        p = ssub.add_parser(name, help=text)
+        p.add_argument("--root", type=Path, help="write under this folder instead of / (no user, no systemctl)")
+        p.add_argument("--dry-run", action="store_true", help="print the unit and change nothing")
+    install = ssub.choices["install"]
+    install.add_argument("--user", default=service.USER, help=f"the system user to run as (default {service.USER})")
+    install.add_argument("--exec", dest="exec_start", help="the fieldkit command (default: this installation's)")
+    install.add_argument("--node-id", help="node.id for a starter configuration (default: the host name)")
+
 
 def run(args: argparse.Namespace) -> int:
     """Run one deployment command; the exit code."""
@@ -44,7 +55,9 @@ def run(args: argparse.Namespace) -> int:
             return _certs(args)
         if args.command == "doctor":
             return _doctor(args)
-    except certs.CertError as exc:
+        if args.command == "service":
+            return _service(args)
+    except (certs.CertError, service.ServiceError, OSError) as exc:
         print(f"fieldkit: {exc}", file=sys.stderr)
         return 1
     return 2
@@ -78,4 +91,24 @@ def _doctor(args: argparse.Namespace) -> int:
         print(f"fieldkit doctor: {failed} problem(s) would stop this kit from working; {warned} warning(s)")
         return 1
     print(f"fieldkit doctor: nothing stops this kit; {warned} warning(s)")
+    return 0
+
+
+def _service(args: argparse.Namespace) -> int:
+    root = args.root or Path("/")
+    if args.service_command == "uninstall":
+        if args.dry_run:
+            print(f"would stop, disable and remove {root / service.UNIT_DIR / service.UNIT_NAME}")
+            return 0
+        lines = service.uninstall(root, activate=args.root is None)
+    else:
+        exec_start = args.exec_start or service.default_exec_start()
+        if args.dry_run:
+            sys.stdout.write(service.unit_text(exec_start=exec_start, user=args.user))
+            return 0
+        node_id = args.node_id or load(None).node.id
+        lines = service.install(root, exec_start=exec_start, node_id=node_id, user=args.user,
+                                activate=args.root is None)
+    for line in lines:
+        print(f"fieldkit: {line}")
     return 0
