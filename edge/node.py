@@ -19,7 +19,7 @@ from drones import DroneService
 from edge import __version__
 from edge.auth import TokenStore
 from edge.config import Config
-from edge.deploy.tls import log_certificates
+from edge.deploy.tls import MeshTlsWatch, log_certificates
 from edge.journal import Journal
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
@@ -123,6 +123,8 @@ class EdgeNode:
             # the process); DESIGN.md wants it on by default once a restart of it is robust.
             self.mesh = MeshSync(self, self.config.mesh)
             components.append(self.mesh)
+            if self.config.mesh.tls_cert:  # says plainly why a peer refuses this kit's certificate
+                components.append(MeshTlsWatch(self.config.mesh))
         if self.config.radio.enabled:
             components.append(RadioGateway(self, self.config.radio, codec_factory(self.config.radio)))
         if self.config.drones.enabled:

@@ -103,7 +103,7 @@ def _ports(config: Config) -> list[Finding]:
                    for e in config.drones.endpoints if e.kind in ("udp-listen", "tcp-server")]
     if config.mesh.enabled:
         for endpoint in config.mesh.listen:
-            parsed = _endpoint(endpoint)
+            parsed = probes.parse_endpoint(endpoint)
             if parsed is not None:
                 wanted.append((f"mesh.listen {endpoint}", parsed[1], parsed[2], parsed[0] == "udp"))
     found = []
@@ -118,15 +118,6 @@ def _ports(config: Config) -> list[Finding]:
             hint = f" (`ss -lntup 'sport = :{port}'` shows who; if it is fieldkit's own service, stop it first)"
             found.append(Finding(Status.FAIL, topic, why + (hint if why.startswith("in use") else "")))
     return found
-
-
-def _endpoint(endpoint: str) -> tuple[str, str, int] | None:
-    """(protocol, host, port) of a Zenoh locator such as ``tls/127.0.0.1:7447``."""
-    proto, _, rest = endpoint.partition("/")
-    host, _, port = rest.split("#")[0].rpartition(":")
-    if not port.isdigit() or not host:
-        return None
-    return proto, host.strip("[]"), int(port)
 
 
 def _clock(config: Config, now: float) -> list[Finding]:
@@ -194,7 +185,7 @@ def _mesh(config: Config, timeout_s: float) -> list[Finding]:
         return [Finding(Status.OK, "mesh", "no peers configured (a kit on its own, or peers dial this one)")]
     found = []
     for endpoint in config.mesh.connect:
-        parsed = _endpoint(endpoint)
+        parsed = probes.parse_endpoint(endpoint)
         if parsed is None or parsed[0] not in ("tcp", "tls"):
             continue
         proto, host, port = parsed

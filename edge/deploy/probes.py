@@ -20,6 +20,15 @@ _ALERTS = {  # what a peer's TLS alert means for a kit (RFC 8446 section 6.2)
 }
 
 
+def parse_endpoint(endpoint: str) -> tuple[str, str, int] | None:
+    """(protocol, host, port) of a Zenoh locator such as ``tls/127.0.0.1:7447``, or None."""
+    proto, _, rest = endpoint.partition("/")
+    host, _, port = rest.split("#")[0].rpartition(":")
+    if not port.isdigit() or not host:
+        return None
+    return proto, host.strip("[]"), int(port)
+
+
 def port_in_use(host: str, port: int, *, udp: bool = False) -> str | None:
     """Why ``host:port`` cannot be bound now, or None if a server could bind it."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET

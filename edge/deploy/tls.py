@@ -8,11 +8,13 @@ the node says so in one log line at startup rather than leaving the operator wit
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edge.deploy.certs import problems as cert_problems
+from edge.deploy.probes import parse_endpoint, tls_refusal
 
 if TYPE_CHECKING:
     from edge.config import ApiSection, Config
@@ -56,3 +58,40 @@ def log_certificates(config: Config) -> None:
         log.error("%s; browsers and other kits will refuse this node", line)
     for line in warnings:
         log.warning(line)
+
+
+class MeshTlsWatch:
+    """Component: probe each ``tls/`` mesh peer with this kit's certificate and say plainly why a link fails.
+
+    Zenoh retries a refused TLS link quietly, for ever; this says once (and again only when it changes)
+    that the peer belongs to another authority, refuses ours, or has an expired certificate.
+    """
+
+    name = "mesh-tls-watch"
+
+    def __init__(self, mesh: MeshSection, *, interval_s: float = 60.0, timeout_s: float = 3.0) -> None:
+        self._mesh = mesh
+        self._interval_s = interval_s
+        self._timeout_s = timeout_s
+        self.verdicts: dict[str, str | None] = {}  # endpoint -> why it fails (None: it links)
+
+    async def run(self) -> None:
+        peers = [(e, parsed) for e in self._mesh.connect if (parsed := parse_endpoint(e)) and parsed[0] == "tls"]
+        while peers:
+            for endpoint, (_, host, port) in peers:
+                why = await asyncio.to_thread(
+                    tls_refusal, host, port, ca=Path(self._mesh.tls_ca), cert=Path(self._mesh.tls_cert),
+                    key=Path(self._mesh.tls_key), timeout_s=self._timeout_s,
+                )
+                self._report(endpoint, why)
+            await asyncio.sleep(self._interval_s)
+
+    def _report(self, endpoint: str, why: str | None) -> None:
+        known = endpoint in self.verdicts
+        if known and self.verdicts[endpoint] == why:
+            return
+        self.verdicts[endpoint] = why
+        if why is not None:
+            log.warning("mesh peer %s cannot link with this kit: %s", endpoint, why)
+        elif known:
+            log.info("mesh peer %s accepts this kit's certificate now", endpoint)

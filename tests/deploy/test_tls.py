@@ -167,3 +167,72 @@ def test_zenoh_links_only_kits_holding_a_certificate_from_the_authority(authorit
     finally:
         for session in reversed(sessions):
             session.close()
+
+
+def mesh_node(tmp_path: Path, ca: Path, node_dir: Path, node: str, endpoint: str) -> NodeProcess:
+    """A `fieldkit run` whose mesh trusts ``ca``, holds ``node``'s certificate and dials ``endpoint``."""
+    cert, key = str(node_dir / f"{node}.pem"), str(node_dir / f"{node}.key")
+    config = kit_config(tmp_path, mesh={"enabled": True, "connect": [endpoint], "tls_ca": str(ca / "ca.pem"),
+                                        "tls_cert": cert, "tls_key": key})
+    return spawn_node(write_config(tmp_path, config))
+
+
+def wait_for_line(node: NodeProcess, text: str, timeout_s: float = 20.0) -> str:
+    """The first line of the node's output containing ``text`` (bounded wait)."""
+    assert node.proc.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        line = node.proc.stdout.readline()
+        node.lines.append(line)
+        if text in line:
+            return line
+    raise AssertionError(f"no {text!r} in:\n" + "".join(node.lines))
+
+
+@pytest.mark.parametrize(
+    ("hub_ca", "kit_trusts", "kit_cert", "reason"),
+    [  # the hub is of another incident; our certificate expired; ours comes from another authority
+        ("other-ca", "ca", "ca/kit-a", "its certificate was not issued by our authority "
+                                       "(unable to get local issuer certificate)"),
+        ("ca", "ca", "ca/old-kit", "it says our certificate has expired"),
+        ("ca", "ca", "other-ca/kit-x", "it does not trust our authority (it belongs to another incident, or our "
+                                       "certificate is foreign)"),
+    ],
+)
+def test_a_kit_says_plainly_why_a_mesh_peer_refuses_it(
+    tmp_path: Path, authorities: tuple[Path, Path], hub_ca: str, kit_trusts: str, kit_cert: str, reason: str
+) -> None:
+    ours, _ = authorities
+    certs.issue(ours, "old-kit", [], days=1, valid_from=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+    certs.issue(tmp_path / "other-ca", "hub", [])
+    endpoint = f"tls/127.0.0.1:{free_port()}"
+    hub_dir = tmp_path / hub_ca
+    hub = open_kit(hub_dir, hub_dir, "hub" if hub_ca == "other-ca" else "kit-b", listen=endpoint)
+    try:
+        cert_dir, cert_name = kit_cert.split("/")
+        node = mesh_node(tmp_path, tmp_path / kit_trusts, tmp_path / cert_dir, cert_name, endpoint)
+        try:
+            line = wait_for_line(node, "mesh peer")
+        finally:
+            stop_process(node.proc)
+    finally:
+        hub.close()
+    assert line.rstrip().endswith(f"WARNING edge.deploy.tls: mesh peer {endpoint} cannot link with this kit: {reason}")
+
+
+def test_no_complaint_about_a_peer_of_the_same_authority(tmp_path: Path, authorities: tuple[Path, Path]) -> None:
+    ours, _ = authorities
+    endpoint = f"tls/127.0.0.1:{free_port()}"
+    hub = open_kit(ours, ours, "kit-b", listen=endpoint)
+    try:
+        node = mesh_node(tmp_path, ours, ours, "kit-a", endpoint)
+        deadline = time.monotonic() + 10
+        while not hub.info.peers_zid() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        linked = [str(z) for z in hub.info.peers_zid()]
+        time.sleep(1.5)  # the first probe has run meanwhile (it starts with the node)
+        stop_process(node.proc)
+    finally:
+        hub.close()
+    assert len(linked) == 1, "the kit linked to the hub over mutual TLS"
+    assert "edge.deploy.tls" not in output(node)
