@@ -47,3 +47,19 @@ def test_share_link_shows_the_picture_without_command_buttons(browser: Browser, 
         assert anyone.get("/api/scene", headers=headers).status_code == 200
         assert anyone.post(f"/api/alerts/{alert_id}/ack", headers=headers).status_code == 403
         assert anyone.post("/api/messages", json={"text": "x"}, headers=headers).status_code == 403
+
+
+def test_revoking_a_share_cuts_the_open_page_off_at_once(browser: Browser, node_process: NodeProcess) -> None:
+    admin = node_process.client(Role.ADMIN)
+    share = admin.post("/api/shares", json={"label": "Red Cross", "expires_in_s": 3600}).json()
+    context = browser.new_context(viewport=VIEWPORT)
+    try:
+        page = context.new_page()
+        page.goto(share["url"])
+        expect(page.locator("#conn")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
+        assert admin.delete(f"/api/tokens/{share['info']['id']}").status_code == 200
+        expect(page.locator("#token-gate")).to_be_visible(timeout=WAIT_MS)
+        expect(page.locator("#token-error")).to_have_text("This token was revoked by an administrator.")
+        expect(page.locator("#conn")).to_have_attribute("data-state", "signed-out")
+    finally:
+        context.close()

@@ -58,6 +58,12 @@ function takeToken() {
   return fromUrl || sessionStorage.getItem(TOKEN_KEY);
 }
 
+// Why the node closed the live socket of a token that was good (edge/api/live.py).
+const ENDED = {
+  "token revoked": "This token was revoked by an administrator.",
+  "token expired": "This token has expired.",
+};
+
 function askForToken(reason) {
   disconnect();
   mavlink.stop();
@@ -103,7 +109,7 @@ function connect() {
   socket.onclose = (event) => {
     if (link.socket !== socket) return; // replaced or signed out on purpose
     link.socket = null;
-    if (event.code === CLOSE_UNAUTHORIZED) askForToken("The node rejected this token.");
+    if (event.code === CLOSE_UNAUTHORIZED) askForToken(ENDED[event.reason] || "The node rejected this token.");
     else reconnectLater();
   };
 }
