@@ -13,6 +13,7 @@ from typing import Annotated
 import msgspec
 from litestar import Request, Router, delete, get, post
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from edge.api.guards import NodeDep, authorize, principal_of
@@ -62,7 +63,7 @@ def list_tokens(node: NodeDep) -> list[TokenInfo]:
 
 
 @post("/tokens", opt=ADMIN, status_code=HTTP_201_CREATED, sync_to_thread=False)
-def create_token(node: NodeDep, data: NewToken, request: Request) -> CreatedToken:  # type: ignore[type-arg]
+def create_token(node: NodeDep, data: JSONBody[NewToken], request: Request) -> CreatedToken:  # type: ignore[type-arg]
     """A new token; its secret is in this answer only."""
     token = node.tokens.create(Role.parse(data.role), data.label, ttl_s=data.expires_in_s)
     info = _info(node, token)
@@ -71,7 +72,7 @@ def create_token(node: NodeDep, data: NewToken, request: Request) -> CreatedToke
 
 
 @post("/shares", opt=ADMIN, status_code=HTTP_201_CREATED, sync_to_thread=False)
-def create_share(node: NodeDep, data: NewShare, request: Request) -> CreatedToken:  # type: ignore[type-arg]
+def create_share(node: NodeDep, data: JSONBody[NewShare], request: Request) -> CreatedToken:  # type: ignore[type-arg]
     """A read-only share link: a viewer token that expires, and the page URL that carries it."""
     token = node.tokens.create(Role.VIEWER, f"share: {data.label}", ttl_s=data.expires_in_s)
     info = _info(node, token)
@@ -81,7 +82,7 @@ def create_share(node: NodeDep, data: NewShare, request: Request) -> CreatedToke
 
 
 @delete("/tokens/{token_id:str}", opt=ADMIN, status_code=HTTP_200_OK, sync_to_thread=False)
-def revoke_token(node: NodeDep, token_id: str, request: Request) -> dict[str, str]:  # type: ignore[type-arg]
+def revoke_token(node: NodeDep, token_id: FromPath[str], request: Request) -> dict[str, str]:  # type: ignore[type-arg]
     """Revoke a token: refused on REST from now on, and its open live sockets are closed."""
     if not node.tokens.revoke(token_id):
         raise NotFoundException(f"no token {token_id}")
