@@ -35,6 +35,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     d.add_argument("--config", type=Path, help="the kit's configuration (e.g. /etc/fieldkit/kit.toml)")
     d.add_argument("--min-free-mb", type=float, default=512.0, help="free disk space the journal needs (default 512)")
     d.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for each peer (default 2)")
+    d.add_argument("--gps-wait", type=float, default=3.0,
+                   help="seconds to listen to each MAVLink link for GPS time (default 3; 0: skip)")
 
     s = sub.add_parser("service", help="install or remove the systemd service that starts the node at boot")
     ssub = s.add_subparsers(dest="service_command", required=True)
@@ -82,7 +84,8 @@ def _certs(args: argparse.Namespace) -> int:
 
 
 def _doctor(args: argparse.Namespace) -> int:
-    findings = doctor.examine(load(args.config), min_free_mb=args.min_free_mb, timeout_s=args.timeout)
+    findings = doctor.examine(load(args.config), min_free_mb=args.min_free_mb, timeout_s=args.timeout,
+                              gps_wait_s=args.gps_wait)
     for finding in findings:
         print(finding)
     failed = sum(f.status is doctor.Status.FAIL for f in findings)

@@ -15,10 +15,12 @@ import os
 import shutil
 import sqlite3
 import stat
+import time
 from pathlib import Path
 
 import msgspec
 
+from drones.gpstime import listen_offset
 from edge.config import Config
 from edge.deploy import probes
 from edge.deploy.tls import certificate_problems
@@ -26,6 +28,8 @@ from edge.deploy.tls import certificate_problems
 # A clock before this day is certainly wrong (a kit that lost its RTC battery boots in 1970 or 2000).
 EARLIEST_PLAUSIBLE = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 CLOCK_AHEAD_S = 60.0
+GPS_CLOCK_OK_S = 2.0  # MAVLink SYSTEM_TIME is sent at 1 Hz or so; closer than this is not measurable here
+GPS_CLOCK_FAIL_S = 60.0  # beyond this, tracks and alerts of this kit are misplaced against other kits'
 
 
 class Status(enum.Enum):
@@ -48,14 +52,21 @@ class Finding(msgspec.Struct, frozen=True):
 
 
 def examine(
-    config: Config, *, min_free_mb: float = 512.0, timeout_s: float = 2.0, now: float | None = None
+    config: Config,
+    *,
+    min_free_mb: float = 512.0,
+    timeout_s: float = 2.0,
+    gps_wait_s: float = 3.0,
+    now: float | None = None,
 ) -> list[Finding]:
     """Every finding about this kit, in a fixed order."""
     wall = dt.datetime.now(dt.UTC).timestamp() if now is None else now
+    serial, ports = _serial(config), _ports(config)
     return [
-        *_serial(config),
-        *_ports(config),
+        *serial,
+        *ports,
         *_clock(config, wall),
+        *(_gps_clock(config, gps_wait_s) if gps_wait_s > 0 and not _failed(serial, ports) else []),
         *_disk(config, min_free_mb),
         *_sources(config, timeout_s),
         *_mesh(config, timeout_s),
@@ -131,6 +142,34 @@ def _clock(config: Config, now: float) -> list[Finding]:
         return [Finding(Status.FAIL, "clock", f"the system clock says {shown} but this kit journaled an event at "
                                               f"{ahead}: the clock went back; set it before starting")]
     return [Finding(Status.OK, "clock", f"{shown}")]
+
+
+def _failed(*groups: list[Finding]) -> bool:
+    return any(f.status is Status.FAIL for group in groups for f in group)
+
+
+def _gps_clock(config: Config, wait_s: float) -> list[Finding]:
+    """Compare the clock with GPS time an autopilot sends (SYSTEM_TIME), listening briefly to each link."""
+    if not config.drones.enabled:
+        return []
+    heard_from = [e for e in config.drones.endpoints if e.kind in ("udp-listen", "tcp-client", "serial")]
+    for endpoint in heard_from:
+        try:
+            offset = listen_offset(endpoint, wait_s)
+        except OSError:
+            continue  # the port, serial or source checks already say why
+        if offset is None:
+            continue
+        topic = f"clock vs GPS time (MAVLink '{endpoint.name}')"
+        side = "behind" if offset > 0 else "ahead of"
+        if abs(offset) <= GPS_CLOCK_OK_S:
+            return [Finding(Status.OK, topic, f"within {GPS_CLOCK_OK_S:g} s")]
+        text = f"the system clock is {abs(offset):.0f} s {side} GPS time: set it (date -s @{time.time() + offset:.0f})"
+        return [Finding(Status.FAIL if abs(offset) > GPS_CLOCK_FAIL_S else Status.WARN, topic, text)]
+    if heard_from:
+        return [Finding(Status.OK, "clock vs GPS time", f"no GPS time heard on the MAVLink links within {wait_s:g} s "
+                                                        "(not compared)")]
+    return []
 
 
 def _newest_own_event(config: Config) -> float | None:

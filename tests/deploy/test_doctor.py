@@ -9,10 +9,13 @@ import json
 import os
 import socket
 import subprocess
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import msgspec
+import pytest
 import zenoh
 from kit import FIELDKIT, kit_config
 
@@ -164,3 +167,47 @@ def test_mesh_peer_of_another_authority_is_named(tmp_path: Path) -> None:
     assert (f"warn  mesh peer {endpoint}: cannot link: its certificate was not issued by our authority "
             "(unable to get local issuer certificate)") in lines
     assert lines[-2] == f"ok    certificate: valid and issued by {ours / 'ca.pem'}"
+
+
+class Autopilot(threading.Thread):
+    """Sends SYSTEM_TIME (pymavlink's own encoder) over UDP five times a second: first without GPS time
+    (``time_unix_usec`` 0, as before a GPS fix), then GPS time ``offset_s`` away from this machine's clock."""
+
+    def __init__(self, port: int, offset_s: float) -> None:
+        super().__init__(daemon=True)
+        self.port, self.offset_s = port, offset_s
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: PLC0415
+
+        mav = mavlink.MAVLink(None, srcSystem=1, srcComponent=1)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            for i in range(200):  # bounded: 40 s at most
+                usec = 0 if i < 3 else int((time.time() + self.offset_s) * 1e6)
+                sock.sendto(mav.system_time_encode(usec, i * 200).pack(mav), ("127.0.0.1", self.port))
+                if self.stop.wait(0.2):
+                    return
+
+
+@pytest.mark.parametrize(("offset_s", "expected"), [
+    (-300.0, "FAIL  clock vs GPS time (MAVLink 'autopilot'): the system clock is 300 s ahead of GPS time: set it "
+             "(date -s @"),
+    (0.0, "ok    clock vs GPS time (MAVLink 'autopilot'): within 2 s"),
+])
+def test_clock_is_compared_with_gps_time_from_the_autopilot(tmp_path: Path, offset_s: float, expected: str) -> None:
+    port = free_port()
+    autopilot = Autopilot(port, offset_s)
+    autopilot.start()
+    try:
+        code, lines = doctor(tmp_path, "--gps-wait", "5", drones={"enabled": True, "endpoints": [
+            {"name": "autopilot", "kind": "udp-listen", "host": "127.0.0.1", "port": port}]})
+    finally:
+        autopilot.stop.set()
+        autopilot.join(5)
+    [line] = [x for x in lines if x.split(maxsplit=1)[1].startswith("clock vs GPS")]
+    assert line.startswith(expected)
+    assert code == (1 if offset_s else 0)
+    if offset_s:
+        shown = float(line.rsplit("@", 1)[1].rstrip(")"))
+        assert abs(shown - (time.time() + offset_s)) < 30
