@@ -12,6 +12,7 @@ import datetime as dt
 import enum
 import grp
 import os
+import pwd
 import shutil
 import sqlite3
 import stat
@@ -98,9 +99,17 @@ def _device(where: str, path: Path) -> Finding:
     except KeyError:
         group = str(st.st_gid)
     if not os.access(path, os.R_OK | os.W_OK):
-        return Finding(Status.FAIL, topic, f"present but this user cannot read and write it; it belongs to group "
-                                           f"{group}: add the user to it (usermod -aG {group} USER) and log in again")
+        user = _user_name()
+        return Finding(Status.FAIL, topic, f"present but user {user} cannot read and write it; it belongs to group "
+                                           f"{group}: add the user to it (usermod -aG {group} {user}) and restart")
     return Finding(Status.OK, topic, f"present, readable and writable (group {group})")
+
+
+def _user_name() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
 
 
 def _ports(config: Config) -> list[Finding]:

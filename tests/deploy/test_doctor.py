@@ -7,8 +7,10 @@ import contextlib
 import grp
 import json
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +23,7 @@ from kit import FIELDKIT, kit_config
 
 from edge.config import load
 from edge.deploy import certs
-from edge.deploy.doctor import Status, examine
+from edge.deploy.doctor import Status, _user_name, examine
 from mesh.config import MeshSection
 from mesh.session import zenoh_config
 
@@ -211,3 +213,41 @@ def test_clock_is_compared_with_gps_time_from_the_autopilot(tmp_path: Path, offs
     if offset_s:
         shown = float(line.rsplit("@", 1)[1].rstrip(")"))
         assert abs(shown - (time.time() + offset_s)) < 30
+
+
+def test_serial_device_of_another_group_is_explained(tmp_path: Path) -> None:
+    """As root: the device belongs to dialout and the doctor runs as nobody, without and then with that group.
+    Otherwise: a device this user may not open."""
+    master, slave = os.openpty()
+    device = os.ttyname(slave)
+    folder = Path(tempfile.mkdtemp(prefix="fieldkit-doctor-"))  # readable by nobody, unlike pytest's tmp_path
+    try:
+        folder.chmod(0o755)
+        config = folder / "kit.toml"
+        config.write_text(f'[node]\ndata_dir = "{folder}/data"\n[api]\nport = 0\n'
+                          f'[radio]\nenabled = true\ndevice = "{device}"\n')
+        config.chmod(0o644)
+        base = [*FIELDKIT, "doctor", "--config", str(config), "--gps-wait", "0"]
+        if os.geteuid() == 0:
+            dialout = grp.getgrnam("dialout").gr_gid
+            os.chown(device, 0, dialout)
+            os.chmod(device, 0o660)
+            as_nobody = ["setpriv", "--reuid=nobody", "--regid=nogroup"]
+            refused = subprocess.run([*as_nobody, "--clear-groups", *base], capture_output=True, text=True, timeout=60)
+            allowed = subprocess.run([*as_nobody, f"--groups={dialout}", *base], capture_output=True, text=True,
+                                     timeout=60)
+            user, group = "nobody", "dialout"
+            assert allowed.stdout.splitlines()[0] == (f"ok    serial {device} (radio.device): present, readable and "
+                                                      "writable (group dialout)")
+        else:
+            os.chmod(device, 0)
+            refused = subprocess.run(base, capture_output=True, text=True, timeout=60)
+            user, group = _user_name(), grp.getgrgid(os.stat(device).st_gid).gr_name
+    finally:
+        os.close(master)
+        os.close(slave)
+        shutil.rmtree(folder)
+    assert refused.returncode == 1
+    assert refused.stdout.splitlines()[0] == (
+        f"FAIL  serial {device} (radio.device): present but user {user} cannot read and write it; it belongs to "
+        f"group {group}: add the user to it (usermod -aG {group} {user}) and restart")
