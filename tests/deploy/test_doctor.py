@@ -3,10 +3,12 @@ filesystem (a size-limited tmpfs when root), a closed MAVLink port, a mesh peer 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import grp
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -16,14 +18,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 import zenoh
 from kit import FIELDKIT, kit_config
 
+from edge.auth import Role, TokenStore
 from edge.config import load
 from edge.deploy import certs
 from edge.deploy.doctor import Status, _user_name, examine
+from edge.node import EdgeNode
 from mesh.config import MeshSection
 from mesh.session import zenoh_config
 
@@ -251,3 +256,20 @@ def test_serial_device_of_another_group_is_explained(tmp_path: Path) -> None:
     assert refused.stdout.splitlines()[0] == (
         f"FAIL  serial {device} (radio.device): present but user {user} cannot read and write it; it belongs to "
         f"group {group}: add the user to it (usermod -aG {group} {user}) and restart")
+
+
+async def test_a_clock_that_went_back_behind_the_journal(tmp_path: Path) -> None:
+    """The kit journaled a message an hour from now (its clock was ahead then); now the clock is behind it."""
+    config = kit_config(tmp_path)
+    node = EdgeNode(config, tokens=TokenStore(config.tokens_path), clock=lambda: time.time() + 3600)
+    task = asyncio.create_task(node.run())
+    await asyncio.wait_for(node.ready.wait(), 10)
+    pilot = node.tokens.create(Role.PILOT, "p")
+    async with httpx.AsyncClient(base_url=node.api_url or "", headers={"Authorization": f"Bearer {pilot}"}) as client:
+        assert (await client.post("/api/messages", json={"text": "前方塌方"})).status_code == 201
+    node.stop()
+    await asyncio.wait_for(task, 10)
+    [clock] = [f for f in examine(config, gps_wait_s=0) if f.topic == "clock"]
+    assert clock.status is Status.FAIL
+    assert re.fullmatch(r"the system clock says \S+ \S+ UTC but this kit journaled an event at \S+ \S+ UTC: the clock "
+                        r"went back; set it before starting", clock.text)
