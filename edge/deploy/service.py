@@ -116,7 +116,7 @@ def install(root: Path, *, exec_start: str, node_id: str, user: str = USER, acti
     if not config.exists():
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(_STARTER_CONFIG.format(node_id=node_id, state=STATE), encoding="utf-8")
-        config.chmod(0o640)
+        config.chmod(0o644)  # read by the service user; secrets live elsewhere (keys 0600, tokens hashed)
         done.append(f"wrote a starter configuration {config} (edit it, then `fieldkit config check {CONFIG}`)")
     else:
         done.append(f"kept the existing configuration {config}")

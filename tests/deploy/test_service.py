@@ -6,6 +6,7 @@ import logging
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -45,6 +46,7 @@ def test_install_writes_a_unit_systemd_accepts(tmp_path: Path) -> None:
     assert exec_start.endswith(" run --config /etc/fieldkit/kit.toml")
     assert verify(unit) == ""
     starter = root / "etc/fieldkit/kit.toml"
+    assert stat.S_IMODE(starter.stat().st_mode) == 0o644, "the service's own user must be able to read it"
     checked = fieldkit("config", "check", str(starter))
     assert checked.stdout.strip() == f"{starter}: OK (node kit-7, serving 127.0.0.1:8080)"
 
