@@ -231,7 +231,7 @@ def _mesh(config: Config, timeout_s: float) -> list[Finding]:
         return []
     if not config.mesh.connect and not config.mesh.discovery:
         return [Finding(Status.OK, "mesh", "no peers configured (a kit on its own, or peers dial this one)")]
-    found = []
+    found = _discovered(config, timeout_s) if config.mesh.discovery else []
     for endpoint in config.mesh.connect:
         parsed = probes.parse_endpoint(endpoint)
         if parsed is None or parsed[0] not in ("tcp", "tls"):
@@ -246,6 +246,15 @@ def _mesh(config: Config, timeout_s: float) -> list[Finding]:
         found.append(Finding(Status.OK, topic, "reachable" + (" and trusts our certificate" if proto == "tls" else ""))
                      if why is None else Finding(Status.WARN, topic, f"cannot link: {why}"))
     return found
+
+
+def _discovered(config: Config, wait_s: float) -> list[Finding]:
+    interfaces = list(config.mesh.discovery_interfaces)
+    kits = [k for k in probes.browse_kits(interfaces, wait_s) if k.node_id != config.node.id]
+    where = ", ".join(interfaces) or "every interface"
+    if not kits:
+        return [Finding(Status.WARN, "mesh discovery", f"no other kit answered on mDNS ({where}) within {wait_s:g} s")]
+    return [Finding(Status.OK, "mesh discovery", f"found {k.node_id} ({k.role}) at {k.zenoh}") for k in kits]
 
 
 def _certificates(config: Config) -> list[Finding]:

@@ -10,7 +10,13 @@ import contextlib
 import errno
 import socket
 import ssl
+import time
 from pathlib import Path
+
+from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceStateChange, Zeroconf
+
+from mesh.discovery import SERVICE_TYPE, Announcement, parse_txt, split_endpoint
+from mesh.errors import MeshError
 
 _ALERTS = {  # what a peer's TLS alert means for a kit (RFC 8446 section 6.2)
     "UNKNOWN_CA": "it does not trust our authority (it belongs to another incident, or our certificate is foreign)",
@@ -22,11 +28,30 @@ _ALERTS = {  # what a peer's TLS alert means for a kit (RFC 8446 section 6.2)
 
 def parse_endpoint(endpoint: str) -> tuple[str, str, int] | None:
     """(protocol, host, port) of a Zenoh locator such as ``tls/127.0.0.1:7447``, or None."""
-    proto, _, rest = endpoint.partition("/")
-    host, _, port = rest.split("#")[0].rpartition(":")
-    if not port.isdigit() or not host:
+    try:
+        return split_endpoint(endpoint)
+    except MeshError:
         return None
-    return proto, host.strip("[]"), int(port)
+
+
+def browse_kits(interfaces: list[str], wait_s: float) -> list[Announcement]:
+    """The fieldkit nodes announcing themselves over mDNS within ``wait_s`` (as mesh/discovery.py finds them)."""
+    zc = Zeroconf(interfaces=interfaces or InterfaceChoice.All, ip_version=IPVersion.V4Only)
+    names: set[str] = set()
+
+    def on_change(zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
+        if state_change is not ServiceStateChange.Removed:
+            names.add(name)
+
+    try:
+        browser = ServiceBrowser(zc, SERVICE_TYPE, handlers=[on_change])
+        time.sleep(wait_s)
+        browser.cancel()
+        infos = [zc.get_service_info(SERVICE_TYPE, name, timeout=1000) for name in sorted(names)]
+    finally:
+        zc.close()
+    found = [parse_txt(i.properties, i.parsed_addresses()) for i in infos if i is not None]
+    return [a for a in found if a is not None]
 
 
 def port_in_use(host: str, port: int, *, udp: bool = False) -> str | None:

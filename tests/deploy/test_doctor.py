@@ -30,6 +30,7 @@ from edge.deploy import certs
 from edge.deploy.doctor import Status, _user_name, examine
 from edge.node import EdgeNode
 from mesh.config import MeshSection
+from mesh.discovery import Announcement, Discovery
 from mesh.session import zenoh_config
 
 
@@ -273,3 +274,26 @@ async def test_a_clock_that_went_back_behind_the_journal(tmp_path: Path) -> None
     assert clock.status is Status.FAIL
     assert re.fullmatch(r"the system clock says \S+ \S+ UTC but this kit journaled an event at \S+ \S+ UTC: the clock "
                         r"went back; set it before starting", clock.text)
+
+
+async def test_kits_found_over_mdns_are_listed(tmp_path: Path) -> None:
+    """Another kit announces itself (mesh/discovery.py) on loopback; the doctor browses and names it."""
+    other = Discovery(Announcement(node_id="kit-b", name="二号车", role="edge", zenoh="tcp/127.0.0.1:7447"),
+                      lambda _: None, interfaces=["127.0.0.1"])
+    config = tmp_path / "kit.toml"
+    built = kit_config(tmp_path, mesh={"enabled": True, "discovery": True, "discovery_interfaces": ["127.0.0.1"]})
+    config.write_text(toml(msgspec.to_builtins(built)) + "\n", encoding="utf-8")
+    await other.start()
+    try:
+        proc = await asyncio.create_subprocess_exec(*FIELDKIT, "doctor", "--config", str(config), "--timeout", "2",
+                                                    stdout=asyncio.subprocess.PIPE)
+        out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        await other.aclose()
+    assert "ok    mesh discovery: found kit-b (edge) at tcp/127.0.0.1:7447" in out.decode().splitlines()
+
+
+def test_no_kit_on_mdns_is_a_warning(tmp_path: Path) -> None:
+    code, lines = doctor(tmp_path, mesh={"enabled": True, "discovery": True, "discovery_interfaces": ["127.0.0.1"]})
+    assert code == 0
+    assert "warn  mesh discovery: no other kit answered on mDNS (127.0.0.1) within 1 s" in lines
