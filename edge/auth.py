@@ -12,7 +12,9 @@ revoked token's watchers (its open WebSockets) are told at once.
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import fcntl
 import hashlib
 import hmac
 import logging
@@ -21,7 +23,7 @@ import re
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -162,27 +164,28 @@ class TokenStore:
 
     def create(self, role: Role, label: str, *, ttl_s: float | None = None, persist: bool = True) -> str:
         """A new token for ``role``; returned once, stored hashed."""
-        self.refresh()
         token_id = secrets.token_hex(4)
         secret = secrets.token_urlsafe(32)
         now = self._clock()
         record = _Record(token_id, label, role.name.lower(), _hash(secret), now, now + ttl_s if ttl_s else None)
-        self._records[token_id] = record
-        if persist:
-            self._save()
-        else:
+        if not persist:
             self._ephemeral.add(token_id)
+            self._records[token_id] = record
+            return f"fk_{token_id}_{secret}"
+        with self._writing():
+            self._records[token_id] = record
+            self._save()
         return f"fk_{token_id}_{secret}"
 
     def revoke(self, token_id: str) -> bool:
         """Remove a token; True if it existed. Its watchers (open WebSockets) are told at once."""
-        self.refresh()
-        if self._records.pop(token_id, None) is None:
-            return False
-        if token_id in self._ephemeral:
-            self._ephemeral.discard(token_id)
-        else:
-            self._save()
+        with self._writing():
+            if self._records.pop(token_id, None) is None:
+                return False
+            if token_id in self._ephemeral:
+                self._ephemeral.discard(token_id)
+            else:
+                self._save()
         log.info("token %s revoked", token_id)
         self._notify(token_id)
         return True
@@ -205,6 +208,26 @@ class TokenStore:
         self.refresh()
         records = sorted(self._records.values(), key=lambda r: r.created)
         return [TokenInfo(r.id, r.role, r.label, r.created, r.expires) for r in records if r.id not in self._ephemeral]
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Hold the store's lock file while reading the latest file and writing it back.
+
+        A running node (API) and ``fieldkit token`` (another process) may both change the file; the
+        lock and the re-read inside it keep either from writing back a list that misses the other's change.
+        """
+        if self.path is None:
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Read-only is enough for flock, and lets another user of the folder share a lock file it did not make.
+        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDONLY | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self.refresh()
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def _save(self) -> None:
         if self.path is None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,18 @@ def test_durations(text: str, seconds: float) -> None:
 def test_bad_durations(text: str) -> None:
     with pytest.raises(ValueError, match="not a duration"):
         parse_duration(text)
+
+
+def test_concurrent_writers_lose_no_token(tmp_path: Path) -> None:
+    """Several `fieldkit token create` processes and a node's store write the file at once; every token stays."""
+    config = tmp_path / "kit.toml"
+    config.write_text(f'[node]\ndata_dir = "{tmp_path}"\n')
+    argv = [sys.executable, "-m", "edge.cli", "token", "create", "--role", "viewer", "--config", str(config)]
+    procs = [subprocess.Popen([*argv, "--label", f"p{i}"], stdout=subprocess.PIPE, text=True) for i in range(6)]
+    store = TokenStore(tmp_path / "tokens.json")
+    mine = [store.create(Role.PILOT, f"node {i}") for i in range(6)]
+    theirs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    fresh = TokenStore(tmp_path / "tokens.json")
+    assert all(fresh.verify(t) is not None for t in mine + theirs)
+    assert len(fresh.list()) == 12
