@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import socket
 import ssl
 import time
+import urllib.request
 from pathlib import Path
 
 from zeroconf import InterfaceChoice, IPVersion, ServiceBrowser, ServiceStateChange, Zeroconf
@@ -52,6 +54,25 @@ def browse_kits(interfaces: list[str], wait_s: float) -> list[Announcement]:
         zc.close()
     found = [parse_txt(i.properties, i.parsed_addresses()) for i in infos if i is not None]
     return [a for a in found if a is not None]
+
+
+def node_at(host: str, port: int, *, https: bool, timeout_s: float) -> str | None:
+    """The node id a fieldkit node serving on ``host:port`` reports on /healthz, or None if none answers.
+
+    Only identifies who holds a port (nothing secret is sent), so the certificate is not checked here.
+    """
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)  # noqa: S104 - an address to dial, not to bind
+    url = f"{'https' if https else 'http'}://{f'[{host}]' if ':' in host else host}:{port}/healthz"
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s, context=context) as answer:  # noqa: S310 - http(s) only
+            body = json.loads(answer.read(65536))
+    except (OSError, ValueError):
+        return None
+    node_id = body.get("node_id") if isinstance(body, dict) else None
+    return node_id if isinstance(node_id, str) else None
 
 
 def port_in_use(host: str, port: int, *, udp: bool = False) -> str | None:

@@ -22,7 +22,7 @@ import httpx
 import msgspec
 import pytest
 import zenoh
-from kit import FIELDKIT, kit_config
+from kit import FIELDKIT, kit_config, spawn_node, stop_process, write_config
 
 from edge.auth import Role, TokenStore
 from edge.config import load
@@ -103,7 +103,18 @@ def test_port_in_use(tmp_path: Path) -> None:
         code, lines = doctor(tmp_path, api={"port": port})
     assert code == 1
     assert lines[0] == (f"FAIL  port tcp 127.0.0.1:{port} (api.port): in use by another program "
-                        f"(`ss -lntup 'sport = :{port}'` shows who; if it is fieldkit's own service, stop it first)")
+                        f"(`ss -lntup 'sport = :{port}'` shows who)")
+
+
+def test_ports_held_by_the_kits_own_running_node_are_fine(tmp_path: Path) -> None:
+    port = free_port()
+    node = spawn_node(write_config(tmp_path, kit_config(tmp_path, api={"port": port})))
+    try:
+        code, lines = doctor(tmp_path, api={"port": port})
+    finally:
+        stop_process(node.proc)
+    assert code == 0
+    assert lines[0] == f"ok    port tcp 127.0.0.1:{port} (api.port): in use by this kit's running node (kit-test)"
 
 
 @contextlib.contextmanager
