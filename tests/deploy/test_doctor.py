@@ -296,7 +296,7 @@ async def test_kits_found_over_mdns_are_listed(tmp_path: Path) -> None:
     config.write_text(toml(msgspec.to_builtins(built)) + "\n", encoding="utf-8")
     await other.start()
     try:
-        proc = await asyncio.create_subprocess_exec(*FIELDKIT, "doctor", "--config", str(config), "--timeout", "2",
+        proc = await asyncio.create_subprocess_exec(*FIELDKIT, "doctor", "--config", str(config), "--timeout", "5",
                                                     stdout=asyncio.subprocess.PIPE)
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
     finally:
