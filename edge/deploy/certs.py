@@ -122,6 +122,9 @@ def issue(folder: Path, node: str, names: list[str], *, days: float = 365.0,
     key = ec.generate_private_key(ec.SECP256R1())
     start = valid_from or _now() - dt.timedelta(minutes=5)
     end = min(start + dt.timedelta(days=days), ca_cert.not_valid_after_utc)
+    if end <= start:
+        raise CertError(f"the authority in {folder} expired on {ca_cert.not_valid_after_utc:%Y-%m-%d}: "
+                        "make a new one (fieldkit certs init --force) and issue every kit's certificate again")
     cert = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, node),

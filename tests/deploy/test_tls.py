@@ -236,3 +236,9 @@ def test_no_complaint_about_a_peer_of_the_same_authority(tmp_path: Path, authori
         hub.close()
     assert len(linked) == 1, "the kit linked to the hub over mutual TLS"
     assert "edge.deploy.tls" not in output(node)
+
+
+def test_an_expired_authority_issues_nothing(tmp_path: Path) -> None:
+    certs.init_ca(tmp_path, "short-lived", days=0.0001)  # ~9 s
+    with pytest.raises(certs.CertError, match=r"expired on .*: make a new one \(fieldkit certs init --force\)"):
+        certs.issue(tmp_path, "kit-a", [], valid_from=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1))
