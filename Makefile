@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+BUNDLE  := dist/fieldkit-bundle-$(VERSION).tar.gz
+DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg systemd libnss3-tools
 
-.PHONY: setup sim test lint bench deb-packages clean
+.PHONY: setup sim test lint bench deb-packages clean bundle check-wheels
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,8 +31,18 @@ deb-packages:
 	  else echo "make test needs Debian packages:$$missing (run as root, or: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-test: $(STAMP) deb-packages
+test: $(STAMP) deb-packages $(BUNDLE)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The offline bundle (edge/deploy/bundle.py): fieldkit's wheel and every dependency's, for CPython 3.11
+# on x86_64 and aarch64, plus install.sh. Tests install it without any network, so make builds it first.
+$(BUNDLE): $(STAMP) $(shell git ls-files edge drones mesh media sim 2>/dev/null)
+	$(PY) -m edge.deploy.bundle build --out dist
+bundle: $(BUNDLE)
+
+# CI: every dependency has a binary wheel for aarch64 (and x86_64), resolved from metadata in seconds.
+check-wheels: $(STAMP)
+	$(PY) -m edge.deploy.bundle check
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

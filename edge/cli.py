@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sqlite3
 import sys
 import tempfile
@@ -15,8 +16,10 @@ from pathlib import Path
 import msgspec
 
 from edge import __version__
-from edge.auth import Role, TokenStore
+from edge.auth import Role, TokenStore, parse_duration
 from edge.config import Config, ConfigError, load, markdown
+from edge.deploy import commands as deploy_commands
+from edge.deploy.journal_log import JournalFormatter
 from edge.journal import JournalError
 from edge.node import EdgeNode
 from edge.radio import RadioError
@@ -54,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
     create = tsub.add_parser("create", help="create a token (printed once)")
     create.add_argument("--role", required=True, choices=[r.name.lower() for r in Role])
     create.add_argument("--label", default="", help="who holds it (shown in acks and the audit log)")
+    create.add_argument("--expires", help="lifetime, e.g. 90m, 8h, 7d (default: until revoked)")
     create.add_argument("--config", type=Path)
     lst = tsub.add_parser("list", help="list tokens (ids, roles, labels; never secrets)")
     lst.add_argument("--config", type=Path)
@@ -82,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
     exp.add_argument("--config", type=Path, help="the node's configuration (where its journal is)")
     exp.add_argument("-o", "--output", type=Path, help="output file (default: standard output)")
 
+    deploy_commands.add_commands(sub)  # certs, doctor, service
     sub.add_parser("version", help="print the version")
     return p
 
@@ -92,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if os.environ.get("FIELDKIT_LOG_FORMAT") == "journal":  # set by the systemd unit (edge/deploy/service.py)
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JournalFormatter())
     try:
         if args.command == "version":
             print(f"fieldkit {__version__}")
@@ -110,6 +118,8 @@ def main(argv: list[str] | None = None) -> int:
             return _sim(args)
         if args.command == "scenario":
             return _scenario(args)
+        if args.command in deploy_commands.COMMANDS:
+            return deploy_commands.run(args)
     except ConfigError as exc:
         print(f"fieldkit: configuration {exc.source} has {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:
@@ -137,16 +147,30 @@ def _token(args: argparse.Namespace) -> int:
     store = TokenStore(load(args.config).tokens_path)
     if args.token_command == "create":
         role = Role.parse(args.role)
-        token = store.create(role, args.label or f"{role.name.lower()}-token")
+        try:
+            ttl_s = parse_duration(args.expires) if args.expires else None
+        except ValueError as exc:
+            print(f"fieldkit: --expires: {exc}", file=sys.stderr)
+            return 2
+        token = store.create(role, args.label or f"{role.name.lower()}-token", ttl_s=ttl_s)
         print(token)
-        print(f"(a {role.name.lower()} token, stored hashed in {store.path}; it is shown only now)", file=sys.stderr)
+        until = f", valid until {_when(time.time() + ttl_s)}" if ttl_s else ""
+        print(f"(a {role.name.lower()} token{until}, stored hashed in {store.path}; it is shown only now)",
+              file=sys.stderr)
     elif args.token_command == "list":
-        for token_id, role_name, label in store.list():
-            print(f"{token_id}  {role_name:<6}  {label}")
+        now = time.time()
+        for t in store.list():
+            expiry = "never expires" if t.expires is None else (
+                f"expired {_when(t.expires)}" if t.expires <= now else f"expires {_when(t.expires)}")
+            print(f"{t.id}  {t.role:<6}  {expiry:<32}  {t.label}")
     elif not store.revoke(args.token_id):
         print(f"fieldkit: no token {args.token_id}", file=sys.stderr)
         return 1
     return 0
+
+
+def _when(ts: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(ts))
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ from msgspec import Meta, Struct
 
 from drones.config import DronesSection
 from drones.config import problems as drones_problems
+from edge.deploy.tls import problems as tls_problems
 from edge.radio.binary_description import validate as validate_framing
 from edge.radio.config import RadioSection
 from edge.tak.config import TakSection
@@ -109,6 +110,10 @@ class ApiSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         int, _doc("Live WebSocket clients served at once; more get refused."), Meta(ge=1, le=10_000)
     ] = 200
     tokens_file: Annotated[str, _doc("Hashed bearer tokens; empty means `<data_dir>/tokens.json`.")] = ""
+    tls_cert: Annotated[
+        str, _doc("Certificate to serve HTTPS with (`fieldkit certs issue NODE`); empty serves plain HTTP.")
+    ] = ""
+    tls_key: Annotated[str, _doc("Private key of `tls_cert` (kept 0600).")] = ""
     mbtiles: Annotated[str, _doc("MBTiles file for the basemap; empty shows a neutral grid (no internet needed).")] = ""
     metrics_public: Annotated[
         bool,
@@ -227,6 +232,7 @@ def _semantic(config: Config) -> list[str]:
         problems.append(f"radio.roster: no such file {config.radio.roster}")
     if (config.node.lat is None) != (config.node.lon is None):
         problems.append("node.lat / node.lon: give both or neither")
+    problems.extend(tls_problems(config.api, config.mesh))
     problems.extend(drones_problems(config.drones))
     if config.tak.active:
         problems.extend(tak_problems(config.tak))

@@ -19,6 +19,7 @@ from drones import DroneService
 from edge import __version__
 from edge.auth import TokenStore
 from edge.config import Config
+from edge.deploy.tls import MeshTlsWatch, log_certificates
 from edge.journal import Journal
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
@@ -88,6 +89,7 @@ class EdgeNode:
 
     async def run(self, *, handle_signals: bool = False) -> None:
         """Open the journal, start every component, and run until stopped."""
+        log_certificates(self.config)
         restored = await asyncio.to_thread(self.journal.open)
         try:
             scene = Scene(
@@ -117,6 +119,7 @@ class EdgeNode:
             _Every("alert-reminder", 1.0, self._remind),
             _Every("node-status", 5.0, self._publish_self),
             _Every("journal-prune", 3600.0, self._prune),
+            _Every("token-refresh", 1.0, self.tokens.refresh),  # `fieldkit token revoke` closes live sockets
             ApiServer(self),
         ]
         if self.config.mesh.enabled:
@@ -124,6 +127,8 @@ class EdgeNode:
             # the process); DESIGN.md wants it on by default once a restart of it is robust.
             self.mesh = MeshSync(self, self.config.mesh)
             components.append(self.mesh)
+            if self.config.mesh.tls_cert:  # says plainly why a peer refuses this kit's certificate
+                components.append(MeshTlsWatch(self.config.mesh))
         if self.config.radio.enabled:
             components.append(RadioGateway(self, self.config.radio, codec_factory(self.config.radio)))
         if self.config.drones.enabled:

@@ -135,6 +135,16 @@ class MeshSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
         _doc("Show each peer link (up/down, RTT, bytes, last heard) in this node's own `node:` entity components."),
     ] = True
 
+    tls_ca: Annotated[
+        str,
+        _doc(
+            "Incident authority certificate (`fieldkit certs init`). With `tls_cert` and `tls_key`, `tls/` "
+            "endpoints use mutual TLS: only kits holding a certificate from this authority can link."
+        ),
+    ] = ""
+    tls_cert: Annotated[str, _doc("This node's certificate from the authority (`fieldkit certs issue NODE`).")] = ""
+    tls_key: Annotated[str, _doc("This node's private key (kept 0600).")] = ""
+
     def zenoh_mode(self, role: str) -> Literal["peer", "router"]:
         """The Zenoh mode for a node of ``role`` (`edge` or `command-post`): `auto` is router for a post."""
         if self.mode != "auto":

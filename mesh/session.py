@@ -45,7 +45,7 @@ def zenoh_config(cfg: MeshSection, role: str, extra_connect: Sequence[str] = ())
             },
         },
         "transport": {
-            "link": {"tx": {"lease": round(cfg.lease_s * 1000), "keep_alive": 4}},
+            "link": {"tx": {"lease": round(cfg.lease_s * 1000), "keep_alive": 4}, **_tls(cfg)},
             # A handshake stuck on a link that went dead mid-way is given up after one lease, not
             # Zenoh's 10 s: after a blackhole heals, the link is back that much sooner (measured).
             "unicast": {"open_timeout": round(cfg.lease_s * 1000), "accept_timeout": round(cfg.lease_s * 1000)},
@@ -53,6 +53,25 @@ def zenoh_config(cfg: MeshSection, role: str, extra_connect: Sequence[str] = ())
         # Ordering is by (ts, origin) inside our payloads; a router's own timestamp on every
         # sample would add 26 bytes to each (measured) and is used by nothing here.
         "timestamping": {"enabled": False},
+    }
+
+
+def _tls(cfg: MeshSection) -> dict[str, Any]:
+    """Mutual TLS with the incident authority for `tls/` endpoints (edge/deploy/certs.py makes the files)."""
+    if not cfg.tls_cert:
+        return {}
+    return {
+        "tls": {
+            "root_ca_certificate": cfg.tls_ca,
+            "listen_certificate": cfg.tls_cert,
+            "listen_private_key": cfg.tls_key,
+            "connect_certificate": cfg.tls_cert,
+            "connect_private_key": cfg.tls_key,
+            "enable_mtls": True,
+            # Every kit holding a certificate from the incident authority is trusted alike, and kits
+            # dial addresses that DHCP or zeroconf handed out: the authority is the check, not the name.
+            "verify_name_on_connect": False,
+        }
     }
 
 

@@ -151,7 +151,7 @@ def spawn_node(config_path: Path, *args: str, command: str = "run", timeout: flo
         if not line:
             break
         lines.append(line)
-        match = re.search(r"serving (http://\S+/)", line)
+        match = re.search(r"serving (https?://\S+/)", line)
         if match:
             return NodeProcess(proc, match.group(1), config_path, tokens, lines)
     proc.kill()

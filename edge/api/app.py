@@ -21,6 +21,7 @@ from edge.api.interop import interop_handlers
 from edge.api.live import live
 from edge.api.page import page_handlers
 from edge.api.routes import Health, api_router, health_of
+from edge.api.tokens import tokens_router
 from edge.api.video import video_router
 from edge.journal import JournalUnavailable
 from edge.node import EdgeNode
@@ -48,7 +49,16 @@ def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, obje
 def create_app(node: EdgeNode) -> Litestar:
     """The whole HTTP surface of one node."""
     return Litestar(
-        route_handlers=[healthz, api_router, drones_router, video_router, live, *interop_handlers, *page_handlers],
+        route_handlers=[
+            healthz,
+            api_router,
+            drones_router,
+            video_router,
+            tokens_router,
+            live,
+            *interop_handlers,
+            *page_handlers,
+        ],
         dependencies={"node": Provide(lambda: node, sync_to_thread=False)},
         state=State({"node": node, "live_clients": 0, "metrics": None}),
         request_max_body_size=node.config.api.max_body_bytes,
@@ -82,12 +92,15 @@ class ApiServer:
             timeout_graceful_shutdown=1,
             server_header=False,
             log_config=None,
+            ssl_certfile=cfg.tls_cert or None,  # the incident authority's node certificate (fieldkit certs)
+            ssl_keyfile=cfg.tls_key or None,
         )
         server = uvicorn.Server(config)
         config.load()
         server.lifespan = config.lifespan_class(config)
         await server.startup(sockets=[sock])
-        self.node.api_url = f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+        scheme = "https" if cfg.tls_cert else "http"
+        self.node.api_url = f"{scheme}://{'[' + host + ']' if ':' in host else host}:{port}/"
         self.node.ready.set()
         log.info("serving %s", self.node.api_url)
         try:

@@ -4,6 +4,10 @@ Browsers cannot put a bearer token on a WebSocket, and a token in the URL would 
 the client's first message is ``{"token": "..."}``; without a valid one within a few seconds the
 socket is closed with 4401. Messages out are JSON: ``{"type": "snapshot", "resync": bool, "data":
 Snapshot}`` or ``{"type": "deltas", "data": [Delta, ...]}``.
+
+A socket lives no longer than its token: when the token is revoked (through the API or with
+``fieldkit token revoke``) or expires, the socket is closed at once with 4401 and the reason
+``token revoked`` or ``token expired``.
 """
 
 from __future__ import annotations
@@ -65,18 +69,36 @@ async def live(socket: WebSocket, node: NodeDep) -> None:  # type: ignore[type-a
     assert node.scene is not None
     subscription = node.scene.subscribe(f"ws:{principal.label}")
     state.live_clients += 1
+    revoked = asyncio.Event()
+    unwatch = node.tokens.watch(principal.token_id, lambda _: revoked.set())
     try:
-        pump = asyncio.create_task(_pump(socket, subscription))
-        drain = asyncio.create_task(_drain(socket))
+        tasks = [
+            asyncio.create_task(_pump(socket, subscription)),
+            asyncio.create_task(_drain(socket)),
+            asyncio.create_task(_until_token_ends(socket, revoked, node.tokens.seconds_left(principal.token_id))),
+        ]
         try:
-            await asyncio.wait([pump, drain], return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (pump, drain):
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(pump, drain, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
     finally:
+        unwatch()
         state.live_clients -= 1
         subscription.close()
+
+
+async def _until_token_ends(socket: WebSocket, revoked: asyncio.Event, seconds_left: float | None) -> None:  # type: ignore[type-arg]
+    """Close the socket when its token is revoked or expires."""
+    try:
+        await asyncio.wait_for(revoked.wait(), seconds_left)
+        reason = "token revoked"
+    except TimeoutError:
+        reason = "token expired"
+    log.info("closing a live socket: %s", reason)
+    with contextlib.suppress(Exception):
+        await socket.close(code=CLOSE_UNAUTHORIZED, reason=reason)
 
 
 async def _pump(socket: WebSocket, subscription: Subscription) -> None:  # type: ignore[type-arg]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from edge.auth import Role, TokenStore
+from edge.auth import Role, TokenStore, parse_duration
 
 
 def test_token_verifies_to_its_role_and_only_a_hash_is_stored(tmp_path: Path) -> None:
@@ -73,3 +75,45 @@ def test_unreadable_store_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text("{oops")
     with pytest.raises(ValueError, match="unreadable"):
         TokenStore(path)
+
+
+def test_revocation_by_another_process_reaches_watchers(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    node_store = TokenStore(path)
+    token = node_store.create(Role.VIEWER, "v")
+    kept = node_store.create(Role.PILOT, "p")
+    told: list[str] = []
+    node_store.watch(token.split("_")[1], told.append)
+    unwatch = node_store.watch(kept.split("_")[1], told.append)
+    unwatch()
+    assert TokenStore(path).revoke(token.split("_")[1])  # as `fieldkit token revoke` does
+    assert told == []  # nothing until the node looks
+    node_store.refresh()
+    assert told == [token.split("_")[1]]
+    assert node_store.verify(token) is None and node_store.verify(kept) is not None
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("90", 90), ("90s", 90), ("30m", 1800), ("8h", 28800), ("1.5d", 129600)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "0h", "8x", "-1h", "h"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)
+
+
+def test_concurrent_writers_lose_no_token(tmp_path: Path) -> None:
+    """Several `fieldkit token create` processes and a node's store write the file at once; every token stays."""
+    config = tmp_path / "kit.toml"
+    config.write_text(f'[node]\ndata_dir = "{tmp_path}"\n')
+    argv = [sys.executable, "-m", "edge.cli", "token", "create", "--role", "viewer", "--config", str(config)]
+    procs = [subprocess.Popen([*argv, "--label", f"p{i}"], stdout=subprocess.PIPE, text=True) for i in range(6)]
+    store = TokenStore(tmp_path / "tokens.json")
+    mine = [store.create(Role.PILOT, f"node {i}") for i in range(6)]
+    theirs = [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    fresh = TokenStore(tmp_path / "tokens.json")
+    assert all(fresh.verify(t) is not None for t in mine + theirs)
+    assert len(fresh.list()) == 12

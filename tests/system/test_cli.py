@@ -33,6 +33,7 @@ def test_config_check_reports_every_problem(tmp_path: Path) -> None:
         f"fieldkit: configuration {bad} has 3 problem(s):",
         "  api.port: expected a whole number <= 65535 (got 70000)",
         "  api.hots: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, metrics_public, port, "
+        "tls_cert, tls_key, "
         "tokens_file)",
         "  node.role: must be one of edge, command-post (got 'tower')",
     ]
@@ -48,7 +49,7 @@ def test_token_lifecycle_never_prints_secrets_twice(tmp_path: Path) -> None:
     assert created.returncode == 0 and token.startswith("fk_")
     listed = fieldkit("token", "list", "--config", str(config))
     token_id = token.split("_")[1]
-    assert listed.stdout.split() == [token_id, "pilot", "李娜"]
+    assert listed.stdout.split() == [token_id, "pilot", "never", "expires", "李娜"]
     assert token.split("_")[2] not in listed.stdout + listed.stderr
     assert fieldkit("token", "revoke", token_id, "--config", str(config)).returncode == 0
     assert fieldkit("token", "revoke", token_id, "--config", str(config)).returncode == 1

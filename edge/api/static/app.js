@@ -61,6 +61,12 @@ function takeToken() {
   return fromUrl || sessionStorage.getItem(TOKEN_KEY);
 }
 
+// Why the node closed the live socket of a token that was good (edge/api/live.py).
+const ENDED = {
+  "token revoked": "This token was revoked by an administrator.",
+  "token expired": "This token has expired.",
+};
+
 function askForToken(reason) {
   disconnect();
   videoWall.closeAll();
@@ -88,6 +94,7 @@ $("sign-out").addEventListener("click", () => askForToken(""));
 function start(token) {
   link.token = token;
   setToken(token, () => askForToken("The node did not accept this token."));
+  delete document.body.dataset.role;
   dronePanel.resetRole(); // commands are offered to every token; a refusal (403) is shown, then remembered
   connect();
 }
@@ -106,7 +113,7 @@ function connect() {
   socket.onclose = (event) => {
     if (link.socket !== socket) return; // replaced or signed out on purpose
     link.socket = null;
-    if (event.code === CLOSE_UNAUTHORIZED) askForToken("The node rejected this token.");
+    if (event.code === CLOSE_UNAUTHORIZED) askForToken(ENDED[event.reason] || "The node rejected this token.");
     else reconnectLater();
   };
 }
@@ -140,7 +147,10 @@ function receive(message) {
     mavlink.start(); // once the token is known to be good: a refused one is the live socket's to report
     if (!message.resync) {
       api("GET", "/api/whoami")
-        .then((me) => dronePanel.setRole(me.role))
+        .then((me) => {
+          document.body.dataset.role = me.role; // a viewer (e.g. a shared view) gets no command buttons
+          dronePanel.setRole(me.role);
+        })
         .catch(() => {}); // an older node without /api/whoami: a refusal (403) is still shown when it comes
     }
   } else if (message.type === "deltas") {
