@@ -40,7 +40,7 @@ from edge.journal import JournalError
 from edge.scene import Entity, Event, Removed, StateChange
 
 from .context import MeshContext
-from .errors import MeshError, WireError
+from .errors import MeshError, SessionError, SessionLost, WireError
 from .keys import journal_key
 from .seqs import Heads
 from .wire import (
@@ -89,9 +89,9 @@ class Catchup:
 
     # -- serving -------------------------------------------------------------------------------
 
-    def declare(self, session: zenoh.Session) -> zenoh.Queryable[None]:
-        """Declare the queryable ``fk/<me>/journal``."""
-        self._loop = asyncio.get_running_loop()
+    def declare(self, session: zenoh.Session, loop: asyncio.AbstractEventLoop) -> zenoh.Queryable[None]:
+        """Declare the queryable ``fk/<me>/journal`` (on the session's thread); queries go to ``loop``."""
+        self._loop = loop
         return session.declare_queryable(journal_key(self._ctx.me), self._on_query)
 
     def _on_query(self, query: zenoh.Query) -> None:  # on a Zenoh thread
@@ -107,9 +107,10 @@ class Catchup:
     def _start_serving(self, query: zenoh.Query) -> None:
         if len(self._serving) >= MAX_SERVING:
             self._ctx.counters.queries_refused += 1
-            self._finish(query, None, b"busy")
-            return
-        task = asyncio.get_running_loop().create_task(self._serve(query))
+            work = self._send_reply(query, None, b"busy")
+        else:
+            work = self._serve(query)
+        task = asyncio.get_running_loop().create_task(work)
         self._serving.add(task)
         task.add_done_callback(self._serving.discard)
 
@@ -125,13 +126,16 @@ class Catchup:
         if asker and data is not None:
             self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
         self._ctx.counters.queries_served += 1
+        await self._send_reply(query, data, error)
+
+    async def _send_reply(self, query: zenoh.Query, data: bytes | None, error: bytes | None) -> None:
         try:
-            await self._ctx.in_tx(self._finish, query, data, error)
-        except RuntimeError:  # the send thread is shut down: the node is going away
+            await self._ctx.session.call(functools.partial(self._finish, query, data, error))
+        except (SessionError, SessionLost):  # the session closed meanwhile: nobody else holds the query
             query.drop()  # type: ignore[no-untyped-call] # untyped in zenoh's stubs
 
     @staticmethod
-    def _finish(query: zenoh.Query, data: bytes | None, error: bytes | None) -> None:
+    def _finish(query: zenoh.Query, data: bytes | None, error: bytes | None, _session: zenoh.Session) -> None:
         try:
             if data is not None:
                 query.reply(query.key_expr, data)
@@ -230,6 +234,8 @@ class Catchup:
         done = False
         try:
             done = await self.round(peer, full=full)
+        except SessionLost:
+            raise  # only a new session mends it: the component starts again
         except (MeshError, TimeoutError) as exc:
             log.info("mesh %s: catch-up with %s stopped: %s", self._ctx.me, peer, exc)
         finally:

@@ -9,6 +9,7 @@ journal before the scene offered them, so a peer that misses one live fetches it
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from itertools import pairwise
@@ -19,6 +20,7 @@ import zenoh
 from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription
 
 from .context import MeshContext
+from .errors import SessionError
 from .keys import event_key, state_key
 from .thinning import Thinner
 from .wire import encode_event, encode_state, kind_of
@@ -56,8 +58,8 @@ class Publisher:
 
     # -- declarations (on every session open) ------------------------------------------------
 
-    def declare(self, session: zenoh.Session) -> None:
-        """Declare one reliable publisher per event kind."""
+    def declare(self, session: zenoh.Session) -> list[zenoh.Publisher]:
+        """Declare one reliable publisher per event kind (on the session's thread); returns them."""
         self._publishers = {
             event_key(self._ctx.me, kind): session.declare_publisher(
                 event_key(self._ctx.me, kind),
@@ -66,15 +68,7 @@ class Publisher:
             )
             for kind, priority in EVENT_PRIORITY.items()
         }
-
-    def undeclare(self) -> None:
-        """Drop the publishers (before the session closes)."""
-        publishers, self._publishers = self._publishers, {}
-        for publisher in publishers.values():
-            try:
-                publisher.undeclare()  # type: ignore[no-untyped-call] # untyped in zenoh's stubs
-            except zenoh.ZError as exc:
-                log.debug("undeclaring a publisher: %s", exc)
+        return list(self._publishers.values())
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -178,8 +172,15 @@ class Publisher:
             removed = isinstance(change, Removed)
             priority = REMOVED_PRIORITY if removed else STATE_PRIORITY
             outgoing.append((state_key(me, kind, change.id), encode_state(change), removed, priority))
-        async with self._ctx.session_lock:
-            sent = await self._ctx.in_tx(self._put_all, outgoing)
+        try:
+            async with self._ctx.session_lock:
+                sent = await self._ctx.session.call(functools.partial(self._put_all, outgoing))
+        except SessionError as exc:
+            # Nothing is lost: our events are re-read from the journal from _sent_seq on, and
+            # peers fetch state through catch-up when the session is back.
+            log.debug("mesh: not sent (%s)", exc)
+            self._ctx.counters.send_errors += len(outgoing)
+            return
         for event in events:
             self._sent_seq = max(self._sent_seq, event.seq)
             self._ctx.seqs.note(me, event.seq)
@@ -188,9 +189,8 @@ class Publisher:
         counters.states_sent += len(states)
         counters.send_errors += len(outgoing) - sent
 
-    def _put_all(self, outgoing: list[Outgoing]) -> int:
-        """On the send thread: put every payload; returns how many went out."""
-        session = self._ctx.session.session
+    def _put_all(self, outgoing: list[Outgoing], session: zenoh.Session) -> int:
+        """On the session's thread: put every payload; returns how many went out."""
         sent = 0
         for key, payload, reliable, priority in outgoing:
             try:

@@ -22,6 +22,7 @@ from meshkit import CutProxy, endpoint, free_port, mesh_config
 from edge.auth import Role, TokenStore
 
 RUNNER = Path(__file__).with_name("node_main.py")
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -51,7 +52,8 @@ async def start(p: Proc, timeout: float = 20.0) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # This checkout's code, whatever the venv's editable install points at.
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)},
     )
     assert p.proc.stdout is not None
     lines: list[str] = []

@@ -117,7 +117,7 @@ async def test_three_nodes_share_one_picture(net: MeshNet) -> None:
     for n in (hub, e1, e2):
         await eventually(lambda n=n: len(n.scene.alerts()) == 2, 5, f"both alerts on {n.name}")
     assert hub.mesh.ctx is not None and hub.mesh.ctx.counters.events_sent == 0  # relays nothing itself
-    assert e2.mesh.session.zid() in e1.mesh.session.connected_zids()  # gossip linked the kits directly
+    assert e2.mesh.session.zid() in await e1.mesh.session.connected_zids()  # gossip linked the kits directly
     assert await journal_ids(e2, "e1") == ["e1-alert-1"]
 
 
