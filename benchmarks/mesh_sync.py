@@ -83,24 +83,20 @@ async def start_node(tmp: Path, name: str, mesh: MeshSection) -> tuple[EdgeNode,
             "node": {"id": name, "data_dir": str(tmp / name)},
             "api": {"host": "127.0.0.1", "port": 0},
             "journal": {"synchronous": "NORMAL"},
+            "mesh": msgspec.to_builtins(mesh),
         },
         type=Config,
     )
-    made: list[MeshSync] = []
-
-    def make(node: EdgeNode) -> MeshSync:
-        made.append(MeshSync(node, mesh))
-        return made[0]
-
-    node = EdgeNode(config, tokens=TokenStore(config.tokens_path), extra=[make])
+    node = EdgeNode(config, tokens=TokenStore(config.tokens_path))
     task = asyncio.create_task(node.run())
     for _ in range(200):
-        if made and made[0].ready.is_set():
+        if node.mesh is not None and node.mesh.ready.is_set():
             break
         await asyncio.sleep(0.05)
     else:
         raise RuntimeError(f"{name} did not start")
-    return node, made[0], task
+    assert node.mesh is not None
+    return node, node.mesh, task
 
 
 def pct(values: list[float], q: float) -> float:

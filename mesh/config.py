@@ -27,10 +27,10 @@ class MeshSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
     enabled: Annotated[
         bool,
         _doc(
-            "Share the scene over Zenoh. Off by default for now: a supervisor restart of the mesh "
-            "component and several in-process sessions are not yet robust (see issue #6)."
+            "Share the scene over Zenoh. With no endpoints and no discovery (the default) the node runs the same "
+            "session alone: no scouting, no socket, nothing leaves the process. Off: no Zenoh session at all."
         ),
-    ] = False
+    ] = True
     mode: Annotated[
         Literal["auto", "peer", "router"],
         _doc(
