@@ -11,6 +11,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -23,6 +24,9 @@ from edge.radio import RadioError
 from edge.radio.codecs import codec_factory
 from edge.radio.rawlog import replay
 from edge.supervisor import Component
+
+if TYPE_CHECKING:
+    from sim import Scenario
 
 log = logging.getLogger("fieldkit")
 
@@ -42,6 +46,10 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--config", type=Path, help="node configuration (default: a fresh data folder)")
     sim.add_argument("--port", type=int, help="HTTP port (overrides the configuration)")
     sim.add_argument("--speedup", type=float, default=1.0, help="simulated seconds per real second")
+    sim.add_argument("--nodes", type=int, default=1, help="a command post and NODES-1 kits as processes on a mesh")
+    sim.add_argument("--base-port", type=int, default=7447, help="--nodes: first Zenoh port (proxies at +100)")
+    sim.add_argument("--partition-at", type=float, default=60.0, help="--nodes: cut edge1 <-> hub after this (s)")
+    sim.add_argument("--partition-for", type=float, default=60.0, help="--nodes: heal the cut after this long (s)")
 
     token = sub.add_parser("token", help="create, list or revoke API tokens")
     tsub = token.add_subparsers(dest="token_command", required=True)
@@ -189,6 +197,8 @@ def _sim(args: argparse.Namespace) -> int:
     from sim import SimClock, build_incident, load_scenario  # noqa: PLC0415 - only `fieldkit sim` may import sim
 
     scenario = load_scenario(args.scenario)
+    if args.nodes > 1:
+        return _mesh_sim(args, scenario)
     if args.log_level == "info":
         # The simulated autopilots narrate every waypoint; keep the command-post URL readable.
         logging.getLogger("sim.sitl").setLevel(logging.WARNING)
@@ -215,6 +225,27 @@ def _sim(args: argparse.Namespace) -> int:
         hint=not args.no_browser_hint,
         sim=True,
     )
+
+
+def _mesh_sim(args: argparse.Namespace, scenario: Scenario) -> int:
+    from sim import meshsim  # noqa: PLC0415 - only `fieldkit sim` may import sim
+
+    if args.config is not None:
+        print("fieldkit: --nodes writes each node's configuration itself; drop --config", file=sys.stderr)
+        return 2
+    run = meshsim.run(
+        args.nodes,
+        scenario,
+        base_port=args.base_port,
+        http_port=args.port if args.port is not None else 8080,
+        speedup=args.speedup,
+        partition_at_s=args.partition_at,
+        partition_for_s=args.partition_for,
+        duration_s=args.duration,
+        hint=not args.no_browser_hint,
+        log_level=args.log_level,
+    )
+    return asyncio.run(run)
 
 
 def _run_node(
