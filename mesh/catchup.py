@@ -21,7 +21,7 @@ ask for the summary; fetch events of every origin where the peer holds more (aft
 from ours. When the peer (re)appears the digests cover every entity and every differing origin is
 fetched (the peer may relay others). An audit compares only *settled* values (timestamps older
 than the replier's clock minus ``SETTLE_S``), so values still on their way, or held back by the
-narrow profile, are not differences; it fetches the peer's own state and that of origins this
+link class's budget, are not differences; it fetches the peer's own state and that of origins this
 node does not reach itself, each at most once a minute.
 """
 
@@ -39,6 +39,7 @@ import zenoh
 from edge.journal import JournalError
 from edge.scene import Entity, Event, Removed, StateChange
 
+from .budget import PROFILES, narrowest
 from .context import MeshContext
 from .errors import MeshError, SessionError, SessionLost, WireError
 from .keys import journal_key
@@ -61,7 +62,8 @@ from .wire import (
 
 log = logging.getLogger(__name__)
 
-SETTLE_S = 10.0  # plus the narrow interval when thinning: how long a value may be on its way
+SETTLE_S = 10.0  # plus the longest position interval of the link class: how long a value may be on its way
+GAP_GRACE_S = 1.0  # a gap still there after this long is fetched
 GAP_RETRY_S = 2.0  # at most one gap-triggered round per origin this often
 STATE_REFETCH_S = 60.0  # an audit fetches one origin's state from one peer at most this often
 MAX_SERVING = 16  # queries answered at once; more are refused (the asker retries next round)
@@ -83,9 +85,13 @@ class Catchup:
         self._state_fetched: dict[tuple[str, str], float] = {}
         self._retry_s: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._gap_timers: dict[str, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        settle = SETTLE_S + (ctx.cfg.narrow_interval_s if ctx.cfg.profile == "narrow" else 0.0)
-        self._settle_s = settle
+        # A value held back by the narrowest profile this node may use is still on its way.
+        slowest = PROFILES[narrowest([ctx.cfg.link_class, *ctx.cfg.peer_link_classes.values()])]
+        self._settle_s = SETTLE_S + max(
+            slowest.unit_interval_s, slowest.vehicle_interval_s, slowest.feed_interval_s, slowest.other_interval_s
+        )
 
     # -- serving -------------------------------------------------------------------------------
 
@@ -198,7 +204,19 @@ class Catchup:
         self._wake.set()
 
     def request_gap(self, origin: str) -> None:
-        """A seq gap showed in ``origin``'s events: ask it (or, if it is not reachable, everyone)."""
+        """A seq gap showed in ``origin``'s events: if it is still there after ``GAP_GRACE_S``, fetch it.
+
+        The grace is for link budgets: a sender's alarms overtake its queued messages, whose seqs
+        then arrive a little later by themselves.
+        """
+        if origin not in self._gap_timers:
+            loop = asyncio.get_running_loop()
+            self._gap_timers[origin] = loop.call_later(GAP_GRACE_S, self._gap_still_there, origin)
+
+    def _gap_still_there(self, origin: str) -> None:
+        del self._gap_timers[origin]
+        if not self._ctx.seqs.heads(origin).gap:
+            return
         now = self._ctx.clock()
         if now - self._last_gap.get(origin, -1e18) < GAP_RETRY_S:
             return
@@ -352,9 +370,10 @@ class Catchup:
 
     async def aclose(self) -> None:
         """Stop retries and answering queries in progress."""
-        for timer in self._timers.values():
+        for timer in [*self._timers.values(), *self._gap_timers.values()]:
             timer.cancel()
         self._timers.clear()
+        self._gap_timers.clear()
         for task in list(self._serving):
             task.cancel()
         if self._serving:

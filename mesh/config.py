@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 from msgspec import Meta, Struct
 
+from .budget import LinkClass
+
 
 def _doc(text: str) -> Meta:
     return Meta(description=text)
@@ -79,17 +81,21 @@ class MeshSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
             "link came up after this long."
         ),
     ] = 5.0
-    profile: Annotated[
-        Literal["full", "narrow"],
+    link_class: Annotated[
+        LinkClass,
         _doc(
-            "Bandwidth profile. `full`: every state change is sent. `narrow`: changes that only move an entity "
-            "(position, heading, speed, battery) are sent at most once per entity per `narrow_interval_s`; "
-            "other state changes and every event go at once."
+            "What this node's links carry, unless `peer_link_classes` says otherwise for a peer: `lan` (no cap), "
+            "`lte` (1 Mbit/s; unit positions at most every 1 s per unit, vehicles every 0.2 s), `mesh` "
+            "(200 kbit/s; 5 s / 1 s) or `narrowband` (9.6 kbit/s, a PDT data channel; 30 s / 10 s). What is "
+            "sent leaves in strict priority: alarms, then messages and commands, unit positions, vehicle "
+            "positions, feeds, everything else; a change with news (a new entity, a status, an emergency) waits "
+            "only for its turn. The node sends at the pace of the narrowest class among the peers that are up."
         ),
-    ] = "full"
-    narrow_interval_s: Annotated[
-        Seconds, _doc("`narrow` profile: the shortest time between two position updates of one entity.")
-    ] = 10.0
+    ] = "lan"
+    peer_link_classes: Annotated[
+        dict[str, LinkClass],
+        _doc('Link class per peer node id, e.g. `{ hub = "narrowband" }` for a kit reaching its post over PDT.'),
+    ] = msgspec.field(default_factory=dict)
     lease_s: Annotated[
         Annotated[float, Meta(ge=0.5, le=600.0)],
         _doc("A link silent for this long is declared down (Zenoh transport lease; keep-alives go 4 times as often)."),

@@ -19,10 +19,10 @@ import zenoh
 
 from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription
 
+from .budget import PROFILES, Budget, narrowest
 from .context import MeshContext
 from .errors import SessionError
 from .keys import event_key, state_key
-from .thinning import Thinner
 from .wire import encode_event, encode_state, kind_of
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ STATE_PRIORITY = zenoh.Priority.DATA_LOW
 REMOVED_PRIORITY = zenoh.Priority.DATA  # a removal is rare and must not be lost: reliable
 _REPLAY_BATCH = 1000
 
-Outgoing = tuple[str, bytes, bool, zenoh.Priority]  # key, payload, reliable, priority
+Outgoing = tuple[str, bytes, bool, zenoh.Priority]  # key, payload, reliable, priority (budget.Queued)
 
 
 class Publisher:
@@ -50,7 +50,8 @@ class Publisher:
     def __init__(self, ctx: MeshContext, decorate: Callable[[Node], Node | None] | None = None) -> None:
         self._ctx = ctx
         self._decorate = decorate
-        self._thinner = Thinner(ctx.cfg.narrow_interval_s) if ctx.cfg.profile == "narrow" else None
+        self.budget = Budget(PROFILES[ctx.cfg.link_class], ctx.clock())
+        self._link_changes = -1  # the link monitor's count when the profile was last chosen
         self._publishers: dict[str, zenoh.Publisher] = {}
         self._sent_seq = ctx.seqs.heads(ctx.me).max_seq  # our events up to here are in the journal already
         self._self_id = f"node:{ctx.me}"
@@ -77,24 +78,34 @@ class Publisher:
         first = True
         while True:
             item = await self._next(sub)
-            if item is None:
-                assert self._thinner is not None
-                await self._send(self._thinner.due(self._ctx.clock()), [])
-            elif isinstance(item, Snapshot):
+            if isinstance(item, Snapshot):
                 if not first:  # we fell behind: send the picture again, and any event we skipped
                     await self._resync(item)
                 first = False
-            else:
+            elif item is not None:
                 await self._deltas(item)
+            await self._flush()
 
     async def _next(self, sub: Subscription) -> Snapshot | list[Delta] | None:
-        due = self._thinner.next_due() if self._thinner is not None else None
+        due = self.budget.next_due(self._ctx.clock())
         if due is None:
             return await sub.get()
         try:
             return await asyncio.wait_for(sub.get(), max(0.0, due - self._ctx.clock()))
         except TimeoutError:
             return None
+
+    def _choose_profile(self) -> None:
+        """Send at the pace of the narrowest link class among the peers that are up."""
+        ctx = self._ctx
+        if ctx.links.changes == self._link_changes:
+            return
+        self._link_changes = ctx.links.changes
+        classes = [ctx.cfg.peer_link_classes.get(peer, ctx.cfg.link_class) for peer in ctx.links.up_peers()]
+        chosen = narrowest(classes or [ctx.cfg.link_class])
+        if PROFILES[chosen] != self.budget.profile:
+            log.info("mesh %s: sending at the %s profile", ctx.me, chosen)
+            self.budget.set_profile(PROFILES[chosen])
 
     async def _deltas(self, batch: list[Delta]) -> None:
         me = self._ctx.me
@@ -142,8 +153,6 @@ class Publisher:
                 self._ctx.keep_tombstone(change)
             else:
                 self._ctx.tombstones.pop(change.id, None)
-            if self._thinner is not None and self._thinner.offer(change, now) is None:
-                continue
             out.append(change)
         return out
 
@@ -160,33 +169,38 @@ class Publisher:
         return True
 
     async def _send(self, states: list[StateChange], events: list[Event]) -> None:
-        if not states and not events:
-            return
+        """Queue our changes in the budget; events count as handed over (the budget never drops one)."""
         me = self._ctx.me
-        outgoing: list[Outgoing] = []
         for event in events:
             kind = kind_of(event)
-            outgoing.append((event_key(me, kind), encode_event(event), True, EVENT_PRIORITY[kind]))
+            self.budget.offer_event(kind, (event_key(me, kind), encode_event(event), True, EVENT_PRIORITY[kind]))
+            self._sent_seq = max(self._sent_seq, event.seq)
+            self._ctx.seqs.note(me, event.seq)
         for change in states:
             kind = kind_of(change)
             removed = isinstance(change, Removed)
             priority = REMOVED_PRIORITY if removed else STATE_PRIORITY
-            outgoing.append((state_key(me, kind, change.id), encode_state(change), removed, priority))
+            self.budget.offer_state(change, (state_key(me, kind, change.id), encode_state(change), removed, priority))
+
+    async def _flush(self) -> None:
+        """Send what the budget lets go now."""
+        self._choose_profile()
+        outgoing: list[Outgoing] = self.budget.take(self._ctx.clock())  # type: ignore[assignment]
+        if not outgoing:
+            return
         try:
             async with self._ctx.session_lock:
                 sent = await self._ctx.session.call(functools.partial(self._put_all, outgoing))
         except SessionError as exc:
-            # Nothing is lost: our events are re-read from the journal from _sent_seq on, and
-            # peers fetch state through catch-up when the session is back.
+            # The session is being closed or reopened: every peer sees us (re)appear afterwards
+            # and fetches our events from the journal and our state by digest, so nothing is lost.
             log.debug("mesh: not sent (%s)", exc)
             self._ctx.counters.send_errors += len(outgoing)
             return
-        for event in events:
-            self._sent_seq = max(self._sent_seq, event.seq)
-            self._ctx.seqs.note(me, event.seq)
+        events = sum(1 for item in outgoing if item[2] and "/event/" in item[0])
         counters = self._ctx.counters
-        counters.events_sent += len(events)
-        counters.states_sent += len(states)
+        counters.events_sent += events
+        counters.states_sent += len(outgoing) - events
         counters.send_errors += len(outgoing) - sent
 
     def _put_all(self, outgoing: list[Outgoing], session: zenoh.Session) -> int:
