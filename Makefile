@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
-DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg
+DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg iproute2
 
 .PHONY: setup sim test lint bench deb-packages clean
 

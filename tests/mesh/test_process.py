@@ -45,10 +45,10 @@ def write_node(tmp: Path, name: str, role: str = "edge", **mesh: object) -> Proc
     return Proc(name, spec, token)
 
 
-async def start(p: Proc, timeout: float = 20.0) -> None:
-    """Start (or restart) ``p`` and wait for its 'serving' line, without blocking the loop."""
+async def start(p: Proc, timeout: float = 20.0, prefix: tuple[str, ...] = ()) -> None:
+    """Start (or restart) ``p`` (after ``prefix``, e.g. ``ip netns exec NS``) and wait for its 'serving' line."""
     p.proc = subprocess.Popen(
-        [sys.executable, str(RUNNER), str(p.spec)],
+        [*prefix, sys.executable, str(RUNNER), str(p.spec)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
