@@ -22,8 +22,8 @@ from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subsc
 from .budget import PROFILES, Budget, narrowest
 from .context import MeshContext
 from .errors import SessionError
-from .keys import event_key, state_key
-from .wire import encode_event, encode_state, kind_of
+from .keys import batch_key, event_key, state_key
+from .wire import encode_event, encode_state, encode_state_batch, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,7 @@ EVENT_PRIORITY = {
 STATE_PRIORITY = zenoh.Priority.DATA_LOW
 REMOVED_PRIORITY = zenoh.Priority.DATA  # a removal is rare and must not be lost: reliable
 _REPLAY_BATCH = 1000
+STATE_BATCH = 200  # entities per live state sample
 
 Outgoing = tuple[str, bytes, bool, zenoh.Priority]  # key, payload, reliable, priority (budget.Queued)
 
@@ -185,9 +186,10 @@ class Publisher:
     async def _flush(self) -> None:
         """Send what the budget lets go now."""
         self._choose_profile()
-        outgoing: list[Outgoing] = self.budget.take(self._ctx.clock())  # type: ignore[assignment]
-        if not outgoing:
+        taken: list[Outgoing] = self.budget.take(self._ctx.clock())  # type: ignore[assignment]
+        if not taken:
             return
+        outgoing = self._batched(taken)
         try:
             async with self._ctx.session_lock:
                 sent = await self._ctx.session.call(functools.partial(self._put_all, outgoing))
@@ -197,11 +199,23 @@ class Publisher:
             log.debug("mesh: not sent (%s)", exc)
             self._ctx.counters.send_errors += len(outgoing)
             return
-        events = sum(1 for item in outgoing if item[2] and "/event/" in item[0])
+        events = sum(1 for item in taken if "/event/" in item[0])
         counters = self._ctx.counters
         counters.events_sent += events
-        counters.states_sent += len(outgoing) - events
+        counters.states_sent += len(taken) - events
         counters.send_errors += len(outgoing) - sent
+
+    def _batched(self, taken: list[Outgoing]) -> list[Outgoing]:
+        """Events and removals one by one (reliable); other state in batches on ``fk/<me>/state``."""
+        singles = [item for item in taken if item[2]]
+        states = [item for item in taken if not item[2]]
+        batch = batch_key(self._ctx.me)
+        for start in range(0, len(states), STATE_BATCH):
+            chunk = states[start : start + STATE_BATCH]
+            # The per-entity key is fk/<me>/state/<kind>/<id>: the id is what follows the 4th slash.
+            payload = encode_state_batch([(key.split("/", 4)[4], body) for key, body, _, _ in chunk])
+            singles.append((batch, payload, False, STATE_PRIORITY))
+        return singles
 
     def _put_all(self, outgoing: list[Outgoing], session: zenoh.Session) -> int:
         """On the session's thread: put every payload; returns how many went out."""

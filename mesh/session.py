@@ -51,6 +51,9 @@ def zenoh_config(cfg: MeshSection, role: str, extra_connect: Sequence[str] = ())
             # A handshake stuck on a link that went dead mid-way is given up after one lease, not
             # Zenoh's 10 s: after a blackhole heals, the link is back that much sooner (measured).
             "unicast": {"open_timeout": round(cfg.lease_s * 1000), "accept_timeout": round(cfg.lease_s * 1000)},
+            # Kits are separate machines: shared memory only served nodes on one host (tests, the
+            # sim), where it hid large payloads from the link (a batch crossed as a few bytes).
+            "shared_memory": {"enabled": False},
         },
         # Ordering is by (ts, origin) inside our payloads; a router's own timestamp on every
         # sample would add 26 bytes to each (measured) and is used by nothing here.

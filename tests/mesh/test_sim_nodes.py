@@ -92,10 +92,10 @@ async def test_three_nodes_on_a_timeline_share_one_picture(mesh_sim: subprocess.
         r.raise_for_status()
         return {e["origin"] for e in r.json() if e["kind"] == "unit"}
 
-    async def alert_ids(client: httpx.AsyncClient) -> set[str]:
+    async def alert_ids(client: httpx.AsyncClient) -> list[str]:
         r = await client.get("/api/events", params={"since": time.time() - 3600, "limit": 1000, "kind": "alert"})
         r.raise_for_status()
-        return {e["id"] for e in r.json() if e["kind"] == "alert"}
+        return [e["id"] for e in r.json() if e["kind"] == "alert"]
 
     try:
         await until(lambda: _holds(origins(hub), {"edge1", "edge2"}), 60, "the hub sees both edges' radios")
@@ -107,6 +107,7 @@ async def test_three_nodes_on_a_timeline_share_one_picture(mesh_sim: subprocess.
         assert alert not in await alert_ids(hub)
         await next_line(mesh_sim, r"link edge1 <-> hub healed", seen, timeout=30)
         await until(lambda: _holds(alert_ids(hub), {alert}), 30, "the hub has it after the heal")
+        assert (await alert_ids(hub)).count(alert) == 1 and (await alert_ids(edge2)).count(alert) == 1
     finally:
         for client in nodes.values():
             await client.aclose()
@@ -120,4 +121,4 @@ async def test_three_nodes_on_a_timeline_share_one_picture(mesh_sim: subprocess.
 
 
 async def _holds(found, wanted: set[str]) -> bool:  # type: ignore[no-untyped-def]
-    return wanted <= await found
+    return wanted <= set(await found)
