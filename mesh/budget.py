@@ -152,10 +152,11 @@ class Budget:
         return self._due_at(change) <= now
 
     def _due_at(self, change: StateChange) -> float:
-        last = self._sent.get(change.id)
+        interval = self._interval(change)
+        last = self._sent.get(change.id) if interval else None
         if last is None or not movement_only(last[1], change):
             return 0.0
-        return last[0] + self._interval(change)
+        return last[0] + interval
 
     def _interval(self, change: StateChange) -> float:
         p = self.profile
