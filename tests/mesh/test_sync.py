@@ -15,8 +15,8 @@ from meshkit import MeshNet, MeshNode, endpoint, eventually, free_port, mesh_con
 
 from edge.scene import Alert, AlertAck, AlertStatus, Marker, Message, Node, Position, Removed, Unit, Vehicle
 from mesh import MeshSection, MeshSession
-from mesh.keys import event_key, state_key
-from mesh.wire import encode_event, encode_state
+from mesh.keys import batch_key, event_key, state_key
+from mesh.wire import encode_event, encode_state, encode_state_batch
 from sim.linkproxy import Shaping
 
 
@@ -183,6 +183,7 @@ async def test_hostile_payloads_are_dropped_and_counted(net: MeshNet) -> None:
                 encode_state(msgspec.structs.replace(good_unit, origin="a")),
             ),  # our own
             ("fk/x/state/unit", b"\x90"),  # not a mesh key
+            (batch_key("x"), encode_state_batch([("not an id", encode_state(good_unit))])),  # a bad batch
         ]
         for key, payload in sends:
             rogue.put(key, payload)
@@ -191,7 +192,7 @@ async def test_hostile_payloads_are_dropped_and_counted(net: MeshNet) -> None:
         assert a.mesh.ctx is not None
         c = a.mesh.ctx.counters
         await eventually(
-            lambda: c.dropped_malformed == 6 and c.dropped_oversize == 1 and c.dropped_own == 1,
+            lambda: c.dropped_malformed == 7 and c.dropped_oversize == 1 and c.dropped_own == 1,
             5,
             f"drops counted: {c.as_dict()}",
         )
