@@ -12,7 +12,8 @@ queued value is *replaced* by a newer one of the same entity (the backlog is bou
 number of entities, never by time) and a change that only moves an entity (``movement_only``)
 waits until its kind's interval has passed since that entity's last send; a change with news
 (a new entity, a mode or status change, an emergency, a removal) waits only for its class's turn.
-Bytes are counted as payload + key + ``SAMPLE_OVERHEAD``, against a token bucket at the cap.
+Bytes are counted as payload + key + ``SAMPLE_OVERHEAD``, against a token bucket at the cap;
+catch-up replies are charged to the same bucket and cut into pages of about a second of the link.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ PROFILES: dict[LinkClass, LinkProfile] = {
     "narrowband": LinkProfile(9_600, 30.0, 10.0, 60.0, 30.0),
 }
 ORDER: tuple[LinkClass, ...] = ("lan", "lte", "mesh", "narrowband")  # widest first
+PAGE_ITEM_BYTES = 60  # an event or a radio unit in a catch-up page, roughly
 
 ALARMS = frozenset({"alert", "alert_ack", "alert_clear"})
 CLASSES = 6
@@ -137,6 +139,23 @@ class Budget:
                 self._sent[entity_id] = (now, change)
                 out.append(self._spend(item))
         return out
+
+    def charge(self, nbytes: int, now: float) -> None:
+        """Count ``nbytes`` sent outside the queues (a catch-up reply): what waits goes that much later."""
+        self._refill(now)
+        self.sent_bytes += nbytes
+        if self.profile.rate_bps:
+            self._tokens -= nbytes
+
+    def page_items(self, default: int) -> int:
+        """How many events or entities one catch-up reply may carry: about a second of the link.
+
+        Replies to a peer that was away can be long; in pages of a second each, what this node
+        publishes (alarms first) goes between them instead of waiting behind the whole backlog.
+        """
+        if not self.profile.rate_bps:
+            return default
+        return max(1, min(default, round(self.profile.rate_bps / 8 * HEADROOM / PAGE_ITEM_BYTES)))
 
     def next_due(self, now: float) -> float | None:
         """When ``take`` may next return something (None: nothing waits)."""

@@ -129,8 +129,10 @@ class Catchup:
         except (MeshError, ValueError, JournalError) as exc:
             error = str(exc).encode()
         asker = params.get("from", "")
-        if asker and data is not None:
-            self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
+        if data is not None:
+            self._ctx.budget.charge(len(data), self._ctx.clock())
+            if asker:
+                self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
         self._ctx.counters.queries_served += 1
         await self._send_reply(query, data, error)
 
@@ -157,10 +159,12 @@ class Catchup:
         if "summary" in params:
             return self.summary(settled="all" not in params)
         origin = params.get("origin") or None
+        budget = self._ctx.budget
         if "state" in params:
-            return self.state_page(origin, params.get("after") or None, self._ctx.cfg.batch_states)
+            return self.state_page(origin, params.get("after") or None, budget.page_items(self._ctx.cfg.batch_states))
         since = _int(params.get("since", "0"), "since")
-        limit = min(_int(params.get("limit", str(self._ctx.cfg.batch_events)), "limit"), self._ctx.cfg.batch_events)
+        most = budget.page_items(self._ctx.cfg.batch_events)
+        limit = min(_int(params.get("limit", str(most)), "limit"), most)
         return await self.event_page(origin or self._ctx.me, since, max(1, limit))
 
     def summary(self, *, settled: bool = True) -> Summary:

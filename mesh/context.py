@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from edge.journal import Journal
 from edge.scene import Removed, Scene
 
+from .budget import PROFILES, Budget
 from .config import MeshSection
 from .links import LinkMonitor
 from .seqs import SeqBook
@@ -59,6 +60,8 @@ class MeshContext:
     links: LinkMonitor = field(default_factory=LinkMonitor)
     counters: MeshCounters = field(default_factory=MeshCounters)
     tombstones: dict[str, Removed] = field(default_factory=dict)  # our own removals, newest last
+    # What this node sends, and at what pace: the publisher's queues; catch-up replies are charged to it.
+    budget: Budget = field(default_factory=lambda: Budget(PROFILES["lan"], 0.0))
     # Held while the session is being reopened, so nothing is sent on a closing session.
     session_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 

@@ -19,7 +19,7 @@ import zenoh
 
 from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription
 
-from .budget import PROFILES, Budget, narrowest
+from .budget import PROFILES, narrowest
 from .context import MeshContext
 from .errors import SessionError
 from .keys import batch_key, event_key, state_key
@@ -51,7 +51,8 @@ class Publisher:
     def __init__(self, ctx: MeshContext, decorate: Callable[[Node], Node | None] | None = None) -> None:
         self._ctx = ctx
         self._decorate = decorate
-        self.budget = Budget(PROFILES[ctx.cfg.link_class], ctx.clock())
+        self.budget = ctx.budget
+        self.budget.set_profile(PROFILES[ctx.cfg.link_class])
         self._link_changes = -1  # the link monitor's count when the profile was last chosen
         self._publishers: dict[str, zenoh.Publisher] = {}
         self._sent_seq = ctx.seqs.heads(ctx.me).max_seq  # our events up to here are in the journal already

@@ -118,6 +118,19 @@ def test_budget_a_lan_profile_sends_everything_at_once() -> None:
     assert len(b.take(0.0)) == 6 and b.backlog == 0 and b.next_due(0.0) is None
 
 
+def test_catch_up_replies_are_charged_and_paged_by_the_link() -> None:
+    narrow = Budget(PROFILES["narrowband"], now=0.0)
+    assert narrow.page_items(500) == 16  # ~1 s of 9.6 kbit/s at 80 %, 60 B an item
+    assert Budget(PROFILES["lan"], now=0.0).page_items(500) == 500
+    narrow.take(10.0)  # a full bucket
+    narrow.charge(3000, now=10.0)  # a reply of ~3 s of the link went out
+    narrow.offer_event("alert", event_item("alert", 1))
+    assert narrow.take(10.0) == [] and narrow.take(12.0) == []  # the alarm waits for the link, not longer
+    due = narrow.next_due(12.0)
+    assert due is not None and 12.0 < due <= 13.2
+    assert len(narrow.take(13.2)) == 1
+
+
 def test_narrowest_link_class() -> None:
     assert narrowest(["lan", "narrowband", "lte"]) == "narrowband"
     assert narrowest([]) == "lan"
