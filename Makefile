@@ -5,7 +5,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 BUNDLE  := dist/fieldkit-bundle-$(VERSION).tar.gz
-DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg systemd libnss3-tools
+DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg systemd libnss3-tools iproute2
 
 .PHONY: setup sim test lint bench deb-packages clean bundle check-wheels
 

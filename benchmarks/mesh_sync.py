@@ -2,10 +2,11 @@
 
 Both nodes run in this process (each with its own Zenoh session, scene and journal); node b
 dials node a through a small counting TCP proxy, so the bytes below are what crossed the link
-(Zenoh framing included). Prints a Markdown table; bounded to about 30 s.
+(Zenoh framing included); it also cuts the link and measures convergence after the heal.
+Prints a Markdown table; bounded to about 45 s.
 
-    .venv/bin/python benchmarks/mesh_sync.py            # ~30 s
-    .venv/bin/python benchmarks/mesh_sync.py --quick    # ~20 s
+    .venv/bin/python benchmarks/mesh_sync.py            # ~45 s
+    .venv/bin/python benchmarks/mesh_sync.py --quick    # ~35 s
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from edge.config import Config  # noqa: E402
 from edge.node import EdgeNode  # noqa: E402
 from edge.scene import Alert, AlertAck, Position, Snapshot, Unit, Vehicle  # noqa: E402
 from mesh import MeshSection, MeshSync  # noqa: E402
+from sim.linkproxy import LinkProxy  # noqa: E402
 
 
 def free_port() -> int:
@@ -40,67 +42,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-class CountingProxy:
-    """Forward 127.0.0.1:port -> target, counting bytes each way."""
-
-    def __init__(self, target: int) -> None:
-        self.target = target
-        self.up = 0  # dialer -> listener (b -> a)
-        self.down = 0  # listener -> dialer (a -> b)
-        self.port = 0
-        self._server: asyncio.Server | None = None
-        self._writers: list[asyncio.StreamWriter] = []
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _accept(self, r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
-        ur, uw = await asyncio.open_connection("127.0.0.1", self.target)
-        self._writers += [w, uw]
-        await asyncio.gather(self._pump(r, uw, True), self._pump(ur, w, False), return_exceptions=True)
-
-    async def _pump(self, r: asyncio.StreamReader, w: asyncio.StreamWriter, up: bool) -> None:
-        while data := await r.read(65536):
-            w.write(data)
-            await w.drain()
-            if up:
-                self.up += len(data)
-            else:
-                self.down += len(data)
-        w.close()
-
-    async def aclose(self) -> None:
-        for w in self._writers:
-            w.transport.abort()
-        if self._server is not None:
-            self._server.close()
-
-
 async def start_node(tmp: Path, name: str, mesh: MeshSection) -> tuple[EdgeNode, MeshSync, asyncio.Task[None]]:
     config = msgspec.convert(
         {
             "node": {"id": name, "data_dir": str(tmp / name)},
             "api": {"host": "127.0.0.1", "port": 0},
             "journal": {"synchronous": "NORMAL"},
+            "mesh": msgspec.to_builtins(mesh),
         },
         type=Config,
     )
-    made: list[MeshSync] = []
-
-    def make(node: EdgeNode) -> MeshSync:
-        made.append(MeshSync(node, mesh))
-        return made[0]
-
-    node = EdgeNode(config, tokens=TokenStore(config.tokens_path), extra=[make])
+    node = EdgeNode(config, tokens=TokenStore(config.tokens_path))
     task = asyncio.create_task(node.run())
     for _ in range(200):
-        if made and made[0].ready.is_set():
+        if node.mesh is not None and node.mesh.ready.is_set():
             break
         await asyncio.sleep(0.05)
     else:
         raise RuntimeError(f"{name} did not start")
-    return node, made[0], task
+    assert node.mesh is not None
+    return node, node.mesh, task
 
 
 def pct(values: list[float], q: float) -> float:
@@ -111,7 +72,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def measure_states(
-    a: EdgeNode, b: EdgeNode, proxy: CountingProxy, vehicles: int, hz: float, seconds: float
+    a: EdgeNode, b: EdgeNode, proxy: LinkProxy, vehicles: int, hz: float, seconds: float
 ) -> dict[str, Any]:
     """``vehicles`` drones at ``hz`` each on a, for ``seconds``: delivered, latency, bytes per update."""
     assert a.scene is not None and b.scene is not None
@@ -132,7 +93,7 @@ async def measure_states(
 
     reader = asyncio.create_task(listen())
     b_mesh_before = _received(b)
-    down_before = proxy.down
+    down_before = proxy.bytes_down
     sent = 0
     start = time.monotonic()
     tick = 1.0 / hz
@@ -170,14 +131,14 @@ async def measure_states(
         "rate": received / elapsed,
         "p50_ms": pct(latencies, 0.5) * 1000,
         "p95_ms": pct(latencies, 0.95) * 1000,
-        "bytes_per_update": (proxy.down - down_before) / max(1, received),
+        "bytes_per_update": (proxy.bytes_down - down_before) / max(1, received),
     }
 
 
-async def measure_unit_bytes(a: EdgeNode, b: EdgeNode, proxy: CountingProxy, seconds: float) -> float:
+async def measure_unit_bytes(a: EdgeNode, b: EdgeNode, proxy: LinkProxy, seconds: float) -> float:
     """100 radio units moving at 5 Hz each: bytes on the wire (a -> b) per unit update delivered."""
     assert a.scene is not None
-    before, down_before = _received(b), proxy.down
+    before, down_before = _received(b), proxy.bytes_down
     start = time.monotonic()
     step = 0
     while time.monotonic() - start < seconds:
@@ -188,7 +149,7 @@ async def measure_unit_bytes(a: EdgeNode, b: EdgeNode, proxy: CountingProxy, sec
         step += 1
         await asyncio.sleep(max(0.0, start + step * 0.2 - time.monotonic()))
     await asyncio.sleep(0.5)
-    return (proxy.down - down_before) / max(1, _received(b) - before)
+    return (proxy.bytes_down - down_before) / max(1, _received(b) - before)
 
 
 async def measure_offered(a: EdgeNode, b: EdgeNode, rate: int, seconds: float) -> tuple[int, int, float]:
@@ -250,13 +211,52 @@ async def measure_event_round_trip(a: EdgeNode, b: EdgeNode, count: int) -> list
     return rtts
 
 
-async def measure_audit(mesh: MeshSync, proxy: CountingProxy) -> int:
+async def measure_convergence(
+    a: EdgeNode, b: EdgeNode, proxy: LinkProxy, alarms: int, cut: str, hold_s: float
+) -> tuple[float, float, float]:
+    """Cut the link until both sides see it down, raise ``alarms`` on each side, heal.
+
+    Returns (seconds from the cut until both saw the link down, from heal until both see each
+    other up, from heal until both hold every alarm). ``cut`` is ``blackhole`` (a dead radio: held,
+    not refused) or ``reset`` (refused: the dialer retries with backoff); the cut lasts at least
+    ``hold_s``.
+    """
+    assert a.scene is not None and b.scene is not None and a.mesh is not None and b.mesh is not None
+    getattr(proxy, cut)()
+    started = time.monotonic()
+    for _ in range(600):
+        if not a.mesh.ctx.links.is_up("b") and not b.mesh.ctx.links.is_up("a"):  # type: ignore[union-attr]
+            break
+        await asyncio.sleep(0.05)
+    down = time.monotonic() - started
+    ids = []
+    for n, origin in ((a, "a"), (b, "b")):
+        for i in range(alarms):
+            alert = Alert(id=f"conv-{cut}-{origin}-{i}", origin=origin, ts=time.time(), title="during the cut")
+            await n.scene.append(alert)  # type: ignore[union-attr]
+            ids.append(alert.id)
+    await asyncio.sleep(max(0.0, started + hold_s - time.monotonic()))
+    healed = time.monotonic()
+    proxy.heal()
+    up = converged = float("nan")
+    while time.monotonic() - healed < 30:
+        now = time.monotonic() - healed
+        if up != up and a.mesh.ctx.links.is_up("b") and b.mesh.ctx.links.is_up("a"):  # type: ignore[union-attr]
+            up = now
+        if all(a.scene.alert(i) is not None and b.scene.alert(i) is not None for i in ids):
+            converged = now
+            break
+        await asyncio.sleep(0.01)
+    return down, up, converged
+
+
+async def measure_audit(mesh: MeshSync, proxy: LinkProxy) -> int:
     """Bytes one audit round (nothing to fetch) puts on the link, both directions."""
     assert mesh._catchup is not None
-    before = proxy.up + proxy.down
+    before = proxy.bytes_up + proxy.bytes_down
     await mesh._catchup.round("a", full=False)
     await asyncio.sleep(0.2)
-    return proxy.up + proxy.down - before
+    return proxy.bytes_up + proxy.bytes_down - before
 
 
 def _node_entity_bytes(n: EdgeNode) -> int:
@@ -278,11 +278,12 @@ async def run(quick: bool) -> list[tuple[str, str]]:
     with tempfile.TemporaryDirectory(prefix="mesh-bench-") as tmpdir:
         tmp = Path(tmpdir)
         port = free_port()
-        proxy = CountingProxy(port)
+        proxy = LinkProxy(port)  # sim/linkproxy.py: counts bytes each way, and can cut the link
         await proxy.start()
-        cfg = MeshSection(listen=[f"tcp/127.0.0.1:{port}"])
+        # Gossip off: it would tell b a's own listen endpoint, and b would route around a cut proxy.
+        cfg = MeshSection(listen=[f"tcp/127.0.0.1:{port}"], gossip=False)
         a, a_mesh, a_task = await start_node(tmp, "a", cfg)
-        b, b_mesh, b_task = await start_node(tmp, "b", MeshSection(connect=[f"tcp/127.0.0.1:{proxy.port}"]))
+        b, b_mesh, b_task = await start_node(tmp, "b", MeshSection(connect=[proxy.endpoint], gossip=False))
         try:
             for _ in range(200):
                 if a_mesh.ctx and a_mesh.ctx.links.is_up("b") and b_mesh.ctx and b_mesh.ctx.links.is_up("a"):
@@ -291,12 +292,12 @@ async def run(quick: bool) -> list[tuple[str, str]]:
             await asyncio.sleep(6.0)  # first catch-up rounds, then the link lines (with RTT) reach the node entities
 
             idle_s = 5.0 if quick else 10.0
-            before = proxy.up + proxy.down
+            before = proxy.bytes_up + proxy.bytes_down
             await asyncio.sleep(idle_s)
             rows.append(
                 (
                     f"idle, both directions, over {idle_s:g} s (keep-alives; node entity and audit each 30 s)",
-                    f"{(proxy.up + proxy.down - before) / idle_s:.1f} B/s",
+                    f"{(proxy.bytes_up + proxy.bytes_down - before) / idle_s:.1f} B/s",
                 )
             )
 
@@ -304,7 +305,7 @@ async def run(quick: bool) -> list[tuple[str, str]]:
             heartbeat = _node_entity_bytes(a)
             rows.append(("one audit round b->a (summary query and reply), on the wire", f"{audit} B"))
             rows.append(("one node-entity heartbeat (payload, before Zenoh framing)", f"{heartbeat} B"))
-            amortised = (proxy_idle := (proxy.up + proxy.down - before) / idle_s) + (
+            amortised = (proxy_idle := (proxy.bytes_up + proxy.bytes_down - before) / idle_s) + (
                 2 * (heartbeat + 40) + 2 * audit
             ) / 30.0
             rows.append(("idle amortised over 30 s (keep-alives + 2 heartbeats + 2 audits)", f"{amortised:.1f} B/s"))
@@ -341,6 +342,15 @@ async def run(quick: bool) -> list[tuple[str, str]]:
                     f"{pct(rtts, 0.5) * 1000:.1f} / {pct(rtts, 0.95) * 1000:.1f} ms",
                 )
             )
+            for cut, hold_s in (("blackhole", 0.0), ("reset", 8.0)):
+                down, up, converged = await measure_convergence(a, b, proxy, 10, cut, hold_s)
+                rows.append(
+                    (
+                        f"{cut} for {max(down, hold_s):.1f} s (link seen down after {down:.1f} s, 10 s lease), "
+                        "10 alarms raised on each side, heal: both up again / both hold all 20",
+                        f"{up:.2f} / {converged:.2f} s after heal",
+                    )
+                )
             payload = next(iter(_payload_sizes()))
             rows.append(("payload of one vehicle update (msgpack, before Zenoh)", f"{payload} B"))
         finally:

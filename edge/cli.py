@@ -12,6 +12,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -27,7 +28,31 @@ from edge.radio.codecs import codec_factory
 from edge.radio.rawlog import replay
 from edge.supervisor import Component
 
+if TYPE_CHECKING:
+    from sim import Scenario
+
 log = logging.getLogger("fieldkit")
+
+
+def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`fieldkit sim` and `fieldkit scenario`."""
+    sim = sub.add_parser("sim", help="run a simulated incident on a local node and print its URL")
+    sim.add_argument("--scenario", help="a shipped scenario's name or a scenario TOML (default: city-highrise-fire)")
+    sim.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
+    sim.add_argument("--no-browser-hint", action="store_true", help="do not print the page URL hint")
+    sim.add_argument("--config", type=Path, help="node configuration (default: a fresh data folder)")
+    sim.add_argument("--port", type=int, help="HTTP port (overrides the configuration)")
+    sim.add_argument("--speedup", type=float, default=1.0, help="simulated seconds per real second")
+    sim.add_argument("--nodes", type=int, default=1, help="a command post and NODES-1 kits as processes on a mesh")
+    sim.add_argument("--base-port", type=int, default=7447, help="--nodes: first Zenoh port (proxies at +100)")
+    sim.add_argument("--partition-at", type=float, default=60.0, help="--nodes: cut edge1 <-> hub after this (s)")
+    sim.add_argument("--partition-for", type=float, default=60.0, help="--nodes: heal the cut after this long (s)")
+
+    scen = sub.add_parser("scenario", help="check a scenario file, or list the shipped scenarios")
+    ssub = scen.add_subparsers(dest="scenario_command", required=True)
+    schk = ssub.add_parser("check", help="report every problem in a scenario (a file or a shipped name)")
+    schk.add_argument("file")
+    ssub.add_parser("list", help="list the shipped scenarios")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -38,19 +63,7 @@ def _parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run this kit's edge node")
     run.add_argument("--config", type=Path, help="TOML configuration (defaults for everything not given)")
 
-    sim = sub.add_parser("sim", help="run a simulated incident on a local node and print its URL")
-    sim.add_argument("--scenario", help="a shipped scenario's name or a scenario TOML (default: city-highrise-fire)")
-    sim.add_argument("--duration", type=float, help="stop after this many seconds (default: until Ctrl-C)")
-    sim.add_argument("--no-browser-hint", action="store_true", help="do not print the page URL hint")
-    sim.add_argument("--config", type=Path, help="node configuration (default: a fresh data folder)")
-    sim.add_argument("--port", type=int, help="HTTP port (overrides the configuration)")
-    sim.add_argument("--speedup", type=float, default=1.0, help="simulated seconds per real second")
-
-    scen = sub.add_parser("scenario", help="check a scenario file, or list the shipped scenarios")
-    ssub = scen.add_subparsers(dest="scenario_command", required=True)
-    schk = ssub.add_parser("check", help="report every problem in a scenario (a file or a shipped name)")
-    schk.add_argument("file")
-    ssub.add_parser("list", help="list the shipped scenarios")
+    _add_sim_commands(sub)
 
     token = sub.add_parser("token", help="create, list or revoke API tokens")
     tsub = token.add_subparsers(dest="token_command", required=True)
@@ -245,6 +258,8 @@ def _sim(args: argparse.Namespace) -> int:
     from sim.scenario import resolve  # noqa: PLC0415
 
     scenario = load_scenario(resolve(args.scenario))
+    if args.nodes > 1:
+        return _mesh_sim(args, scenario)
     if args.log_level == "info":
         # The simulated autopilots narrate every waypoint; keep the command-post URL readable.
         logging.getLogger("sim.sitl").setLevel(logging.WARNING)
@@ -271,6 +286,27 @@ def _sim(args: argparse.Namespace) -> int:
         hint=not args.no_browser_hint,
         sim=True,
     )
+
+
+def _mesh_sim(args: argparse.Namespace, scenario: Scenario) -> int:
+    from sim import meshsim  # noqa: PLC0415 - only `fieldkit sim` may import sim
+
+    if args.config is not None:
+        print("fieldkit: --nodes writes each node's configuration itself; drop --config", file=sys.stderr)
+        return 2
+    run = meshsim.run(
+        args.nodes,
+        scenario,
+        base_port=args.base_port,
+        http_port=args.port if args.port is not None else 8080,
+        speedup=args.speedup,
+        partition_at_s=args.partition_at,
+        partition_for_s=args.partition_for,
+        duration_s=args.duration,
+        hint=not args.no_browser_hint,
+        log_level=args.log_level,
+    )
+    return asyncio.run(run)
 
 
 def _run_node(

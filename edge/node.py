@@ -123,8 +123,8 @@ class EdgeNode:
             ApiServer(self),
         ]
         if self.config.mesh.enabled:
-            # Alone, the mesh is a Zenoh session with scouting off and no endpoints (nothing leaves
-            # the process); DESIGN.md wants it on by default once a restart of it is robust.
+            # On by default: alone, the mesh is a Zenoh session with scouting off and no endpoints
+            # (nothing leaves the process), so one node and a mesh of nodes run one code path.
             self.mesh = MeshSync(self, self.config.mesh)
             components.append(self.mesh)
             if self.config.mesh.tls_cert:  # says plainly why a peer refuses this kit's certificate

@@ -5,7 +5,7 @@
 
 from .config import MeshSection
 from .discovery import Announcement, Discovery
-from .errors import MeshError, SessionError, WireError
+from .errors import MeshError, SessionError, SessionLost, WireError
 from .links import LinkMonitor, LinkState
 from .session import MeshSession, zenoh_config
 from .sync import MeshSync
@@ -20,6 +20,7 @@ __all__ = [
     "MeshSession",
     "MeshSync",
     "SessionError",
+    "SessionLost",
     "WireError",
     "zenoh_config",
 ]

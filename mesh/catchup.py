@@ -21,7 +21,7 @@ ask for the summary; fetch events of every origin where the peer holds more (aft
 from ours. When the peer (re)appears the digests cover every entity and every differing origin is
 fetched (the peer may relay others). An audit compares only *settled* values (timestamps older
 than the replier's clock minus ``SETTLE_S``), so values still on their way, or held back by the
-narrow profile, are not differences; it fetches the peer's own state and that of origins this
+link class's budget, are not differences; it fetches the peer's own state and that of origins this
 node does not reach itself, each at most once a minute.
 """
 
@@ -39,8 +39,9 @@ import zenoh
 from edge.journal import JournalError
 from edge.scene import Entity, Event, Removed, StateChange
 
+from .budget import PROFILES, narrowest
 from .context import MeshContext
-from .errors import MeshError, WireError
+from .errors import MeshError, SessionError, SessionLost, WireError
 from .keys import journal_key
 from .seqs import Heads
 from .wire import (
@@ -61,7 +62,8 @@ from .wire import (
 
 log = logging.getLogger(__name__)
 
-SETTLE_S = 10.0  # plus the narrow interval when thinning: how long a value may be on its way
+SETTLE_S = 10.0  # plus the longest position interval of the link class: how long a value may be on its way
+GAP_GRACE_S = 1.0  # a gap still there after this long is fetched
 GAP_RETRY_S = 2.0  # at most one gap-triggered round per origin this often
 STATE_REFETCH_S = 60.0  # an audit fetches one origin's state from one peer at most this often
 MAX_SERVING = 16  # queries answered at once; more are refused (the asker retries next round)
@@ -83,15 +85,19 @@ class Catchup:
         self._state_fetched: dict[tuple[str, str], float] = {}
         self._retry_s: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._gap_timers: dict[str, asyncio.TimerHandle] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        settle = SETTLE_S + (ctx.cfg.narrow_interval_s if ctx.cfg.profile == "narrow" else 0.0)
-        self._settle_s = settle
+        # A value held back by the narrowest profile this node may use is still on its way.
+        slowest = PROFILES[narrowest([ctx.cfg.link_class, *ctx.cfg.peer_link_classes.values()])]
+        self._settle_s = SETTLE_S + max(
+            slowest.unit_interval_s, slowest.vehicle_interval_s, slowest.feed_interval_s, slowest.other_interval_s
+        )
 
     # -- serving -------------------------------------------------------------------------------
 
-    def declare(self, session: zenoh.Session) -> zenoh.Queryable[None]:
-        """Declare the queryable ``fk/<me>/journal``."""
-        self._loop = asyncio.get_running_loop()
+    def declare(self, session: zenoh.Session, loop: asyncio.AbstractEventLoop) -> zenoh.Queryable[None]:
+        """Declare the queryable ``fk/<me>/journal`` (on the session's thread); queries go to ``loop``."""
+        self._loop = loop
         return session.declare_queryable(journal_key(self._ctx.me), self._on_query)
 
     def _on_query(self, query: zenoh.Query) -> None:  # on a Zenoh thread
@@ -107,9 +113,10 @@ class Catchup:
     def _start_serving(self, query: zenoh.Query) -> None:
         if len(self._serving) >= MAX_SERVING:
             self._ctx.counters.queries_refused += 1
-            self._finish(query, None, b"busy")
-            return
-        task = asyncio.get_running_loop().create_task(self._serve(query))
+            work = self._send_reply(query, None, b"busy")
+        else:
+            work = self._serve(query)
+        task = asyncio.get_running_loop().create_task(work)
         self._serving.add(task)
         task.add_done_callback(self._serving.discard)
 
@@ -122,16 +129,21 @@ class Catchup:
         except (MeshError, ValueError, JournalError) as exc:
             error = str(exc).encode()
         asker = params.get("from", "")
-        if asker and data is not None:
-            self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
+        if data is not None:
+            self._ctx.budget.charge(len(data), self._ctx.clock())
+            if asker:
+                self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
         self._ctx.counters.queries_served += 1
+        await self._send_reply(query, data, error)
+
+    async def _send_reply(self, query: zenoh.Query, data: bytes | None, error: bytes | None) -> None:
         try:
-            await self._ctx.in_tx(self._finish, query, data, error)
-        except RuntimeError:  # the send thread is shut down: the node is going away
+            await self._ctx.session.call(functools.partial(self._finish, query, data, error))
+        except (SessionError, SessionLost):  # the session closed meanwhile: nobody else holds the query
             query.drop()  # type: ignore[no-untyped-call] # untyped in zenoh's stubs
 
     @staticmethod
-    def _finish(query: zenoh.Query, data: bytes | None, error: bytes | None) -> None:
+    def _finish(query: zenoh.Query, data: bytes | None, error: bytes | None, _session: zenoh.Session) -> None:
         try:
             if data is not None:
                 query.reply(query.key_expr, data)
@@ -147,10 +159,12 @@ class Catchup:
         if "summary" in params:
             return self.summary(settled="all" not in params)
         origin = params.get("origin") or None
+        budget = self._ctx.budget
         if "state" in params:
-            return self.state_page(origin, params.get("after") or None, self._ctx.cfg.batch_states)
+            return self.state_page(origin, params.get("after") or None, budget.page_items(self._ctx.cfg.batch_states))
         since = _int(params.get("since", "0"), "since")
-        limit = min(_int(params.get("limit", str(self._ctx.cfg.batch_events)), "limit"), self._ctx.cfg.batch_events)
+        most = budget.page_items(self._ctx.cfg.batch_events)
+        limit = min(_int(params.get("limit", str(most)), "limit"), most)
         return await self.event_page(origin or self._ctx.me, since, max(1, limit))
 
     def summary(self, *, settled: bool = True) -> Summary:
@@ -194,7 +208,19 @@ class Catchup:
         self._wake.set()
 
     def request_gap(self, origin: str) -> None:
-        """A seq gap showed in ``origin``'s events: ask it (or, if it is not reachable, everyone)."""
+        """A seq gap showed in ``origin``'s events: if it is still there after ``GAP_GRACE_S``, fetch it.
+
+        The grace is for link budgets: a sender's alarms overtake its queued messages, whose seqs
+        then arrive a little later by themselves.
+        """
+        if origin not in self._gap_timers:
+            loop = asyncio.get_running_loop()
+            self._gap_timers[origin] = loop.call_later(GAP_GRACE_S, self._gap_still_there, origin)
+
+    def _gap_still_there(self, origin: str) -> None:
+        del self._gap_timers[origin]
+        if not self._ctx.seqs.heads(origin).gap:
+            return
         now = self._ctx.clock()
         if now - self._last_gap.get(origin, -1e18) < GAP_RETRY_S:
             return
@@ -230,6 +256,8 @@ class Catchup:
         done = False
         try:
             done = await self.round(peer, full=full)
+        except SessionLost:
+            raise  # only a new session mends it: the component starts again
         except (MeshError, TimeoutError) as exc:
             log.info("mesh %s: catch-up with %s stopped: %s", self._ctx.me, peer, exc)
         finally:
@@ -346,9 +374,10 @@ class Catchup:
 
     async def aclose(self) -> None:
         """Stop retries and answering queries in progress."""
-        for timer in self._timers.values():
+        for timer in [*self._timers.values(), *self._gap_timers.values()]:
             timer.cancel()
         self._timers.clear()
+        self._gap_timers.clear()
         for task in list(self._serving):
             task.cancel()
         if self._serving:

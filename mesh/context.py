@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
 
 from edge.journal import Journal
 from edge.scene import Removed, Scene
 
+from .budget import PROFILES, Budget
 from .config import MeshSection
 from .links import LinkMonitor
 from .seqs import SeqBook
 from .session import MeshSession
 
-T = TypeVar("T")
 MAX_TOMBSTONES = 10_000
 
 
@@ -62,16 +60,10 @@ class MeshContext:
     links: LinkMonitor = field(default_factory=LinkMonitor)
     counters: MeshCounters = field(default_factory=MeshCounters)
     tombstones: dict[str, Removed] = field(default_factory=dict)  # our own removals, newest last
-    # One thread does every blocking Zenoh call (a reliable put can wait for a full queue), in order.
-    tx: concurrent.futures.ThreadPoolExecutor = field(
-        default_factory=lambda: concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="fieldkit-mesh-tx")
-    )
+    # What this node sends, and at what pace: the publisher's queues; catch-up replies are charged to it.
+    budget: Budget = field(default_factory=lambda: Budget(PROFILES["lan"], 0.0))
     # Held while the session is being reopened, so nothing is sent on a closing session.
     session_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-
-    async def in_tx(self, work: Callable[..., T], *args: Any) -> T:
-        """Run a blocking Zenoh call on the mesh's send thread."""
-        return await asyncio.get_running_loop().run_in_executor(self.tx, work, *args)
 
     def keep_tombstone(self, removed: Removed) -> None:
         """Remember one of our own removals so catch-up can tell peers the entity is gone."""

@@ -11,3 +11,7 @@ class WireError(MeshError):
 
 class SessionError(MeshError):
     """The Zenoh session could not be opened or used."""
+
+
+class SessionLost(MeshError):
+    """The Zenoh session closed without this node closing it: the mesh component must start again."""

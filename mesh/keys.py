@@ -1,6 +1,8 @@
 """The key layout on the mesh (DESIGN.md, "Mesh"): building and reading Zenoh key expressions.
 
-- ``fk/<node>/state/<kind>/<id>``: last values of the node's own entities;
+- ``fk/<node>/state/<kind>/<id>``: last values of the node's own entities (removals go here, reliably);
+- ``fk/<node>/state``: a batch of last values of several of the node's entities (matched by
+  ``fk/*/state/**`` too: ``**`` matches no chunk as well);
 - ``fk/<node>/event/<kind>``: the node's own events;
 - ``fk/<node>/journal``: the node's catch-up queryable;
 - ``fk/<node>/alive``: the node's liveliness token.
@@ -22,14 +24,14 @@ _NODE = r"[A-Za-z0-9._-]{1,40}"
 _KIND = r"[a-z_]{1,20}"
 _ENTITY = r"[a-z]+:[A-Za-z0-9._-]+(?::[A-Za-z0-9._-]+)*"
 _KEY = re.compile(
-    rf"^{PREFIX}/(?P<node>{_NODE})/(?:(?P<state>state)/(?P<skind>{_KIND})/(?P<id>{_ENTITY})"
+    rf"^{PREFIX}/(?P<node>{_NODE})/(?:(?P<state>state)/(?P<skind>{_KIND})/(?P<id>{_ENTITY})|(?P<batch>state)"
     rf"|(?P<event>event)/(?P<ekind>{_KIND})|(?P<alive>alive)|(?P<journal>journal))$"
 )
 MAX_KEY = 300
 
 
 class Key(Struct, frozen=True):
-    """A mesh key read back: whose, what (``state``, ``event``, ``alive``, ``journal``), kind and id."""
+    """A mesh key read back: whose, what (``state``, ``batch``, ``event``, ``alive``, ``journal``), kind and id."""
 
     node: str
     what: str
@@ -40,6 +42,11 @@ class Key(Struct, frozen=True):
 def state_key(node: str, kind: str, entity_id: str) -> str:
     """Where ``node`` publishes the last value of one of its entities."""
     return f"{PREFIX}/{node}/state/{kind}/{entity_id}"
+
+
+def batch_key(node: str) -> str:
+    """Where ``node`` publishes batches of its entities' last values."""
+    return f"{PREFIX}/{node}/state"
 
 
 def event_key(node: str, kind: str) -> str:
@@ -67,6 +74,8 @@ def parse_key(key: str) -> Key | None:
     node = m["node"]
     if m["state"]:
         return Key(node, "state", m["skind"], m["id"])
+    if m["batch"]:
+        return Key(node, "batch")
     if m["event"]:
         return Key(node, "event", m["ekind"])
     return Key(node, "alive" if m["alive"] else "journal")

@@ -9,6 +9,7 @@ journal before the scene offered them, so a peer that misses one live fetches it
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Callable
 from itertools import pairwise
@@ -18,10 +19,11 @@ import zenoh
 
 from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription
 
+from .budget import PROFILES, narrowest
 from .context import MeshContext
-from .keys import event_key, state_key
-from .thinning import Thinner
-from .wire import encode_event, encode_state, kind_of
+from .errors import SessionError
+from .keys import batch_key, event_key, state_key
+from .wire import encode_event, encode_state, encode_state_batch, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,9 @@ EVENT_PRIORITY = {
 STATE_PRIORITY = zenoh.Priority.DATA_LOW
 REMOVED_PRIORITY = zenoh.Priority.DATA  # a removal is rare and must not be lost: reliable
 _REPLAY_BATCH = 1000
+STATE_BATCH = 200  # entities per live state sample
 
-Outgoing = tuple[str, bytes, bool, zenoh.Priority]  # key, payload, reliable, priority
+Outgoing = tuple[str, bytes, bool, zenoh.Priority]  # key, payload, reliable, priority (budget.Queued)
 
 
 class Publisher:
@@ -48,7 +51,9 @@ class Publisher:
     def __init__(self, ctx: MeshContext, decorate: Callable[[Node], Node | None] | None = None) -> None:
         self._ctx = ctx
         self._decorate = decorate
-        self._thinner = Thinner(ctx.cfg.narrow_interval_s) if ctx.cfg.profile == "narrow" else None
+        self.budget = ctx.budget
+        self.budget.set_profile(PROFILES[ctx.cfg.link_class])
+        self._link_changes = -1  # the link monitor's count when the profile was last chosen
         self._publishers: dict[str, zenoh.Publisher] = {}
         self._sent_seq = ctx.seqs.heads(ctx.me).max_seq  # our events up to here are in the journal already
         self._self_id = f"node:{ctx.me}"
@@ -56,8 +61,8 @@ class Publisher:
 
     # -- declarations (on every session open) ------------------------------------------------
 
-    def declare(self, session: zenoh.Session) -> None:
-        """Declare one reliable publisher per event kind."""
+    def declare(self, session: zenoh.Session) -> list[zenoh.Publisher]:
+        """Declare one reliable publisher per event kind (on the session's thread); returns them."""
         self._publishers = {
             event_key(self._ctx.me, kind): session.declare_publisher(
                 event_key(self._ctx.me, kind),
@@ -66,15 +71,7 @@ class Publisher:
             )
             for kind, priority in EVENT_PRIORITY.items()
         }
-
-    def undeclare(self) -> None:
-        """Drop the publishers (before the session closes)."""
-        publishers, self._publishers = self._publishers, {}
-        for publisher in publishers.values():
-            try:
-                publisher.undeclare()  # type: ignore[no-untyped-call] # untyped in zenoh's stubs
-            except zenoh.ZError as exc:
-                log.debug("undeclaring a publisher: %s", exc)
+        return list(self._publishers.values())
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -83,24 +80,34 @@ class Publisher:
         first = True
         while True:
             item = await self._next(sub)
-            if item is None:
-                assert self._thinner is not None
-                await self._send(self._thinner.due(self._ctx.clock()), [])
-            elif isinstance(item, Snapshot):
+            if isinstance(item, Snapshot):
                 if not first:  # we fell behind: send the picture again, and any event we skipped
                     await self._resync(item)
                 first = False
-            else:
+            elif item is not None:
                 await self._deltas(item)
+            await self._flush()
 
     async def _next(self, sub: Subscription) -> Snapshot | list[Delta] | None:
-        due = self._thinner.next_due() if self._thinner is not None else None
+        due = self.budget.next_due(self._ctx.clock())
         if due is None:
             return await sub.get()
         try:
             return await asyncio.wait_for(sub.get(), max(0.0, due - self._ctx.clock()))
         except TimeoutError:
             return None
+
+    def _choose_profile(self) -> None:
+        """Send at the pace of the narrowest link class among the peers that are up."""
+        ctx = self._ctx
+        if ctx.links.changes == self._link_changes:
+            return
+        self._link_changes = ctx.links.changes
+        classes = [ctx.cfg.peer_link_classes.get(peer, ctx.cfg.link_class) for peer in ctx.links.up_peers()]
+        chosen = narrowest(classes or [ctx.cfg.link_class])
+        if PROFILES[chosen] != self.budget.profile:
+            log.info("mesh %s: sending at the %s profile", ctx.me, chosen)
+            self.budget.set_profile(PROFILES[chosen])
 
     async def _deltas(self, batch: list[Delta]) -> None:
         me = self._ctx.me
@@ -148,8 +155,6 @@ class Publisher:
                 self._ctx.keep_tombstone(change)
             else:
                 self._ctx.tombstones.pop(change.id, None)
-            if self._thinner is not None and self._thinner.offer(change, now) is None:
-                continue
             out.append(change)
         return out
 
@@ -166,31 +171,55 @@ class Publisher:
         return True
 
     async def _send(self, states: list[StateChange], events: list[Event]) -> None:
-        if not states and not events:
-            return
+        """Queue our changes in the budget; events count as handed over (the budget never drops one)."""
         me = self._ctx.me
-        outgoing: list[Outgoing] = []
         for event in events:
             kind = kind_of(event)
-            outgoing.append((event_key(me, kind), encode_event(event), True, EVENT_PRIORITY[kind]))
+            self.budget.offer_event(kind, (event_key(me, kind), encode_event(event), True, EVENT_PRIORITY[kind]))
+            self._sent_seq = max(self._sent_seq, event.seq)
+            self._ctx.seqs.note(me, event.seq)
         for change in states:
             kind = kind_of(change)
             removed = isinstance(change, Removed)
             priority = REMOVED_PRIORITY if removed else STATE_PRIORITY
-            outgoing.append((state_key(me, kind, change.id), encode_state(change), removed, priority))
-        async with self._ctx.session_lock:
-            sent = await self._ctx.in_tx(self._put_all, outgoing)
-        for event in events:
-            self._sent_seq = max(self._sent_seq, event.seq)
-            self._ctx.seqs.note(me, event.seq)
+            self.budget.offer_state(change, (state_key(me, kind, change.id), encode_state(change), removed, priority))
+
+    async def _flush(self) -> None:
+        """Send what the budget lets go now."""
+        self._choose_profile()
+        taken: list[Outgoing] = self.budget.take(self._ctx.clock())  # type: ignore[assignment]
+        if not taken:
+            return
+        outgoing = self._batched(taken)
+        try:
+            async with self._ctx.session_lock:
+                sent = await self._ctx.session.call(functools.partial(self._put_all, outgoing))
+        except SessionError as exc:
+            # The session is being closed or reopened: every peer sees us (re)appear afterwards
+            # and fetches our events from the journal and our state by digest, so nothing is lost.
+            log.debug("mesh: not sent (%s)", exc)
+            self._ctx.counters.send_errors += len(outgoing)
+            return
+        events = sum(1 for item in taken if "/event/" in item[0])
         counters = self._ctx.counters
-        counters.events_sent += len(events)
-        counters.states_sent += len(states)
+        counters.events_sent += events
+        counters.states_sent += len(taken) - events
         counters.send_errors += len(outgoing) - sent
 
-    def _put_all(self, outgoing: list[Outgoing]) -> int:
-        """On the send thread: put every payload; returns how many went out."""
-        session = self._ctx.session.session
+    def _batched(self, taken: list[Outgoing]) -> list[Outgoing]:
+        """Events and removals one by one (reliable); other state in batches on ``fk/<me>/state``."""
+        singles = [item for item in taken if item[2]]
+        states = [item for item in taken if not item[2]]
+        batch = batch_key(self._ctx.me)
+        for start in range(0, len(states), STATE_BATCH):
+            chunk = states[start : start + STATE_BATCH]
+            # The per-entity key is fk/<me>/state/<kind>/<id>: the id is what follows the 4th slash.
+            payload = encode_state_batch([(key.split("/", 4)[4], body) for key, body, _, _ in chunk])
+            singles.append((batch, payload, False, STATE_PRIORITY))
+        return singles
+
+    def _put_all(self, outgoing: list[Outgoing], session: zenoh.Session) -> int:
+        """On the session's thread: put every payload; returns how many went out."""
         sent = 0
         for key, payload, reliable, priority in outgoing:
             try:

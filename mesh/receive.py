@@ -18,7 +18,7 @@ from edge.scene import Event
 from .context import MeshContext
 from .errors import WireError
 from .keys import Key, parse_key
-from .wire import decode_event, decode_state, kind_of
+from .wire import decode_event, decode_state, decode_state_batch, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ class Receiver:
         now = ctx.clock()
         for key, payload in batch:
             parsed = parse_key(key)
-            if parsed is None or parsed.what not in ("state", "event"):
+            if parsed is None or parsed.what not in ("state", "batch", "event"):
                 self._malformed(key, "not a mesh key")
                 continue
             if parsed.node == ctx.me:
@@ -55,6 +55,8 @@ class Receiver:
             try:
                 if parsed.what == "state":
                     self._state(parsed, payload)
+                elif parsed.what == "batch":
+                    self._batch(parsed, payload)
                 else:
                     self._event(parsed, payload)
             except WireError as exc:
@@ -67,6 +69,14 @@ class Receiver:
         self._ctx.counters.states_received += 1
         if self._ctx.scene.apply_state(change):
             self._ctx.counters.states_applied += 1
+
+    def _batch(self, key: Key, payload: bytes) -> None:
+        changes = decode_state_batch(payload, key.node)
+        counters, scene = self._ctx.counters, self._ctx.scene
+        for change in changes:
+            counters.states_received += 1
+            if scene.apply_state(change):
+                counters.states_applied += 1
 
     def _event(self, key: Key, payload: bytes) -> None:
         event = decode_event(payload)

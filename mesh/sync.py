@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import math
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -34,6 +35,7 @@ from .catchup import Catchup
 from .config import MeshSection
 from .context import MeshContext
 from .discovery import Announcement, Discovery
+from .errors import SessionError
 from .inbox import Inbox
 from .journal_view import read_journal_view
 from .keys import ALIVE_ALL, EVENT_ALL, STATE_ALL, alive_key, parse_key
@@ -64,10 +66,10 @@ class MeshSync:
         self.ctx: MeshContext | None = None
         self.discovery: Discovery | None = None
         self.ready = asyncio.Event()  # set once the session is open and declared
-        self._declared: list[Any] = []
         self._dial: list[str] = []
         self._dial_wake = asyncio.Event()
-        self._timers: list[asyncio.TimerHandle] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._generation = 0  # bumped when a session closes, so its late callbacks are ignored
         self.reopened_at: float | None = None  # loop time the last reopen finished (to measure relinking)
         self._inbox: Inbox[Sample] | None = None
         self._publisher: Publisher | None = None
@@ -125,39 +127,45 @@ class MeshSync:
             self._publisher = Publisher(ctx, self._decorate if self.cfg.links_in_node else None)
             self._inbox = Inbox(loop, self._receiver.handle, self.cfg.max_inbox)
             async with ctx.session_lock:
+                await self.session.close()  # left open by a run that could not close it: start clean
                 await self.session.open(self._dial)
-                self._declare(self.session.session)
+                await self.session.declare(self._declare_on(loop))
             self.ready.set()
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self._publisher.run(sub), name="mesh-publish")
-                group.create_task(self._receiver.run(), name="mesh-receive")
-                group.create_task(catchup.run(), name="mesh-catchup")
-                group.create_task(self._dialer(), name="mesh-dialer")
-                group.create_task(self._reconcile(), name="mesh-liveliness")
-                if self.cfg.discovery:
-                    group.create_task(self._discover(), name="mesh-discovery")
+            try:
+                async with asyncio.TaskGroup() as group:
+                    group.create_task(self._publisher.run(sub), name="mesh-publish")
+                    group.create_task(self._receiver.run(), name="mesh-receive")
+                    group.create_task(catchup.run(), name="mesh-catchup")
+                    group.create_task(self._dialer(), name="mesh-dialer")
+                    group.create_task(self._reconcile(), name="mesh-liveliness")
+                    if self.cfg.discovery:
+                        group.create_task(self._discover(), name="mesh-discovery")
+            except ExceptionGroup as group_error:
+                raise _first(group_error) from group_error  # so /healthz names the cause
         finally:
             sub.close()
             await self.aclose()
 
     async def aclose(self) -> None:
-        """Withdraw from the mesh and close the session; safe to call twice."""
+        """Withdraw from the mesh and close the session; safe to call twice.
+
+        Each step is on its own: whatever fails before it, the session is closed (a restart of
+        the component opens a new one).
+        """
         self.ready.clear()
-        for timer in self._timers:
-            timer.cancel()
-        self._timers.clear()
-        if self.discovery is not None:
-            with contextlib.suppress(Exception):
-                await self.discovery.aclose()
-            self.discovery = None
-        if self._inbox is not None:
-            self._inbox.close()
-        if self._catchup is not None:
-            await self._catchup.aclose()
-        self._undeclare()
-        await self.session.close()
-        if self.ctx is not None:
-            self.ctx.tx.shutdown(wait=False, cancel_futures=True)
+        self._generation += 1  # callbacks of the closing session are ignored from now on
+        try:
+            for task in list(self._tasks):
+                task.cancel()
+            discovery, self.discovery = self.discovery, None
+            if discovery is not None:
+                await _quietly(discovery.aclose(), "stopping discovery")
+            if self._inbox is not None:
+                self._inbox.close()
+            if self._catchup is not None:
+                await _quietly(self._catchup.aclose(), "stopping catch-up")
+        finally:
+            await self.session.close()
 
     async def _store(self, events: Any) -> set[str]:
         assert self._receiver is not None
@@ -165,46 +173,43 @@ class MeshSync:
 
     # -- declarations --------------------------------------------------------------------------
 
-    def _declare(self, session: zenoh.Session) -> None:
+    def _declare_on(self, loop: asyncio.AbstractEventLoop) -> Callable[[zenoh.Session], list[Any]]:
+        """What to declare, in order, on the session's thread; Zenoh's callbacks hand over to ``loop``."""
         assert self.ctx is not None and self._inbox is not None and self._catchup is not None
         assert self._publisher is not None
         push = self._inbox.push
         me = self.ctx.me
+        catchup, publisher = self._catchup, self._publisher
+        generation = self._generation
 
-        def on_sample(sample: zenoh.Sample) -> None:
+        def on_sample(sample: zenoh.Sample) -> None:  # on a Zenoh thread
             push((str(sample.key_expr), sample.payload.to_bytes()))
 
-        remote = zenoh.Locality.REMOTE
-        self._declared = [
-            session.declare_subscriber(STATE_ALL, on_sample, allowed_origin=remote),
-            session.declare_subscriber(EVENT_ALL, on_sample, allowed_origin=remote),
-            self._catchup.declare(session),
-        ]
-        self._publisher.declare(session)
-        loop = asyncio.get_running_loop()
+        def on_alive(sample: zenoh.Sample) -> None:  # on a Zenoh thread
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(
+                    self._alive, str(sample.key_expr), sample.kind == zenoh.SampleKind.PUT, generation
+                )
 
-        def on_alive(sample: zenoh.Sample) -> None:
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._alive, str(sample.key_expr), sample.kind == zenoh.SampleKind.PUT)
+        def declare(session: zenoh.Session) -> list[Any]:
+            remote = zenoh.Locality.REMOTE
+            declared: list[Any] = [
+                session.declare_subscriber(STATE_ALL, on_sample, allowed_origin=remote),
+                session.declare_subscriber(EVENT_ALL, on_sample, allowed_origin=remote),
+                catchup.declare(session, loop),
+                *publisher.declare(session),
+            ]
+            liveliness = session.liveliness()
+            declared.append(liveliness.declare_subscriber(ALIVE_ALL, on_alive, history=True))
+            declared.append(liveliness.declare_token(alive_key(me)))  # last: peers that see it can ask us anything
+            return declared
 
-        liveliness = session.liveliness()
-        self._declared.append(liveliness.declare_subscriber(ALIVE_ALL, on_alive, history=True))
-        self._declared.append(liveliness.declare_token(alive_key(me)))
+        return declare
 
-    def _undeclare(self) -> None:
-        if self._publisher is not None:
-            self._publisher.undeclare()
-        declared, self._declared = self._declared, []
-        for item in reversed(declared):
-            try:
-                item.undeclare()
-            except zenoh.ZError as exc:
-                log.debug("undeclaring %s: %s", item, exc)
-
-    def _alive(self, key: str, up: bool) -> None:
+    def _alive(self, key: str, up: bool, generation: int) -> None:
         ctx, catchup = self.ctx, self._catchup
         parsed = parse_key(key)
-        if ctx is None or catchup is None or parsed is None or parsed.node == ctx.me:
+        if generation != self._generation or ctx is None or catchup is None or parsed is None or parsed.node == ctx.me:
             return
         changed = ctx.links.set_up(parsed.node, up, ctx.clock())
         if changed:
@@ -226,15 +231,15 @@ class MeshSync:
                 continue
             try:
                 keys = await self.session.liveliness_keys(ALIVE_ALL, self.cfg.query_timeout_s)
-            except (zenoh.ZError, TimeoutError) as exc:
+            except (zenoh.ZError, SessionError, TimeoutError) as exc:
                 log.debug("mesh: liveliness query: %s", exc)
                 continue
             alive = {k.node for k in map(parse_key, keys) if k is not None and k.node != ctx.me}
             for peer in alive - set(ctx.links.up_peers()):
                 log.info("mesh %s: %s is alive though its token was missed", ctx.me, peer)
-                self._alive(alive_key(peer), True)
+                self._alive(alive_key(peer), True, self._generation)
             for peer in set(ctx.links.up_peers()) - alive:
-                self._alive(alive_key(peer), False)
+                self._alive(alive_key(peer), False, self._generation)
 
     # -- links in our own node entity ----------------------------------------------------------
 
@@ -285,12 +290,12 @@ class MeshSync:
         loop = asyncio.get_running_loop()
         started = loop.time()
         async with ctx.session_lock:
-            self._undeclare()
+            self._generation += 1
             await self.session.close()
             for peer in ctx.links.up_peers():  # liveliness history brings them back, with a catch-up
                 ctx.links.set_up(peer, False, ctx.clock())
             await self.session.open(self._dial)
-            self._declare(self.session.session)
+            await self.session.declare(self._declare_on(loop))
         ctx.counters.reopens += 1
         self.reopened_at = loop.time()
         took = self.reopened_at - started
@@ -321,23 +326,43 @@ class MeshSync:
         await asyncio.Event().wait()  # until cancelled; aclose withdraws the announcement
 
     def _found(self, peer: Announcement) -> None:
-        if self._linked(peer):
+        task = asyncio.get_running_loop().create_task(self._consider(peer), name=f"mesh-found-{peer.node_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _consider(self, peer: Announcement) -> None:
+        """Dial a found peer unless linked already; of two kits, the one with the larger id waits first."""
+        if await self._linked(peer):
             return
-        if self.node.node_id < peer.node_id:
-            self.dial(peer.zenoh)
-        else:
-            loop = asyncio.get_running_loop()
-            self._timers.append(loop.call_later(self.cfg.dial_grace_s, self._dial_if_unlinked, peer))
-
-    def _dial_if_unlinked(self, peer: Announcement) -> None:
-        if self.discovery is not None and not self._linked(self.discovery.found.get(peer.node_id, peer)):
+        if self.node.node_id > peer.node_id:
+            await asyncio.sleep(self.cfg.dial_grace_s)
+            peer = self.discovery.found.get(peer.node_id, peer) if self.discovery is not None else peer
+            if await self._linked(peer):
+                return
             log.info("mesh: %s did not dial us within %g s; dialing it", peer.node_id, self.cfg.dial_grace_s)
-            self.dial(peer.zenoh)
+        self.dial(peer.zenoh)
 
-    def _linked(self, peer: Announcement) -> bool:
-        if not self.session.is_open:
+    async def _linked(self, peer: Announcement) -> bool:
+        if not peer.zid:
             return False
-        return bool(peer.zid) and peer.zid in self.session.connected_zids()
+        try:
+            return peer.zid in await self.session.connected_zids()
+        except SessionError:
+            return False
+
+
+def _first(group: BaseExceptionGroup[Exception]) -> Exception:
+    """The first failure inside (possibly nested) task groups."""
+    first = group.exceptions[0]
+    return _first(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+async def _quietly(step: Awaitable[None], what: str) -> None:
+    """Await one shutdown step; a failure is logged, never raised (the steps after it must run)."""
+    try:
+        await step
+    except Exception as exc:
+        log.warning("mesh: %s: %s: %s", what, type(exc).__name__, exc)
 
 
 def _port(url: str | None) -> int:

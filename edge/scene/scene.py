@@ -118,6 +118,10 @@ class Scene:
         """How many subscribers are attached."""
         return len(self._subscribers)
 
+    def subscriber_names(self) -> list[str]:
+        """The names of the attached subscribers (``ws:<token label>``, ``mesh``, ``tak:...``)."""
+        return sorted(sub.name for sub in self._subscribers)
+
     def subscribe(self, name: str, *, states: bool = True) -> Subscription:
         """A new subscriber: its first read is a snapshot, then deltas (events only if not ``states``)."""
         sub = Subscription(

@@ -1,8 +1,7 @@
 """Run one fieldkit node with the mesh component in this process: ``python node_main.py node.json``.
 
-The lead wires ``[mesh]`` into ``fieldkit run``; until then the mesh tests start real processes
-through this runner. ``node.json`` holds ``{"config": <Config>, "mesh": <MeshSection>}``; the node
-logs ``serving <url>`` on stdout once its API is up, like ``fieldkit run``.
+``node.json`` holds ``{"config": <Config>, "mesh": <MeshSection>}`` (the mesh section replaces the
+config's); the node logs ``serving <url>`` on stdout once its API is up, like ``fieldkit run``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,7 @@ import msgspec
 
 from edge.config import Config
 from edge.node import EdgeNode
-from mesh import MeshSection, MeshSync
+from mesh import MeshSection
 
 
 class NodeFile(msgspec.Struct, frozen=True):
@@ -27,7 +26,7 @@ class NodeFile(msgspec.Struct, frozen=True):
 def main() -> None:
     spec = msgspec.json.decode(Path(sys.argv[1]).read_bytes(), type=NodeFile)
     logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    node = EdgeNode(spec.config, extra=[lambda n: MeshSync(n, spec.mesh)])
+    node = EdgeNode(msgspec.structs.replace(spec.config, mesh=spec.mesh))
     asyncio.run(node.run(handle_signals=True))
 
 

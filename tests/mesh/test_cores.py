@@ -12,6 +12,7 @@ import pytest
 
 from edge.journal import Journal
 from edge.scene import Alert, Node, Position, Removed, Unit, Vehicle
+from mesh.budget import HEADROOM, PROFILES, Budget, narrowest
 from mesh.catchup import parse_parameters
 from mesh.config import MeshSection
 from mesh.inbox import Inbox
@@ -19,7 +20,7 @@ from mesh.journal_view import read_journal_view
 from mesh.links import LinkMonitor
 from mesh.seqs import Heads, SeqBook
 from mesh.session import zenoh_config
-from mesh.thinning import Thinner, movement_only
+from mesh.thinning import movement_only
 
 
 def test_seqbook_keeps_the_contiguous_head_below_any_gap() -> None:
@@ -46,25 +47,93 @@ def unit(ts: float, lat: float = 36.7, **kw: object) -> Unit:
     return Unit(id="unit:pdt:1", origin="a", ts=ts, pos=Position(lat=lat, lon=119.1), **kw)  # type: ignore[arg-type]
 
 
-def test_thinner_holds_back_movement_and_sends_the_newest_at_the_interval() -> None:
-    t = Thinner(10.0)
-    assert t.offer(unit(0.0), now=0.0) == unit(0.0)
-    assert t.offer(unit(1.0, 36.71), now=1.0) is None
-    assert t.offer(unit(2.0, 36.72), now=2.0) is None
-    assert t.next_due() == 10.0 and t.due(9.9) == []
-    assert t.due(10.0) == [unit(2.0, 36.72)]  # the newest, once
-    assert t.thinned == 1 and t.next_due() is None
+def queued(change: Unit | Vehicle | Removed | Node, size: int = 40) -> tuple[str, bytes, bool, object]:
+    return (f"fk/a/state/{change.id}", b"x" * size, False, None)
 
 
-def test_thinner_sends_news_at_once_with_the_newest_position() -> None:
-    t = Thinner(10.0)
-    t.offer(unit(0.0), now=0.0)
-    assert t.offer(unit(1.0, 36.71), now=1.0) is None
-    news = unit(2.0, 36.72, emergency=True)
-    assert t.offer(news, now=2.0) == news
-    assert t.due(12.0) == []  # nothing held any more
-    gone = Removed(id="unit:pdt:1", origin="a", ts=3.0)
-    assert t.offer(gone, now=3.0) == gone
+def event_item(kind: str, n: int, size: int = 40) -> tuple[str, bytes, bool, object]:
+    return (f"fk/a/event/{kind}", n.to_bytes(2, "big") + b"x" * size, True, None)
+
+
+def test_budget_downsamples_movement_per_entity_and_sends_the_newest() -> None:
+    b = Budget(PROFILES["narrowband"], now=0.0)  # units: one position per 30 s
+    b.offer_state(unit(0.0), queued(unit(0.0)))
+    assert b.take(0.0) == [queued(unit(0.0))]
+    for i in range(1, 5):
+        b.offer_state(unit(float(i), 36.7 + i * 1e-3), queued(unit(float(i)), 40 + i))
+    assert b.backlog == 1 and b.superseded == 3  # one value per entity waits, never a queue of them
+    assert b.take(29.0) == [] and b.next_due(29.0) == 30.0
+    assert b.take(30.0) == [queued(unit(4.0), 44)]
+    assert b.backlog == 0 and b.next_due(30.0) is None
+
+
+def test_budget_sends_news_at_its_turn_without_waiting_for_the_interval() -> None:
+    b = Budget(PROFILES["narrowband"], now=0.0)
+    b.offer_state(unit(0.0), queued(unit(0.0)))
+    b.take(0.0)
+    news = unit(1.0, 36.71, emergency=True)
+    b.offer_state(news, queued(news, 41))
+    assert b.take(1.0) == [queued(news, 41)]
+    gone = Removed(id="unit:pdt:1", origin="a", ts=2.0)
+    b.offer_state(gone, queued(gone, 12))
+    assert b.take(2.0) == [queued(gone, 12)]
+
+
+def test_budget_strict_priority_under_the_cap_alarms_first_and_no_growing_backlog() -> None:
+    # 9.6 kbit/s = 1,200 B/s. Each second: 5 alarms and 5 messages (58 B each as counted) and a
+    # position of each of 300 units (56 B): ~17 kB/s offered, 14 times the cap.
+    b = Budget(PROFILES["narrowband"], now=0.0)
+    late_alarms = 0
+    sent_units = 0
+    backlog = []
+    for second in range(120):
+        now = float(second)
+        for n in range(5):
+            b.offer_event("message", event_item("message", second * 5 + n))
+            b.offer_event("alert", event_item("alert", second * 5 + n))
+        for u in range(300):
+            change = Unit(id=f"unit:pdt:{u}", origin="a", ts=now, pos=Position(lat=36.7 + now * 1e-4, lon=119.1))
+            b.offer_state(change, queued(change))
+        batch = []
+        for tick in range(10):
+            batch += b.take(now + tick / 10)
+        alarms = [item[1][:2] for item in batch if "/alert" in item[0]]
+        late_alarms += alarms != [(second * 5 + n).to_bytes(2, "big") for n in range(5)]
+        sent_units += sum("/state/" in item[0] for item in batch)
+        backlog.append(b.backlog)
+    assert late_alarms == 0  # every alarm went in the second it was raised, in order
+    assert b.sent_bytes <= 1200 * HEADROOM * 121  # never over the cap (plus the first second's burst)
+    # Positions took what events left: each unit at most once per 30 s, and the backlog is one
+    # value per unit (plus a few events), flat from the first second to the last.
+    assert 0 < sent_units <= 300 * (120 // 30 + 1)
+    assert max(backlog[-30:]) <= 300 + 10 and backlog[-1] <= backlog[10] + 10
+
+
+def test_budget_a_lan_profile_sends_everything_at_once() -> None:
+    b = Budget(PROFILES["lan"], now=0.0)
+    items = [queued(unit(float(i), 36.7 + i * 1e-3)) for i in range(3)]
+    for i, item in enumerate(items):
+        b.offer_event("alert", event_item("alert", i))
+        b.offer_state(Unit(id=f"unit:pdt:{i}", origin="a", ts=0.0), item)
+    assert len(b.take(0.0)) == 6 and b.backlog == 0 and b.next_due(0.0) is None
+
+
+def test_catch_up_replies_are_charged_and_paged_by_the_link() -> None:
+    narrow = Budget(PROFILES["narrowband"], now=0.0)
+    assert narrow.page_items(500) == 16  # ~1 s of 9.6 kbit/s at 80 %, 60 B an item
+    assert Budget(PROFILES["lan"], now=0.0).page_items(500) == 500
+    narrow.take(10.0)  # a full bucket
+    narrow.charge(3000, now=10.0)  # a reply of ~3 s of the link went out
+    narrow.offer_event("alert", event_item("alert", 1))
+    assert narrow.take(10.0) == [] and narrow.take(12.0) == []  # the alarm waits for the link, not longer
+    due = narrow.next_due(12.0)
+    assert due is not None and 12.0 < due <= 13.2
+    assert len(narrow.take(13.2)) == 1
+
+
+def test_narrowest_link_class() -> None:
+    assert narrowest(["lan", "narrowband", "lte"]) == "narrowband"
+    assert narrowest([]) == "lan"
 
 
 def test_movement_only_covers_drone_telemetry_not_status() -> None:
@@ -113,7 +182,7 @@ def test_every_option_has_a_default_and_a_description() -> None:
         metas = [m for m in getattr(field.type, "__metadata__", ()) if isinstance(m, msgspec.Meta)]
         assert any(m.description for m in metas), field.name
         assert field.default is not msgspec.NODEFAULT or field.default_factory is not msgspec.NODEFAULT, field.name
-    for bad in ({"mode": "client"}, {"listen": ["7447"]}, {"lease_s": 0.1}, {"profile": "lte"}, {"nope": 1}):
+    for bad in ({"mode": "client"}, {"listen": ["7447"]}, {"lease_s": 0.1}, {"link_class": "satellite"}, {"nope": 1}):
         with pytest.raises(msgspec.ValidationError):
             msgspec.convert(bad, MeshSection)
 

@@ -21,15 +21,15 @@ async def linked(*nodes: MeshNode, up: bool = True, timeout: float = 10.0) -> No
     try:
         await eventually(check, timeout, f"links {'up' if up else 'down'} between {[n.name for n in nodes]}")
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n" + "\n".join(map(describe, nodes))) from None
+        described = [await describe(n) for n in nodes]
+        raise AssertionError(f"{exc}\n" + "\n".join(described)) from None
 
 
-def describe(n: MeshNode) -> str:
+async def describe(n: MeshNode) -> str:
     """What a node's mesh and its Zenoh session see, for a failure message."""
-    s = n.mesh.session.session
-    zlinks = [(link.src, link.dst) for link in s.info.links()]
+    zlinks = await n.mesh.session.call(lambda s: [(link.src, link.dst) for link in s.info.links()])
     up = n.mesh.ctx.links.up_peers() if n.mesh.ctx else None
-    tokens = sorted(str(r.ok.key_expr) for r in s.liveliness().get("fk/*/alive", timeout=1) if r.ok)
+    tokens = sorted(await n.mesh.session.liveliness_keys("fk/*/alive", 1.0))
     return f"{n.name}: zenoh links {zlinks}, subscriber says up {up}, tokens now {tokens}"
 
 

@@ -22,6 +22,7 @@ from meshkit import CutProxy, endpoint, free_port, mesh_config
 from edge.auth import Role, TokenStore
 
 RUNNER = Path(__file__).with_name("node_main.py")
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -44,14 +45,15 @@ def write_node(tmp: Path, name: str, role: str = "edge", **mesh: object) -> Proc
     return Proc(name, spec, token)
 
 
-async def start(p: Proc, timeout: float = 20.0) -> None:
-    """Start (or restart) ``p`` and wait for its 'serving' line, without blocking the loop."""
+async def start(p: Proc, timeout: float = 20.0, prefix: tuple[str, ...] = ()) -> None:
+    """Start (or restart) ``p`` (after ``prefix``, e.g. ``ip netns exec NS``) and wait for its 'serving' line."""
     p.proc = subprocess.Popen(
-        [sys.executable, str(RUNNER), str(p.spec)],
+        [*prefix, sys.executable, str(RUNNER), str(p.spec)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        # This checkout's code, whatever the venv's editable install points at.
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(REPO)},
     )
     assert p.proc.stdout is not None
     lines: list[str] = []

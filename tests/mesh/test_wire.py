@@ -30,7 +30,7 @@ from edge.scene.model import (
     Vehicle,
 )
 from mesh.errors import WireError
-from mesh.keys import Key, event_key, parse_key, state_key
+from mesh.keys import Key, batch_key, event_key, parse_key, state_key
 from mesh.wire import (
     EventPage,
     OriginSummary,
@@ -39,11 +39,13 @@ from mesh.wire import (
     decode_event,
     decode_event_page,
     decode_state,
+    decode_state_batch,
     decode_state_page,
     decode_summary,
     encode_event,
     encode_reply,
     encode_state,
+    encode_state_batch,
     event_wire,
     quantise,
     state_body,
@@ -257,6 +259,7 @@ def test_garbage_never_raises_anything_but_wire_error(data: bytes) -> None:
         lambda: decode_summary(data),
         lambda: decode_event_page(data),
         lambda: decode_state_page(data),
+        lambda: decode_state_batch(data, "x"),
     ):
         with contextlib.suppress(WireError):
             read()
@@ -280,6 +283,24 @@ def test_position_updates_are_small() -> None:
     assert len(encode_state(drone)) <= 80
 
 
+def test_a_state_batch_round_trips_and_costs_the_id_not_the_key() -> None:
+    batch = encode_state_batch([(s.id, encode_state(s)) for s in STATES])
+    assert decode_state_batch(batch, "kit-1") == [quantise(s) for s in STATES]
+    units = [
+        Unit(id=f"unit:pdt:{1000 + i}", origin="kit-1", ts=T + i, pos=Position(lat=36.7 + i * 1e-4, lon=119.16))
+        for i in range(50)
+    ]
+    per_unit = len(encode_state_batch([(u.id, encode_state(u)) for u in units])) / len(units)
+    assert per_unit <= 40  # id, body and the pair's framing; the key and Zenoh's framing are paid once
+    for hostile in (
+        msgspec.msgpack.encode([["unit:pdt:1", [1, T]]] * 1001),  # more than MAX_BATCH
+        msgspec.msgpack.encode([["not an id", [1, T]]]),
+        msgspec.msgpack.encode([["unit:pdt:1"]]),
+    ):
+        with pytest.raises(WireError):
+            decode_state_batch(hostile, "kit-1")
+
+
 def test_replies_round_trip() -> None:
     summary = Summary("kit-1", math.inf, {"kit-1": OriginSummary(5, 7, 3, 2**64 - 1)})
     assert decode_summary(encode_reply(summary)) == summary
@@ -293,6 +314,7 @@ def test_keys() -> None:
     assert parse_key(state_key("kit-1", "unit", "unit:pdt:1001")) == Key("kit-1", "state", "unit", "unit:pdt:1001")
     assert parse_key(event_key("kit-1", "alert_ack")) == Key("kit-1", "event", "alert_ack")
     assert parse_key("fk/kit-1/alive") == Key("kit-1", "alive")
+    assert parse_key(batch_key("kit-1")) == Key("kit-1", "batch")
     for bad in (
         "fk/kit-1/state/unit",
         "fk/k*/alive",
