@@ -17,6 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from edge import __version__
 from edge.api.drones import drones_router
 from edge.api.guards import NodeDep
+from edge.api.incident import incident_router
 from edge.api.interop import interop_handlers
 from edge.api.live import live
 from edge.api.page import page_handlers
@@ -47,7 +48,7 @@ def _http_error(request: Request, exc: HTTPException) -> Response[dict[str, obje
 def create_app(node: EdgeNode) -> Litestar:
     """The whole HTTP surface of one node."""
     return Litestar(
-        route_handlers=[healthz, api_router, drones_router, live, *interop_handlers, *page_handlers],
+        route_handlers=[healthz, api_router, drones_router, incident_router, live, *interop_handlers, *page_handlers],
         dependencies={"node": Provide(lambda: node, sync_to_thread=False)},
         state=State({"node": node, "live_clients": 0, "metrics": None}),
         request_max_body_size=node.config.api.max_body_bytes,

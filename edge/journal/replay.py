@@ -42,6 +42,15 @@ def picture_at(conn: sqlite3.Connection, at: float) -> Snapshot:
     return Snapshot(ts=at, entities=entities, alerts=book.records(), messages=messages)
 
 
+def incident_span(conn: sqlite3.Connection) -> tuple[float | None, float | None]:
+    """The first and last times the journal holds anything for (events, replay rows, tracks)."""
+    row = conn.execute(
+        "SELECT min(lo), max(hi) FROM (SELECT min(ts) AS lo, max(ts) AS hi FROM events "
+        "UNION ALL SELECT min(ts), max(ts) FROM history UNION ALL SELECT min(ts), max(ts) FROM tracks)"
+    ).fetchone()
+    return row[0], row[1]
+
+
 def _refine(conn: sqlite3.Connection, entity: Entity, at: float) -> Entity:
     """Use a track point newer than the history row, if there is one before ``at``."""
     row = conn.execute(

@@ -6,6 +6,7 @@ import { EntityLayers, addBasemap, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
 import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
 import { RosterPanel } from "./roster.js";
+import { Timeline } from "./timeline.js";
 import { Trails } from "./trails.js";
 import { api, clock, setToken } from "./util.js";
 
@@ -43,6 +44,10 @@ const dronePanel = new DronePanel($("drone-controls"), {
 });
 const fleet = new DroneList($("drones-panel"), $("drones-count"), { select: (id) => select(id, { reveal: true }) });
 const mavlink = new LinkStatus($("mavlink"), () => api("GET", "/api/drones/links"));
+const timeline = new Timeline($("timeline"), {
+  show: (snapshot) => applySnapshot(snapshot, { replay: true }),
+  live: () => { disconnect(); connect(); }, // a fresh snapshot brings the live picture back
+});
 
 // --- the token: from the URL fragment once, then this tab's sessionStorage ---
 
@@ -129,10 +134,12 @@ function reconnectLater() {
 }
 
 function receive(message) {
+  if (timeline.replaying) return; // the live picture comes back as a fresh snapshot
   if (message.type === "snapshot") {
     link.backoff = 1;
     applySnapshot(message.data);
     setConnection("live", message.resync ? "live (resynced)" : "live");
+    timeline.refresh();
     mavlink.start(); // once the token is known to be good: a refused one is the live socket's to report
     if (!message.resync) {
       api("GET", "/api/whoami")
@@ -145,8 +152,8 @@ function receive(message) {
   }
 }
 
-function applySnapshot(snapshot) {
-  clock.set(snapshot.ts);
+function applySnapshot(snapshot, { replay = false } = {}) {
+  if (!replay) clock.set(snapshot.ts);
   picture.entities = new Map(snapshot.entities.map((e) => [e.id, e]));
   layers.retain(new Set(picture.entities.keys()));
   for (const entity of snapshot.entities) layers.upsert(entity);
@@ -382,7 +389,7 @@ async function showNodeName() {
 
 setInterval(() => {
   detail.refresh();
-  layers.markStale(clock.now(), STALE_AFTER_S);
+  layers.markStale(timeline.now(), STALE_AFTER_S);
   roster.refresh();
   fleet.refresh();
   activity.render(units());
