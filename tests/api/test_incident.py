@@ -20,3 +20,23 @@ async def test_replay_span_starts_at_the_first_stored_time(local_node) -> None:
     assert before["start"] > t0 and before["now"] >= before["start"]
     assert after["start"] == t0 and after["now"] >= time.time() - 5
     assert refused.status_code == 401
+
+
+async def test_markers_are_edited_in_place_and_only_zones_are_geofences(local_node) -> None:
+    square = [[36.70, 119.16], [36.70, 119.17], [36.71, 119.17], [36.71, 119.16]]
+    async with local_node.client(Role.PILOT) as pilot, local_node.client(Role.VIEWER) as viewer:
+        line = await pilot.post("/api/markers", json={"shape": "line", "points": square[:2], "fence_entry": True})
+        drawn = await pilot.post("/api/markers", json={"shape": "polygon", "points": square, "name": "zone"})
+        marker_id = drawn.json()["id"]
+        body = {"shape": "polygon", "points": square, "name": "禁入区", "fence_entry": True, "fence_for": "units"}
+        edited = await pilot.put(f"/api/markers/{marker_id}", json=body)
+        refused = await viewer.put(f"/api/markers/{marker_id}", json=body)
+        missing = await pilot.put("/api/markers/marker:kit-test:nope", json=body)
+        markers = (await viewer.get("/api/markers")).json()
+    assert line.status_code == 400 and "only a polygon or a circle" in line.json()["detail"]
+    assert edited.status_code == 200 and refused.status_code == 403 and missing.status_code == 404
+    assert [(m["id"], m["name"], m["fence_entry"], m["fence_for"]) for m in markers] == [
+        (marker_id, "禁入区", True, "units")
+    ]
+    replayed = await local_node.node.journal.picture_at(time.time() + 1)
+    assert [m.name for m in replayed.entities if m.id == marker_id] == ["禁入区"]  # journaled

@@ -1,4 +1,5 @@
 // The command-post page: token, live picture over /api/live, header, and wiring of map and panels.
+import { DrawTools } from "./draw.js";
 import { DroneOverlays } from "./drones.js";
 import { DronePanel } from "./dronepanel.js";
 import { DroneList, LinkStatus } from "./fleet.js";
@@ -44,6 +45,11 @@ const dronePanel = new DronePanel($("drone-controls"), {
 });
 const fleet = new DroneList($("drones-panel"), $("drones-count"), { select: (id) => select(id, { reveal: true }) });
 const mavlink = new LinkStatus($("mavlink"), () => api("GET", "/api/drones/links"));
+const draw = new DrawTools(map, $("draw-form"), $("marker-controls"), {
+  create: (body) => api("POST", "/api/markers", body),
+  edit: (id, body) => api("PUT", `/api/markers/${encodeURIComponent(id)}`, body),
+  remove: (id) => api("DELETE", `/api/markers/${encodeURIComponent(id)}`),
+});
 const timeline = new Timeline($("timeline"), {
   show: (snapshot) => applySnapshot(snapshot, { replay: true }),
   live: () => { disconnect(); connect(); }, // a fresh snapshot brings the live picture back
@@ -143,7 +149,10 @@ function receive(message) {
     mavlink.start(); // once the token is known to be good: a refused one is the live socket's to report
     if (!message.resync) {
       api("GET", "/api/whoami")
-        .then((me) => dronePanel.setRole(me.role))
+        .then((me) => {
+          dronePanel.setRole(me.role);
+          draw.setRole(me.role);
+        })
         .catch(() => {}); // an older node without /api/whoami: a refusal (403) is still shown when it comes
     }
   } else if (message.type === "deltas") {
@@ -329,6 +338,7 @@ function select(id, { reveal = false } = {}) {
 function showDetail(entity) {
   detail.show(entity);
   dronePanel.show(entity);
+  draw.show(entity);
 }
 
 function gone(id) {

@@ -246,6 +246,12 @@ export class MessagePanel {
 
 const num = (v, digits, unit) => (typeof v === "number" ? `${v.toFixed(digits)}${unit === "°" ? "" : " "}${unit}` : null);
 
+// "entry + exit (units)" for a geofence marker, null for any other.
+function fenceRules(e) {
+  const rules = [e.fence_entry && "entry", e.fence_exit && "exit"].filter(Boolean).join(" + ");
+  return rules ? `${rules} (${e.fence_for})` : null;
+}
+
 // Rows [label, value] for one entity, leaving out what it does not report.
 function rows(e) {
   if (e.kind === "vehicle") return vehicleRows(e).filter(([, value]) => value !== null && value !== undefined && value !== "");
@@ -272,7 +278,8 @@ function rows(e) {
     node: [["Role", e.role], ["Version", e.version],
       ["Components", Object.entries(e.components || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || null]],
     marker: [["Shape", e.shape], ["Points", (e.points || []).length], ["Radius", num(e.radius_m, 0, "m")],
-      ["Colour", e.color], ["Category", e.category]],
+      ["Colour", e.color], ["Category", e.category],
+      ["Geofence", fenceRules(e)]],
   };
   return [...common, ...(byKind[e.kind] || []), ["Origin", e.origin], ["Last heard", `${ago(e.ts)} (${hms(e.ts)})`]]
     .filter(([, value]) => value !== null && value !== undefined && value !== "");
