@@ -19,6 +19,7 @@ from drones import DroneService
 from edge import __version__
 from edge.auth import TokenStore
 from edge.config import Config
+from edge.fencewatch import FenceWatch
 from edge.journal import Journal
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
@@ -113,6 +114,7 @@ class EdgeNode:
             _Every("alert-reminder", 1.0, self._remind),
             _Every("node-status", 5.0, self._publish_self),
             _Every("journal-prune", 3600.0, self._prune),
+            FenceWatch(self),
             ApiServer(self),
         ]
         if self.config.mesh.enabled:

@@ -1,4 +1,5 @@
 // The command-post page: token, live picture over /api/live, header, and wiring of map and panels.
+import { Alarm } from "./alarm.js";
 import { DrawTools } from "./draw.js";
 import { DroneOverlays } from "./drones.js";
 import { DronePanel } from "./dronepanel.js";
@@ -30,6 +31,14 @@ const alerts = new AlertPanel($("alerts-panel"), {
   ack: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/ack`),
   clear: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/clear`),
   locate: locateAlert,
+  changed: (open) => alarm.update(open),
+});
+const alarm = new Alarm($("alarm-banner"), {
+  ack: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/ack`),
+  acked: (record) => alerts.upsert(record),
+  locate: locateAlert,
+  failed: (text) => alerts.showError(text),
+  live: () => !timeline.replaying,
 });
 const messages = new MessagePanel($("messages-panel"), (to, text) => api("POST", "/api/messages", { to, text }),
   describeRecipient);

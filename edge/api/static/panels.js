@@ -5,7 +5,7 @@ import { ago, el, hms, icon } from "./util.js";
 const MAX_MESSAGES = 200;
 
 export class AlertPanel {
-  // actions: { ack(id), clear(id), locate(alert) }; ack/clear resolve to the new AlertRecord.
+  // actions: { ack(id), clear(id), locate(alert), changed(open records)? }; ack/clear resolve to the new AlertRecord.
   constructor(root, actions) {
     this.list = root.querySelector("#alerts");
     this.empty = root.querySelector("#alerts-empty");
@@ -83,6 +83,7 @@ export class AlertPanel {
     const raised = open.filter((r) => r.status === "raised").length;
     this.count.textContent = raised ? String(raised) : "";
     this.count.hidden = raised === 0;
+    if (this.actions.changed) this.actions.changed(open);
   }
 
   fill(item, record) {
