@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 
 from edge.auth import Role
-from edge.scene import Position, Unit
+from edge.scene import Audit, Call, Position, Receipt, Unit
 
 
 async def test_replay_span_starts_at_the_first_stored_time(local_node) -> None:
@@ -40,3 +42,54 @@ async def test_markers_are_edited_in_place_and_only_zones_are_geofences(local_no
     ]
     replayed = await local_node.node.journal.picture_at(time.time() + 1)
     assert [m.name for m in replayed.entities if m.id == marker_id] == ["禁入区"]  # journaled
+
+
+async def test_log_names_commands_calls_and_receipts_and_refuses_unknown_kinds(local_node) -> None:
+    scene = local_node.node.scene
+    now = time.time()
+    await scene.append_many(
+        [
+            Audit(
+                id="audit-1",
+                origin="kit-test",
+                ts=now - 3,
+                actor="pilot",
+                action="drone goto",
+                target="vehicle:k:1",
+                result="accepted",
+            ),
+            Call(
+                id="call-1",
+                origin="kit-test",
+                ts=now - 2,
+                caller="unit:pdt:1",
+                talkgroup="9001",
+                start_ts=now - 9,
+                duration_s=7.4,
+            ),
+            Receipt(
+                id="rcpt-1",
+                origin="kit-test",
+                ts=now - 1,
+                message_id="msg-1",
+                recipient="unit:pdt:1",
+                ok=False,
+                attempts=3,
+                reason="no answer",
+            ),
+        ]
+    )
+    async with local_node.client(Role.VIEWER) as viewer:
+        lines = (await viewer.get("/api/log")).json()
+        commands = (await viewer.get("/api/log", params={"kind": "command"})).json()
+        bad = await viewer.get("/api/log", params={"kind": "gossip"})
+        text = (await viewer.get("/api/log.csv", params={"q": "9001"})).content.decode("utf-8-sig")
+    assert [(x["kind"], x["who"], x["what"]) for x in lines] == [
+        ("command", "pilot", "drone goto → accepted"),
+        ("call", "unit:pdt:1", "group call on 9001, 7 s"),
+        ("receipt", "unit:pdt:1", "failed: no answer after 3 attempt(s)"),
+    ]
+    assert [x["id"] for x in commands] == ["audit-1"]
+    assert bad.status_code == 400 and "gossip" in bad.json()["detail"]
+    (row,) = list(csv.DictReader(io.StringIO(text)))
+    assert (row["kind"], row["target"]) == ("call", "9001")

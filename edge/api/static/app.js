@@ -4,6 +4,7 @@ import { DrawTools } from "./draw.js";
 import { DroneOverlays } from "./drones.js";
 import { DronePanel } from "./dronepanel.js";
 import { DroneList, LinkStatus } from "./fleet.js";
+import { IncidentLog } from "./incidentlog.js";
 import { EntityLayers, addBasemap, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
 import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
@@ -59,6 +60,7 @@ const draw = new DrawTools(map, $("draw-form"), $("marker-controls"), {
   edit: (id, body) => api("PUT", `/api/markers/${encodeURIComponent(id)}`, body),
   remove: (id) => api("DELETE", `/api/markers/${encodeURIComponent(id)}`),
 });
+new IncidentLog($("log-panel"), $("tab-log"));
 const timeline = new Timeline($("timeline"), {
   show: (snapshot) => applySnapshot(snapshot, { replay: true }),
   live: () => { disconnect(); connect(); }, // a fresh snapshot brings the live picture back

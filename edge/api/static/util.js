@@ -64,6 +64,11 @@ export function setToken(token, onUnauthorized) {
   if (onUnauthorized) auth.onUnauthorized = onUnauthorized;
 }
 
+// The bearer header, for a request `api` cannot make (a file download).
+export function bearer() {
+  return { Authorization: `Bearer ${auth.token}` };
+}
+
 // Call the REST API with the bearer token; a failure throws ApiError carrying the server's `detail`.
 export async function api(method, path, body) {
   const headers = { Authorization: `Bearer ${auth.token}` };
