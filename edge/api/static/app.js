@@ -11,6 +11,7 @@ import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
 import { RosterPanel } from "./roster.js";
 import { Timeline } from "./timeline.js";
 import { Trails } from "./trails.js";
+import { languagePicker, t, translate } from "./i18n.js";
 import { api, clock, setToken } from "./util.js";
 
 const KINDS = ["unit", "vehicle", "feed", "node", "marker"];
@@ -143,7 +144,7 @@ function reconnectLater() {
   const due = performance.now() + delay * 1000;
   const show = () => {
     const left = Math.max(0, Math.ceil((due - performance.now()) / 1000));
-    setConnection("offline", `offline · reconnecting in ${left} s`);
+    setConnection("offline", t("offline · reconnecting in {left} s", { left }));
   };
   show();
   link.countdown = setInterval(show, 1000);
@@ -362,7 +363,7 @@ async function showTrack(id) {
   try {
     const points = await api("GET", `/api/entities/${encodeURIComponent(id)}/track?since=${since.toFixed(3)}`);
     layers.showTrack(points);
-    return points.length ? `${points.length} points in the last 30 min` : "no positions stored in the last 30 min";
+    return points.length ? t("{n} points in the last 30 min", { n: points.length }) : t("no positions stored in the last 30 min");
   } catch (error) {
     return `track unavailable: ${error.message}`;
   }
@@ -380,7 +381,8 @@ function locateAlert(alert) {
 function setConnection(state, text) {
   const badge = $("conn");
   badge.dataset.state = state;
-  badge.textContent = text;
+  badge.dataset.text = text;
+  badge.textContent = t(text);
 }
 
 let countsQueued = false;
@@ -416,6 +418,9 @@ setInterval(() => {
   activity.render(units());
 }, 1000);
 
+languagePicker($("lang"));
+translate();
+document.addEventListener("languagechange", () => setConnection($("conn").dataset.state, $("conn").dataset.text));
 addBasemap(map);
 trails.addToggle();
 showNodeName();

@@ -1,4 +1,5 @@
 // Helpers shared by the page's modules: building DOM safely, the node's clock, the REST client.
+import { t } from "./i18n.js";
 
 // Build an element; children that are not Nodes become text nodes, so server text is never parsed as HTML.
 export function el(tag, attrs = {}, ...children) {
@@ -43,9 +44,9 @@ export function hms(ts) {
 // "12 s ago", "4 min ago", "3 h ago", measured on the node's clock.
 export function ago(ts) {
   const s = Math.max(0, Math.round(clock.now() - ts));
-  if (s < 120) return `${s} s ago`;
-  if (s < 7200) return `${Math.round(s / 60)} min ago`;
-  return `${Math.round(s / 3600)} h ago`;
+  if (s < 120) return t("{n} s ago", { n: s });
+  if (s < 7200) return t("{n} min ago", { n: Math.round(s / 60) });
+  return t("{n} h ago", { n: Math.round(s / 3600) });
 }
 
 export class ApiError extends Error {
