@@ -19,7 +19,8 @@ const TOKEN_KEY = "fieldkit.token";
 const CLOSE_UNAUTHORIZED = 4401; // edge/api/live.py
 const STALE_AFTER_S = 120;
 const TRACK_WINDOW_S = 30 * 60;
-const MAX_BACKOFF_S = 30;
+// A restarted node should be picked up within seconds; with ±25 % jitter, browsers still spread out.
+const MAX_BACKOFF_S = 8;
 const CALL_LOG_WINDOW_S = 6 * 3600;
 
 const $ = (id) => document.getElementById(id);
@@ -150,6 +151,11 @@ function reconnectLater() {
   link.countdown = setInterval(show, 1000);
   link.retry = setTimeout(connect, delay * 1000);
 }
+
+// The laptop's own network came back: try now rather than at the end of the backoff.
+window.addEventListener("online", () => {
+  if (!link.socket && $("conn").dataset.state === "offline") connect();
+});
 
 function receive(message) {
   if (timeline.replaying) return; // the live picture comes back as a fresh snapshot
