@@ -167,6 +167,7 @@ export const WORDS = {
     "online": "在线",
     "offline": "离线",
     "yes": "是",
+    " speaking {duration}": " 正在讲话 {duration}",
     "Mode": "模式",
     "Arm": "解锁",
     "Disarm": "上锁",
