@@ -70,6 +70,11 @@ def test_page_recovers_after_the_node_restarts(open_page: OpenPage, node_process
         expect(page.locator('[data-entity-id="unit:pdt:7002"]')).to_contain_text("二中队-02", timeout=WAIT_MS)
         alert = restarted.client(Role.PILOT).post("/api/alerts", json={"title": "重启后的告警 after restart"})
         expect(page.locator(f'[data-alert-id="{alert.json()["alert"]["id"]}"]')).to_be_visible(timeout=WAIT_MS)
+        # The timeline reads the same journal: the time before the restart is still there to scrub to.
+        page.locator("#timeline-slider").fill(str(int(now) + 1))
+        expect(page.locator("#timeline")).to_have_attribute("data-shown", str(int(now) + 1), timeout=WAIT_MS)
+        expect(page.locator('[data-entity-id="unit:pdt:7001"]')).to_be_visible()
+        expect(page.locator('[data-entity-id="unit:pdt:7002"]')).to_have_count(0)  # not there yet then
     finally:
         stop_process(restarted.proc)
     # Chromium logs each attempt against the stopped node as a failed WebSocket connection.
