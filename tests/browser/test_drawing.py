@@ -70,11 +70,20 @@ def test_polygon_drawn_in_one_browser_is_a_marker_another_sees(open_page: OpenPa
     (edited,) = node_process.client(Role.VIEWER).get("/api/markers").json()
     assert (edited["id"], edited["category"], edited["points"]) == (marker["id"], "cordon", marker["points"])
 
+    a.locator("#marker-edit").click()  # reshape: a square instead of the triangle
+    a.locator("#draw-restart").click()
+    expect(form.get_by_role("button", name="Save")).to_be_disabled()
+    for dx, dy in ((-60, -60), (60, -60), (60, 60), (-60, 60)):
+        click_map(a, dx, dy)
+    form.get_by_role("button", name="Save").click()
+    until(lambda: len(node_process.client(Role.VIEWER).get("/api/markers").json()[0]["points"]) == 4, "the new shape")
+    expect(b.locator("#detail-fields")).to_contain_text("警戒区 Cordon")
+
     a.locator("#marker-delete").click()
     expect(b.locator(SHAPE)).to_have_count(0, timeout=WAIT_MS)
     until(lambda: node_process.client(Role.VIEWER).get("/api/markers").json() == [], "the marker to be erased")
     actions = [e["action"] for e in node_process.client(Role.VIEWER).get("/api/events?kind=audit&since=0").json()]
-    assert actions == ["draw", "edit-marker", "erase"]
+    assert actions == ["draw", "edit-marker", "edit-marker", "erase"]
     drawer.assert_no_errors()
     watcher.assert_no_errors()
 

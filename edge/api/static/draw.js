@@ -88,6 +88,7 @@ export class DrawTools {
       this.fence,
       this.error,
       el("div", { class: "actions" }, this.save,
+        el("button", { type: "button", id: "draw-restart", "data-i18n": "draw.restart", onclick: () => this.restart() }),
         el("button", { type: "button", "data-i18n": "draw.cancel", onclick: () => this.cancel() })));
     this.category.addEventListener("change", () => { this.colour.value = CATEGORIES[this.category.value]; });
     f.addEventListener("submit", (e) => {
@@ -134,6 +135,12 @@ export class DrawTools {
     this.map.getContainer().classList.add("fk-drawing");
     this.form.hidden = false;
     this.showError("");
+    this.redraw();
+  }
+
+  // Start the shape's points again (keeping category, label, colour and rules): how a shape is reshaped.
+  restart() {
+    this.clicks = [];
     this.redraw();
   }
 
