@@ -41,10 +41,10 @@ export function recipientsOf(units) {
   const labels = talkgroupLabels(units);
   const byNumber = (a, b) => a.label.localeCompare(b.label, undefined, { numeric: true });
   return [
-    { value: "all", label: "all", group: "" },
-    ...[...talkgroups].map(([value, key]) => ({ value, label: `TG ${labels.get(key)}`, group: "Talkgroups" }))
+    { value: "all", label: t("all"), group: "" },
+    ...[...talkgroups].map(([value, key]) => ({ value, label: `TG ${labels.get(key)}`, group: t("Talkgroups") }))
       .sort(byNumber),
-    ...units.map((u) => ({ value: u.id, label: `${u.name || radioId(u.id)} (${radioId(u.id)})`, group: "Units" }))
+    ...units.map((u) => ({ value: u.id, label: `${u.name || radioId(u.id)} (${radioId(u.id)})`, group: t("Units") }))
       .sort(byNumber),
   ];
 }

@@ -92,9 +92,9 @@ export async function api(method, path, body) {
 // "12 s", "4 min 05 s", "1 h 02 min".
 export function duration(seconds) {
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
-  return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
+  if (s < 60) return t("{s} s", { s });
+  if (s < 3600) return t("{m} min {s} s", { m: Math.floor(s / 60), s: pad(s % 60) });
+  return t("{h} h {m} min", { h: Math.floor(s / 3600), m: pad(Math.floor((s % 3600) / 60)) });
 }
 
 // --- talkgroups: "9001 指挥 Command" and "9001" are the same group, keyed by the first token ---
