@@ -51,7 +51,11 @@ def test_polygon_drawn_in_one_browser_is_a_marker_another_sees(open_page: OpenPa
     expect(a.locator(SHAPE)).to_have_count(1, timeout=WAIT_MS)
     (marker,) = node_process.client(Role.VIEWER).get("/api/markers").json()
     assert (marker["shape"], len(marker["points"]), marker["name"], marker["category"], marker["color"]) == (
-        "polygon", 3, "危险区 Gas leak", "hazard_zone", "#e8590c"
+        "polygon",
+        3,
+        "危险区 Gas leak",
+        "hazard_zone",
+        "#e8590c",
     )
     lats = sorted(p[0] for p in marker["points"])
     assert lats[0] < lats[1] == pytest.approx(lats[2])  # one corner south, two north: as clicked
@@ -103,7 +107,10 @@ def test_circle_geofence_is_drawn_with_its_rules(open_page: OpenPage, node_proce
     expect(page.locator(SHAPE)).to_have_count(1, timeout=WAIT_MS)
     (marker,) = node_process.client(Role.VIEWER).get("/api/markers").json()
     assert (marker["shape"], len(marker["points"]), marker["fence_entry"], marker["fence_exit"]) == (
-        "circle", 1, True, False
+        "circle",
+        1,
+        True,
+        False,
     )
     assert marker["fence_for"] == "units" and 100 < marker["radius_m"] < 5000
     page.locator(SHAPE).click()
