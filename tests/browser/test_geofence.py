@@ -66,6 +66,12 @@ def test_unit_entering_a_keep_out_zone_raises_an_alert_acknowledged_by_keyboard(
     expect(banner).to_have_attribute("data-sound", "running", timeout=WAIT_MS)
     expect(banner).to_have_attribute("data-beeps", re.compile(r"[1-9]"), timeout=WAIT_MS)
 
+    page.locator("#message-text").press("a")  # typing a message is not a shortcut
+    expect(page.locator("#message-text")).to_have_value("a")
+    page.wait_for_timeout(500)
+    assert pilot.get("/api/alerts").json()[0]["status"] == "raised"
+    page.locator("#message-text").fill("")
+    page.locator("#map").click(position={"x": 5, "y": 300})
     page.keyboard.press("c")  # centre on it: the unit is selected
     expect(page.locator("#detail-fields")).to_contain_text(UNIT)
     page.keyboard.press("a")

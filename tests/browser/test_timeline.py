@@ -110,3 +110,30 @@ def test_playback_runs_forward_and_returns_to_live(open_page: OpenPage, node_pro
     expect(page.locator("#timeline")).to_have_attribute("data-mode", "live", timeout=WAIT_MS)
     expect(page.locator("#detail-fields")).to_contain_text(f"{B[0]:.5f}", timeout=WAIT_MS)
     session.assert_no_errors()
+
+
+def test_an_alert_raised_while_looking_back_still_sounds_and_is_acknowledged(
+    open_page: OpenPage, node_process: NodeProcess
+) -> None:
+    session = open_page(Role.PILOT)
+    page = session.page
+    wait_live(page)
+    admin, pilot = node_process.client(Role.ADMIN), node_process.client(Role.PILOT)
+    now = time.time()
+    put_unit(admin, UNIT, now - 30, *A)
+    scrub(page, now - 20)
+    banner = page.locator("#alarm-banner")
+    expect(banner).to_be_hidden()
+
+    alert_id = pilot.post("/api/alerts", json={"title": "回看时的告警 raised now", "severity": "emergency"}).json()
+    alert_id = alert_id["alert"]["id"]
+    expect(banner).to_contain_text("回看时的告警 raised now", timeout=WAIT_MS)  # the node is asked while replaying
+    expect(page.locator(f'[data-alert-id="{alert_id}"]')).to_have_count(0)  # the panel still shows the past
+    expect(page.locator("#timeline")).to_have_attribute("data-mode", "replay")
+    page.keyboard.press("a")
+    expect(banner).to_be_hidden(timeout=WAIT_MS)
+    until(lambda: pilot.get("/api/alerts").json()[0]["status"] == "acknowledged", "the acknowledgement")
+    page.locator("#timeline-live").click()
+    expect(page.locator(f'[data-alert-id="{alert_id}"]')).to_contain_text("acknowledged", timeout=WAIT_MS)
+    expect(banner).to_be_hidden()
+    session.assert_no_errors()

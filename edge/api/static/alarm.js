@@ -1,17 +1,30 @@
 // An alert cannot be missed: while any alert is raised and not acknowledged, a banner flashes over the
 // map, the tab title counts them and a WebAudio beep repeats (double for an emergency). Keyboard:
 // A acknowledges the newest raised alert, C centres the map on it (or on the newest open one).
+// While the timeline shows the past, the alert panel holds the past's alerts: the alarm then asks the
+// node for the alerts raised now, so a new alarm is not missed by someone looking back.
 import { t } from "./i18n.js";
 
 const BEEP_EVERY_MS = 2500;
-const TYPING = new Set(["INPUT", "TEXTAREA", "SELECT"]);
+const POLL_WHILE_REPLAYING_MS = 2000;
+// Keys typed into these go to the field, not to the shortcuts (a slider or checkbox takes no letters).
+const TEXT_INPUTS = new Set(["text", "search", "password", "number", "email", "url", "tel", "date", "time",
+  "datetime-local", "month", "week"]);
+
+function typingInto(target) {
+  if (!target || !target.tagName) return false;
+  if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
+  return target.tagName === "INPUT" && TEXT_INPUTS.has(target.type);
+}
 
 export class Alarm {
-  // actions: { ack(id) resolves to the new record, acked(record), locate(alert), failed(text), live() -> bool }
+  // actions: { ack(id) resolves to the new record, acked(record), locate(alert), failed(text), live() -> bool,
+  //   raisedNow() resolves to the alert records raised now (GET /api/alerts?status=raised) }
   constructor(banner, actions) {
     this.banner = banner;
     this.actions = actions;
     this.open = []; // open alert records, newest first
+    this.now = []; // while replaying: the alerts raised now, from the node
     this.audio = null;
     this.timer = null;
     this.beeps = 0;
@@ -20,6 +33,20 @@ export class Alarm {
     // Browsers start audio only after a gesture on the page: every one is a chance to unblock it.
     for (const kind of ["pointerdown", "keydown"]) document.addEventListener(kind, () => this.unblock(), true);
     document.addEventListener("languagechange", () => this.render());
+    setInterval(() => this.poll(), POLL_WHILE_REPLAYING_MS);
+  }
+
+  async poll() {
+    if (this.actions.live()) {
+      this.now = [];
+      return;
+    }
+    try {
+      this.now = (await this.actions.raisedNow()).sort((a, b) => b.alert.ts - a.alert.ts);
+    } catch {
+      return; // the connection badge says what is wrong
+    }
+    if (!this.actions.live()) this.render();
   }
 
   // The open alerts, as the alert panel holds them (called on every change).
@@ -29,7 +56,7 @@ export class Alarm {
   }
 
   raised() {
-    return this.actions.live() ? this.open.filter((r) => r.status === "raised") : [];
+    return (this.actions.live() ? this.open : this.now).filter((r) => r.status === "raised");
   }
 
   render() {
@@ -98,8 +125,7 @@ export class Alarm {
 
   key(event) {
     if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
-    const target = event.target;
-    if (target && (TYPING.has(target.tagName) || target.isContentEditable)) return;
+    if (typingInto(event.target)) return;
     const key = event.key.toLowerCase();
     if (key === "a") this.acknowledgeNewest();
     else if (key === "c") this.centreNewest();
@@ -112,6 +138,8 @@ export class Alarm {
     if (!newest) return;
     try {
       this.actions.acked(await this.actions.ack(newest.alert.id));
+      this.now = this.now.filter((r) => r.alert.id !== newest.alert.id);
+      this.render();
     } catch (error) {
       this.actions.failed(t("alarm.ack_failed", { reason: error.message }));
     }

@@ -38,10 +38,11 @@ const alerts = new AlertPanel($("alerts-panel"), {
 });
 const alarm = new Alarm($("alarm-banner"), {
   ack: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/ack`),
-  acked: (record) => alerts.upsert(record),
+  acked: (record) => { if (!timeline.replaying) alerts.upsert(record); },
   locate: locateAlert,
   failed: (text) => alerts.showError(text),
   live: () => !timeline.replaying,
+  raisedNow: () => api("GET", "/api/alerts?status=raised"),
 });
 const messages = new MessagePanel($("messages-panel"), (to, text) => api("POST", "/api/messages", { to, text }),
   describeRecipient);
