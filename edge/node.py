@@ -20,6 +20,7 @@ from edge import __version__
 from edge.auth import TokenStore
 from edge.config import Config
 from edge.deploy.tls import MeshTlsWatch, log_certificates
+from edge.fencewatch import FenceWatch
 from edge.journal import Journal
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
@@ -120,6 +121,7 @@ class EdgeNode:
             _Every("node-status", 5.0, self._publish_self),
             _Every("journal-prune", 3600.0, self._prune),
             _Every("token-refresh", 1.0, self.tokens.refresh),  # `fieldkit token revoke` closes live sockets
+            FenceWatch(self),
             ApiServer(self),
         ]
         if self.config.mesh.enabled:

@@ -33,6 +33,7 @@ from edge.scene.model import (
     EntityId,
     Event,
     Feed,
+    FenceFor,
     Marker,
     Message,
     Name,
@@ -175,6 +176,9 @@ class MarkerBody(_Body, tag=5, frozen=True, array_like=True):
     radius_m: Annotated[float, Meta(ge=0.0, le=1e6)] | None = None
     color: Color = "#ff6600"
     category: Name = "annotation"
+    fence_entry: bool = False
+    fence_exit: bool = False
+    fence_for: FenceFor = FenceFor.BOTH
 
 
 class RemovedBody(_Body, tag=6, frozen=True, array_like=True):

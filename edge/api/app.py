@@ -17,6 +17,7 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from edge import __version__
 from edge.api.drones import drones_router
 from edge.api.guards import NodeDep
+from edge.api.incident import incident_router
 from edge.api.interop import interop_handlers
 from edge.api.live import live
 from edge.api.page import page_handlers
@@ -55,6 +56,7 @@ def create_app(node: EdgeNode) -> Litestar:
             drones_router,
             video_router,
             tokens_router,
+            incident_router,
             live,
             *interop_handlers,
             *page_handlers,

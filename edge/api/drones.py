@@ -20,6 +20,8 @@ does nothing reach the vehicle. Every command that was tried is an Audit event i
 
 from __future__ import annotations
 
+import secrets
+
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import ValidationException
 from litestar.params import FromPath, JSONBody
@@ -27,7 +29,9 @@ from litestar.params import FromPath, JSONBody
 from drones import BadCommand, CommandOutcome, CommandRequest, CommandResult, LinkReport
 from edge.api.guards import NodeDep, authorize, principal_of
 from edge.auth import Role
-from edge.scene import Entity
+from edge.node import EdgeNode
+from edge.scene import Alert, Entity, Marker, Severity, Vehicle
+from edge.scene.geofence import is_fence, path_crosses, watches
 
 VIEW = {"role": Role.VIEWER}
 PILOT = {"role": Role.PILOT}
@@ -70,11 +74,48 @@ async def command_vehicle(
             detail="drones are not enabled on this node",
         )
         return Response(outcome, status_code=STATUS[outcome.result])
+    if data.command == "goto" and data.lat is not None and data.lon is not None:
+        await _warn_keep_out(node, vehicle_id, (data.lat, data.lon), who.label)
     try:
         outcome = await service.command(vehicle_id, data, actor=who.label)
     except BadCommand as exc:
         raise ValidationException(str(exc)) from exc
     return Response(outcome, status_code=STATUS[outcome.result])
+
+
+async def _warn_keep_out(node: EdgeNode, vehicle_id: str, target: tuple[float, float], actor: str) -> None:
+    """Raise an alert for each keep-out zone the straight path to a go-to target would cross.
+
+    The command is still sent: the pilot may have reasons (a higher altitude, an agreed entry), and
+    the alert is on record before the vehicle moves.
+    """
+    assert node.scene is not None
+    vehicle = node.scene.get(vehicle_id)
+    if not isinstance(vehicle, Vehicle) or vehicle.pos is None or vehicle.origin != node.node_id:
+        return  # not flown from this node: its own node checks it
+    start = (vehicle.pos.lat, vehicle.pos.lon)
+    zones = [
+        m
+        for m in node.scene.entities("marker")
+        if isinstance(m, Marker) and is_fence(m) and m.fence_entry and watches(m, vehicle)
+    ]
+    now = node.clock()
+    alerts = [
+        Alert(
+            id=f"goto-{secrets.token_hex(8)}",
+            origin=node.node_id,
+            ts=now,
+            severity=Severity.WARNING,
+            title=f"{vehicle.name or vehicle_id}: go-to crosses keep-out zone {zone.name or zone.category}"[:200],
+            text=f"{actor} sent {vehicle_id} to {target[0]:.6f}, {target[1]:.6f}; the straight path crosses {zone.id}",
+            entity_id=vehicle_id,
+            pos=vehicle.pos,
+        )
+        for zone in zones
+        if path_crosses(zone, start, target)
+    ]
+    if alerts:
+        await node.scene.append_many(alerts)
 
 
 @get("/drones/links", opt=VIEW, sync_to_thread=False)

@@ -6,7 +6,7 @@ import secrets
 from typing import Annotated
 
 import msgspec
-from litestar import Request, Router, delete, get, post
+from litestar import Request, Router, delete, get, post, put
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -25,6 +25,7 @@ from edge.scene import (
     Audit,
     Entity,
     Event,
+    FenceFor,
     Marker,
     Message,
     Position,
@@ -68,6 +69,9 @@ class NewMarker(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     radius_m: Annotated[float, msgspec.Meta(gt=0.0, le=1e6)] | None = None
     color: Color = "#ff6600"
     category: Name = "annotation"
+    fence_entry: bool = False
+    fence_exit: bool = False
+    fence_for: FenceFor = FenceFor.BOTH
 
 
 class Health(msgspec.Struct, frozen=True):
@@ -257,23 +261,25 @@ def list_markers(node: NodeDep) -> list[Entity]:
 @post("/markers", opt=ACT, status_code=HTTP_201_CREATED)
 async def add_marker(node: NodeDep, data: JSONBody[NewMarker], request: Request) -> Marker:  # type: ignore[type-arg]
     """Draw a marker; answered once it is written to the journal."""
-    _check_marker(data)
-    marker = Marker(
-        id=f"marker:{node.node_id}:{secrets.token_hex(6)}",
-        origin=node.node_id,
-        ts=node.clock(),
-        name=data.name,
-        pos=Position(lat=data.points[0][0], lon=data.points[0][1]),
-        shape=data.shape,
-        points=data.points,
-        radius_m=data.radius_m,
-        color=data.color,
-        category=data.category,
-    )
-    scene = _scene(node)
-    scene.apply_state(marker)
-    await scene.flush(history=True)  # an operator's drawing is durable before we say it exists
+    marker = _marker(node, f"marker:{node.node_id}:{secrets.token_hex(6)}", data)
+    await _store_marker(node, marker)
     await _audit(node, request, "draw", marker.id)
+    return marker
+
+
+@put("/markers/{marker_id:str}", opt=ACT, status_code=HTTP_200_OK)
+async def edit_marker(
+    node: NodeDep,
+    marker_id: FromPath[str],
+    data: JSONBody[NewMarker],
+    request: Request,  # type: ignore[type-arg]
+) -> Marker:
+    """Redraw a marker (shape, label, colour, category, geofence rules); it keeps its id."""
+    if not isinstance(_scene(node).get(marker_id), Marker):
+        raise NotFoundException(f"no marker {marker_id!r}")
+    marker = _marker(node, marker_id, data)
+    await _store_marker(node, marker)
+    await _audit(node, request, "edit-marker", marker_id)
     return marker
 
 
@@ -322,12 +328,40 @@ def _check_span(since: float, until: float) -> None:
         raise ValidationException("until must not be before since")
 
 
-def _check_marker(data: JSONBody[NewMarker]) -> None:
+def _marker(node: EdgeNode, marker_id: str, data: NewMarker) -> Marker:
+    _check_marker(data)
+    return Marker(
+        id=marker_id,
+        origin=node.node_id,
+        ts=node.clock(),
+        name=data.name,
+        pos=Position(lat=data.points[0][0], lon=data.points[0][1]),
+        shape=data.shape,
+        points=data.points,
+        radius_m=data.radius_m,
+        color=data.color,
+        category=data.category,
+        fence_entry=data.fence_entry,
+        fence_exit=data.fence_exit,
+        fence_for=data.fence_for,
+    )
+
+
+async def _store_marker(node: EdgeNode, marker: Marker) -> None:
+    scene = _scene(node)
+    if not scene.apply_state(marker):
+        raise ValidationException("the picture holds a newer value for this marker")
+    await scene.flush(history=True)  # an operator's drawing is durable before we say it exists
+
+
+def _check_marker(data: NewMarker) -> None:
     need = {Shape.POINT: 1, Shape.CIRCLE: 1, Shape.LINE: 2, Shape.POLYGON: 3}[data.shape]
     if len(data.points) < need:
         raise ValidationException(f"a {data.shape.value} needs at least {need} point(s)")
     if data.shape is Shape.CIRCLE and data.radius_m is None:
         raise ValidationException("a circle needs radius_m")
+    if (data.fence_entry or data.fence_exit) and data.shape not in (Shape.POLYGON, Shape.CIRCLE):
+        raise ValidationException("only a polygon or a circle can be a geofence")
 
 
 async def _audit(node: EdgeNode, request: Request, action: str, target: str) -> None:  # type: ignore[type-arg]
@@ -358,6 +392,7 @@ api_router = Router(
         send_message,
         list_markers,
         add_marker,
+        edit_marker,
         remove_marker,
         whoami,
         node_health,

@@ -35,7 +35,7 @@ from edge.scene.model import (
 )
 
 from .errors import CorruptJournal, ForeignDatabase, JournalError, JournalUnavailable
-from .replay import picture_at
+from .replay import incident_span, picture_at
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +376,10 @@ class Journal:
     async def picture_at(self, at: float) -> Snapshot:
         """The picture as it was at time ``at``: entities, their positions and the alerts then."""
         return await self._read(lambda conn: picture_at(conn, at))
+
+    async def span(self) -> tuple[float | None, float | None]:
+        """The first and last stored times (None, None for an empty journal): the replay's range."""
+        return await self._read(incident_span)
 
 
 def _resolve(future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:

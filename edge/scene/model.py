@@ -147,14 +147,29 @@ class Shape(enum.Enum):
     CIRCLE = "circle"
 
 
+class FenceFor(enum.Enum):
+    """Whom a geofence watches."""
+
+    UNITS = "units"
+    DRONES = "drones"
+    BOTH = "both"
+
+
 class Marker(_State, tag="marker", kw_only=True, frozen=True):
-    """An operator's drawing: point, line, polygon or circle, optionally a geofence."""
+    """An operator's drawing: point, line, polygon or circle; a polygon or circle may be a geofence.
+
+    A geofence raises an alert when a watched entity enters it (``fence_entry``: a keep-out zone,
+    which drones' planned go-tos are also checked against) or leaves it (``fence_exit``: a keep-in zone).
+    """
 
     shape: Shape = Shape.POINT
     points: Annotated[list[tuple[Lat, Lon]], Meta(max_length=1000)] = []
     radius_m: Annotated[float, Meta(ge=0.0, le=1e6)] | None = None
     color: Color = "#ff6600"
     category: Name = "annotation"
+    fence_entry: bool = False
+    fence_exit: bool = False
+    fence_for: FenceFor = FenceFor.BOTH
 
 
 class Removed(_State, tag="removed", kw_only=True, frozen=True):

@@ -1,12 +1,17 @@
 // The command-post page: token, live picture over /api/live, header, and wiring of map and panels.
+import { Alarm } from "./alarm.js";
+import { DrawTools } from "./draw.js";
 import { DroneOverlays } from "./drones.js";
 import { DronePanel } from "./dronepanel.js";
 import { DroneList, LinkStatus } from "./fleet.js";
+import { IncidentLog } from "./incidentlog.js";
 import { EntityLayers, addBasemap, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
 import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
 import { RosterPanel } from "./roster.js";
+import { Timeline } from "./timeline.js";
 import { Trails } from "./trails.js";
+import { languagePicker, t, translate } from "./i18n.js";
 import { api, clock, setToken } from "./util.js";
 import { FeedCones, VideoWall } from "./video.js";
 
@@ -15,7 +20,8 @@ const TOKEN_KEY = "fieldkit.token";
 const CLOSE_UNAUTHORIZED = 4401; // edge/api/live.py
 const STALE_AFTER_S = 120;
 const TRACK_WINDOW_S = 30 * 60;
-const MAX_BACKOFF_S = 30;
+// A restarted node should be picked up within seconds; with ±25 % jitter, browsers still spread out.
+const MAX_BACKOFF_S = 8;
 const CALL_LOG_WINDOW_S = 6 * 3600;
 
 const $ = (id) => document.getElementById(id);
@@ -29,6 +35,15 @@ const alerts = new AlertPanel($("alerts-panel"), {
   ack: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/ack`),
   clear: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/clear`),
   locate: locateAlert,
+  changed: (open) => alarm.update(open),
+});
+const alarm = new Alarm($("alarm-banner"), {
+  ack: (id) => api("POST", `/api/alerts/${encodeURIComponent(id)}/ack`),
+  acked: (record) => { if (!timeline.replaying) alerts.upsert(record); },
+  locate: locateAlert,
+  failed: (text) => alerts.showError(text),
+  live: () => !timeline.replaying,
+  raisedNow: () => api("GET", "/api/alerts?status=raised"),
 });
 const messages = new MessagePanel($("messages-panel"), (to, text) => api("POST", "/api/messages", { to, text }),
   describeRecipient);
@@ -46,6 +61,16 @@ const fleet = new DroneList($("drones-panel"), $("drones-count"), { select: (id)
 const mavlink = new LinkStatus($("mavlink"), () => api("GET", "/api/drones/links"));
 const videoWall = new VideoWall($("video-dock"));
 const cones = new FeedCones(map, (id) => select(id));
+const draw = new DrawTools(map, $("draw-form"), $("marker-controls"), {
+  create: (body) => api("POST", "/api/markers", body),
+  edit: (id, body) => api("PUT", `/api/markers/${encodeURIComponent(id)}`, body),
+  remove: (id) => api("DELETE", `/api/markers/${encodeURIComponent(id)}`),
+});
+new IncidentLog($("log-panel"), $("tab-log"));
+const timeline = new Timeline($("timeline"), {
+  show: (snapshot) => applySnapshot(snapshot, { replay: true }),
+  live: () => { disconnect(); connect(); }, // a fresh snapshot brings the live picture back
+});
 
 // --- the token: from the URL fragment once, then this tab's sessionStorage ---
 
@@ -132,24 +157,32 @@ function reconnectLater() {
   const due = performance.now() + delay * 1000;
   const show = () => {
     const left = Math.max(0, Math.ceil((due - performance.now()) / 1000));
-    setConnection("offline", `offline · reconnecting in ${left} s`);
+    setConnection("offline", t("offline · reconnecting in {left} s", { left }));
   };
   show();
   link.countdown = setInterval(show, 1000);
   link.retry = setTimeout(connect, delay * 1000);
 }
 
+// The laptop's own network came back: try now rather than at the end of the backoff.
+window.addEventListener("online", () => {
+  if (!link.socket && $("conn").dataset.state === "offline") connect();
+});
+
 function receive(message) {
+  if (timeline.replaying) return; // the live picture comes back as a fresh snapshot
   if (message.type === "snapshot") {
     link.backoff = 1;
     applySnapshot(message.data);
     setConnection("live", message.resync ? "live (resynced)" : "live");
+    timeline.refresh();
     mavlink.start(); // once the token is known to be good: a refused one is the live socket's to report
     if (!message.resync) {
       api("GET", "/api/whoami")
         .then((me) => {
           document.body.dataset.role = me.role; // a viewer (e.g. a shared view) gets no command buttons
           dronePanel.setRole(me.role);
+          draw.setRole(me.role);
         })
         .catch(() => {}); // an older node without /api/whoami: a refusal (403) is still shown when it comes
     }
@@ -159,8 +192,8 @@ function receive(message) {
   }
 }
 
-function applySnapshot(snapshot) {
-  clock.set(snapshot.ts);
+function applySnapshot(snapshot, { replay = false } = {}) {
+  if (!replay) clock.set(snapshot.ts);
   picture.entities = new Map(snapshot.entities.map((e) => [e.id, e]));
   layers.retain(new Set(picture.entities.keys()));
   for (const entity of snapshot.entities) layers.upsert(entity);
@@ -363,6 +396,7 @@ function select(id, { reveal = false } = {}) {
 function showDetail(entity) {
   detail.show(entity);
   dronePanel.show(entity);
+  draw.show(entity);
 }
 
 function gone(id) {
@@ -375,7 +409,7 @@ async function showTrack(id) {
   try {
     const points = await api("GET", `/api/entities/${encodeURIComponent(id)}/track?since=${since.toFixed(3)}`);
     layers.showTrack(points);
-    return points.length ? `${points.length} points in the last 30 min` : "no positions stored in the last 30 min";
+    return points.length ? t("{n} points in the last 30 min", { n: points.length }) : t("no positions stored in the last 30 min");
   } catch (error) {
     return `track unavailable: ${error.message}`;
   }
@@ -393,7 +427,8 @@ function locateAlert(alert) {
 function setConnection(state, text) {
   const badge = $("conn");
   badge.dataset.state = state;
-  badge.textContent = text;
+  badge.dataset.text = text;
+  badge.textContent = t(text);
 }
 
 let countsQueued = false;
@@ -423,12 +458,15 @@ async function showNodeName() {
 
 setInterval(() => {
   detail.refresh();
-  layers.markStale(clock.now(), STALE_AFTER_S);
+  layers.markStale(timeline.now(), STALE_AFTER_S);
   roster.refresh();
   fleet.refresh();
   activity.render(units());
 }, 1000);
 
+languagePicker($("lang"));
+translate();
+document.addEventListener("languagechange", () => setConnection($("conn").dataset.state, $("conn").dataset.text));
 addBasemap(map);
 trails.addToggle();
 showNodeName();

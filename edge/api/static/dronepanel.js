@@ -103,30 +103,32 @@ export class DronePanel {
   }
 
   build() {
+    // data-i18n: translate() (i18n.js) puts these words in the page's language
     const button = (command, attrs = {}) => el("button", { type: "button", "data-command": command, ...attrs,
+      "data-i18n": attrs.text || LABELS[command], "data-i18n-title": attrs.title,
       onclick: () => this.request(command) }, attrs.text || LABELS[command]);
     this.note = el("p", { class: "drone-note", role: "status", hidden: true });
     this.takeoffAlt = el("input", { type: "number", id: "takeoff-alt", min: 1, max: 500, step: 1,
       value: DEFAULT_TAKEOFF_M, "aria-label": "takeoff altitude (m above home)" });
     this.modeSelect = el("select", { id: "mode-select", "aria-label": "flight mode",
       onchange: () => { this.modeChosen = true; } });
-    this.gotoButton = el("button", { type: "button", "data-command": "goto", onclick: () => this.togglePicking() },
-      "Go to…");
+    this.gotoButton = el("button", { type: "button", "data-command": "goto", "data-i18n": "Go to…",
+      onclick: () => this.togglePicking() }, "Go to…");
     this.gotoHint = el("span", { class: "hint" });
     this.gotoAlt = el("input", { type: "number", id: "goto-alt", min: 1, max: 500, step: 1,
       "aria-label": "go-to altitude (m above home)" });
     this.gotoWhere = el("span", { class: "goto-where" });
     this.gotoRow = el("div", { class: "cmd-row goto-confirm", hidden: true }, this.gotoWhere, " at ", this.gotoAlt, " m ",
       button("goto", { text: "Confirm go to", class: "primary" }),
-      el("button", { type: "button", onclick: () => this.clearTarget() }, "Cancel"));
+      el("button", { type: "button", "data-i18n": "Cancel", onclick: () => this.clearTarget() }, "Cancel"));
     this.confirmText = el("span");
     this.confirmRow = el("div", { class: "cmd-row cmd-confirm", hidden: true }, this.confirmText,
-      el("button", { type: "button", class: "danger", onclick: () => this.request("disarm", { confirmed: true }) },
-        "Disarm in the air"),
-      el("button", { type: "button", onclick: () => { this.confirmRow.hidden = true; } }, "Cancel"));
+      el("button", { type: "button", class: "danger", "data-i18n": "Disarm in the air",
+        onclick: () => this.request("disarm", { confirmed: true }) }, "Disarm in the air"),
+      el("button", { type: "button", "data-i18n": "Cancel", onclick: () => { this.confirmRow.hidden = true; } }, "Cancel"));
     this.list = el("ol", { class: "list cmd-results", id: "cmd-results" });
     this.root.replaceChildren(
-      el("h3", {}, "Commands"),
+      el("h3", { "data-i18n": "Commands" }, "Commands"),
       this.note,
       el("div", { class: "cmd-row" }, button("arm"), button("disarm"), button("rtl", { title: "return to launch" }),
         button("land", { title: "land where it is" })),

@@ -1,4 +1,5 @@
 // The drones at a glance: the Drones tab (one row per vehicle) and the MAVLink links badge in the header.
+import { t } from "./i18n.js";
 import { ago, el } from "./util.js";
 
 const LINKS_EVERY_S = 5;
@@ -41,7 +42,7 @@ class DroneRow {
 
 function lostOrHeard(e) {
   const heard = typeof e.last_heard_ts === "number" ? e.last_heard_ts : e.ts;
-  return e.link_ok === false ? `lost ${ago(heard)}` : ago(heard);
+  return e.link_ok === false ? t("lost {ago}", { ago: ago(heard) }) : ago(heard);
 }
 
 export class DroneList {

@@ -150,7 +150,8 @@ class ShapeView {
   }
 
   update(e) {
-    const style = { color: e.color || "#ff6600", weight: 3, fillOpacity: 0.15 };
+    const fence = e.fence_entry || e.fence_exit; // a geofence has a dashed edge
+    const style = { color: e.color || "#ff6600", weight: 3, fillOpacity: 0.15, dashArray: fence ? "10 6" : null };
     const points = (e.points || []).map(([lat, lon]) => [lat, lon]);
     let shape;
     if (e.shape === "line") shape = L.polyline(points, style);

@@ -1,11 +1,12 @@
 // The side panels: open alerts (acknowledge / clear), messages (list and send), the selected entity.
 import { vehicleRows } from "./dronepanel.js";
+import { t } from "./i18n.js";
 import { ago, el, hms, icon } from "./util.js";
 
 const MAX_MESSAGES = 200;
 
 export class AlertPanel {
-  // actions: { ack(id), clear(id), locate(alert) }; ack/clear resolve to the new AlertRecord.
+  // actions: { ack(id), clear(id), locate(alert), changed(open records)? }; ack/clear resolve to the new AlertRecord.
   constructor(root, actions) {
     this.list = root.querySelector("#alerts");
     this.empty = root.querySelector("#alerts-empty");
@@ -14,6 +15,7 @@ export class AlertPanel {
     this.actions = actions;
     this.records = new Map();
     this.items = new Map();
+    document.addEventListener("languagechange", () => this.render());
   }
 
   replace(records) {
@@ -83,6 +85,7 @@ export class AlertPanel {
     const raised = open.filter((r) => r.status === "raised").length;
     this.count.textContent = raised ? String(raised) : "";
     this.count.hidden = raised === 0;
+    if (this.actions.changed) this.actions.changed(open);
   }
 
   fill(item, record) {
@@ -90,16 +93,16 @@ export class AlertPanel {
     const flashing = item.classList.contains("flash");
     item.className = `alert sev-${alert.severity} st-${record.status}${flashing ? " flash" : ""}`;
     const who = record.status === "acknowledged" && record.acked_by
-      ? el("div", { class: "alert-who" }, `acknowledged by ${record.acked_by}`,
-        record.acked_ts ? ` at ${hms(record.acked_ts)}` : "")
+      ? el("div", { class: "alert-who" }, t("acknowledged by {who}", { who: record.acked_by }),
+        record.acked_ts ? t(" at {time}", { time: hms(record.acked_ts) }) : "")
       : null;
     const buttons = el("div", { class: "actions" });
     if (record.status === "raised") buttons.append(this.button("Acknowledge", "ack", alert.id));
     buttons.append(this.button("Clear", "clear", alert.id));
     const parts = [
       el("div", { class: "alert-head" },
-        el("span", { class: "sev" }, alert.severity),
-        el("span", { class: "status" }, record.status),
+        el("span", { class: "sev" }, t(alert.severity)),
+        el("span", { class: "status" }, t(record.status)),
         el("time", {}, hms(alert.ts))),
       el("div", { class: "alert-title" }, alert.title),
       alert.text ? el("div", { class: "alert-text" }, alert.text) : null,
@@ -120,11 +123,11 @@ export class AlertPanel {
           this.upsert(await this.actions[action](id));
           this.showError("");
         } catch (error) {
-          this.showError(`${label} failed: ${error.message}`);
+          this.showError(t("{action} failed: {reason}", { action: t(label), reason: error.message }));
           this.render();
         }
       },
-    }, label);
+    }, t(label));
   }
 }
 
@@ -148,6 +151,7 @@ export class MessagePanel {
     this.messages = new Map();
     this.receipts = new Map(); // message id -> the latest receipt, which may come before the message
     this.choices = "";
+    document.addEventListener("languagechange", () => this.render());
     root.querySelector("#message-form").addEventListener("submit", async (event) => {
       event.preventDefault();
       const text = this.text.value.trim();
@@ -159,7 +163,7 @@ export class MessagePanel {
         this.text.value = "";
         this.showError("");
       } catch (error) {
-        this.showError(`Not sent: ${error.message}`);
+        this.showError(t("Not sent: {reason}", { reason: error.message }));
       } finally {
         if (submit) submit.disabled = false;
       }
@@ -222,10 +226,10 @@ export class MessagePanel {
   delivery(m) {
     if (!radioBound(m)) return null;
     const r = this.receipts.get(m.id);
-    if (!r) return el("span", { class: "receipt st-pending", title: "waiting for the gateway's report" }, "sending…");
+    if (!r) return el("span", { class: "receipt st-pending", title: t("waiting for the gateway's report") }, t("sending…"));
     const detail = [r.reason, `${r.attempts} attempt${r.attempts === 1 ? "" : "s"}`].filter(Boolean).join(" · ");
-    if (!r.ok) return el("span", { class: "receipt st-failed", title: detail }, "failed ✗");
-    const text = m.to.startsWith("talkgroup:") ? "sent ✓" : "delivered ✓";
+    if (!r.ok) return el("span", { class: "receipt st-failed", title: detail }, t("failed ✗"));
+    const text = t(m.to.startsWith("talkgroup:") ? "sent ✓" : "delivered ✓");
     return el("span", { class: "receipt st-ok", title: `${detail} (${hms(r.ts)})` }, text);
   }
 
@@ -246,6 +250,12 @@ export class MessagePanel {
 
 const num = (v, digits, unit) => (typeof v === "number" ? `${v.toFixed(digits)}${unit === "°" ? "" : " "}${unit}` : null);
 
+// "entry + exit (units)" for a geofence marker, null for any other.
+function fenceRules(e) {
+  const rules = [e.fence_entry && "entry", e.fence_exit && "exit"].filter(Boolean).join(" + ");
+  return rules ? `${rules} (${e.fence_for})` : null;
+}
+
 // Rows [label, value] for one entity, leaving out what it does not report.
 function rows(e) {
   if (e.kind === "vehicle") return vehicleRows(e).filter(([, value]) => value !== null && value !== undefined && value !== "");
@@ -253,7 +263,7 @@ function rows(e) {
   const common = [
     ["Name", e.name || "—"],
     ["ID", e.id],
-    ["Kind", e.kind],
+    ["Kind", t(e.kind)],
     ["Position", pos ? `${pos.lat.toFixed(5)}, ${pos.lon.toFixed(5)}` : "unknown"],
     ["Altitude MSL", pos && num(pos.alt_msl_m, 1, "m")],
     ["Altitude rel.", pos && num(pos.alt_rel_m, 1, "m")],
@@ -262,8 +272,8 @@ function rows(e) {
   const heading = (v) => num(v, 0, "°");
   const battery = (pct) => num(pct, 0, "%");
   const byKind = {
-    unit: [["Team", e.team], ["Talkgroup", e.talkgroup], ["Presence", e.online === false ? "offline" : "online"],
-      ["Talking", e.talking ? "yes" : null], ["Status", e.status], ["Speed", speed(e.speed_mps)],
+    unit: [["Team", e.team], ["Talkgroup", e.talkgroup], ["Presence", e.online === false ? t("offline") : t("online")],
+      ["Talking", e.talking ? t("yes") : null], ["Status", e.status], ["Speed", speed(e.speed_mps)],
       ["Heading", heading(e.heading_deg)], ["Battery", battery(e.battery_pct)],
       ["Emergency", e.emergency ? "YES" : null]],
     feed: [["State", e.error ? `${e.state} — ${e.error}` : e.state], ["Source", e.source], ["Codec", e.codec],
@@ -274,7 +284,8 @@ function rows(e) {
     node: [["Role", e.role], ["Version", e.version],
       ["Components", Object.entries(e.components || {}).map(([k, v]) => `${k}: ${v}`).join(", ") || null]],
     marker: [["Shape", e.shape], ["Points", (e.points || []).length], ["Radius", num(e.radius_m, 0, "m")],
-      ["Colour", e.color], ["Category", e.category]],
+      ["Colour", e.color], ["Category", e.category],
+      ["Geofence", fenceRules(e)]],
   };
   return [...common, ...(byKind[e.kind] || []), ["Origin", e.origin], ["Last heard", `${ago(e.ts)} (${hms(e.ts)})`]]
     .filter(([, value]) => value !== null && value !== undefined && value !== "");
@@ -313,8 +324,8 @@ export class DetailPanel {
 
   refresh() {
     if (!this.entity) return;
-    const list = rows(this.entity).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]).flat();
-    if (this.entity.removed) list.unshift(el("dt", {}, "Note"), el("dd", { class: "warn" }, "removed from the picture"));
+    const list = rows(this.entity).map(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]).flat();
+    if (this.entity.removed) list.unshift(el("dt", {}, t("Note")), el("dd", { class: "warn" }, t("removed from the picture")));
     this.fields.replaceChildren(...list);
   }
 }

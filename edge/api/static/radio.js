@@ -1,4 +1,5 @@
 // Radio traffic: talkgroup names, who is on the air now, the log of finished calls, message recipients.
+import { t } from "./i18n.js";
 import { clock, duration, el, hms, icon, talkgroupColour, talkgroupKey } from "./util.js";
 
 const MAX_CALLS = 50;
@@ -40,10 +41,10 @@ export function recipientsOf(units) {
   const labels = talkgroupLabels(units);
   const byNumber = (a, b) => a.label.localeCompare(b.label, undefined, { numeric: true });
   return [
-    { value: "all", label: "all", group: "" },
-    ...[...talkgroups].map(([value, key]) => ({ value, label: `TG ${labels.get(key)}`, group: "Talkgroups" }))
+    { value: "all", label: t("all"), group: "" },
+    ...[...talkgroups].map(([value, key]) => ({ value, label: `TG ${labels.get(key)}`, group: t("Talkgroups") }))
       .sort(byNumber),
-    ...units.map((u) => ({ value: u.id, label: `${u.name || radioId(u.id)} (${radioId(u.id)})`, group: "Units" }))
+    ...units.map((u) => ({ value: u.id, label: `${u.name || radioId(u.id)} (${radioId(u.id)})`, group: t("Units") }))
       .sort(byNumber),
   ];
 }
@@ -100,7 +101,8 @@ export class ActivityStrip {
       line.first = talkers[0].id;
       line.root.title = labels.get(key) || key;
       line.names.textContent = talkers.map((u) => u.name || radioId(u.id)).join(", ");
-      line.time.textContent = ` speaking ${duration(now - Math.min(...talkers.map((u) => this.since.get(u.id))))}`;
+      const since = Math.min(...talkers.map((u) => this.since.get(u.id)));
+      line.time.textContent = t(" speaking {duration}", { duration: duration(now - since) });
       if (this.list.children[index] !== line.root) this.list.insertBefore(line.root, this.list.children[index] || null);
     });
     this.empty.hidden = groups.size > 0;

@@ -1,4 +1,5 @@
 // The roster: every radio unit grouped by team (or talkgroup), with presence, battery and last heard.
+import { t } from "./i18n.js";
 import { ago, el, icon, talkgroupColour, talkgroupKey } from "./util.js";
 import { radioId, talkgroupLabels } from "./radio.js";
 
@@ -145,7 +146,7 @@ export class RosterPanel {
     });
     const online = all.filter((u) => u.online !== false).length;
     this.badge.textContent = all.length ? `${online}/${all.length}` : "";
-    this.empty.textContent = all.length ? `No unit matches “${this.filter.value.trim()}”.` : "No radio units yet.";
+    this.empty.textContent = all.length ? t("No unit matches “{text}”.", { text: this.filter.value.trim() }) : t("No radio units yet.");
     this.empty.hidden = order.length > 0;
   }
 

@@ -88,7 +88,7 @@ export class Trails {
     const Toggle = L.Control.extend({
       onAdd: () => {
         const root = el("label", { class: "leaflet-bar fk-toggle", title: "last positions of each radio unit and drone" },
-          box, " Trails");
+          box, " ", el("span", { "data-i18n": "Trails" }, "Trails"));
         L.DomEvent.disableClickPropagation(root);
         return root;
       },

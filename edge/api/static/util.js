@@ -1,4 +1,5 @@
 // Helpers shared by the page's modules: building DOM safely, the node's clock, the REST client.
+import { t } from "./i18n.js";
 
 // Build an element; children that are not Nodes become text nodes, so server text is never parsed as HTML.
 export function el(tag, attrs = {}, ...children) {
@@ -43,9 +44,9 @@ export function hms(ts) {
 // "12 s ago", "4 min ago", "3 h ago", measured on the node's clock.
 export function ago(ts) {
   const s = Math.max(0, Math.round(clock.now() - ts));
-  if (s < 120) return `${s} s ago`;
-  if (s < 7200) return `${Math.round(s / 60)} min ago`;
-  return `${Math.round(s / 3600)} h ago`;
+  if (s < 120) return t("{n} s ago", { n: s });
+  if (s < 7200) return t("{n} min ago", { n: Math.round(s / 60) });
+  return t("{n} h ago", { n: Math.round(s / 3600) });
 }
 
 export class ApiError extends Error {
@@ -62,6 +63,11 @@ const auth = { token: null, onUnauthorized: () => {} };
 export function setToken(token, onUnauthorized) {
   auth.token = token;
   if (onUnauthorized) auth.onUnauthorized = onUnauthorized;
+}
+
+// The bearer header, for a request `api` cannot make (a file download).
+export function bearer() {
+  return { Authorization: `Bearer ${auth.token}` };
 }
 
 // Call the REST API with the bearer token; a failure throws ApiError carrying the server's `detail`.
@@ -105,9 +111,9 @@ export async function send(method, path, body, contentType) {
 // "12 s", "4 min 05 s", "1 h 02 min".
 export function duration(seconds) {
   const s = Math.max(0, Math.round(seconds));
-  if (s < 60) return `${s} s`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${pad(s % 60)} s`;
-  return `${Math.floor(s / 3600)} h ${pad(Math.floor((s % 3600) / 60))} min`;
+  if (s < 60) return t("{s} s", { s });
+  if (s < 3600) return t("{m} min {s} s", { m: Math.floor(s / 60), s: pad(s % 60) });
+  return t("{h} h {m} min", { h: Math.floor(s / 3600), m: pad(Math.floor((s % 3600) / 60)) });
 }
 
 // --- talkgroups: "9001 指挥 Command" and "9001" are the same group, keyed by the first token ---
