@@ -1,0 +1,228 @@
+"""Pass-through ingest against real senders: Debian's ffmpeg over RTP, MPEG-TS and RTSP (rtsp-server-perl)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import pytest
+from mediakit import X264_LIVE, Collector, decode, ffmpeg, finish, free_tcp_port, free_udp_port, process
+
+from media.relay import Relay
+from media.sources import SourceError
+from media.sources.demux import MpegTsSource, RtpSource, RtspSource, redact
+from media.sources.tsudp import ts_payload
+
+
+async def test_rtp_from_ffmpeg_reaches_the_relay_and_decodes() -> None:
+    port = free_udp_port()
+    source = RtpSource(port=port, stall_s=5)
+    relay = Relay("rtp")
+    got = Collector(relay)
+    task = asyncio.create_task(source.run(relay))
+    with process(ffmpeg(*X264_LIVE, "-f", "rtp", f"rtp://127.0.0.1:{port}")):
+        await got.wait(units=30, keyframes=2)
+        listening = subprocess.run(["ss", "-uln"], capture_output=True, text=True).stdout
+    assert await finish(task) is not None
+    assert f"127.0.0.1:{port} " in listening and f"0.0.0.0:{port} " not in listening  # localaddr honoured
+    assert source.info.codec == "H264" and (source.info.width, source.info.height) == (320, 240)
+    assert source.forces_keyframes is False and not source.has_b_frames
+    key = got.keyframes[-1]
+    assert bytes(key.packet).startswith(b"\x00\x00\x00\x01")  # Annex-B with SPS in front
+    frames = decode(key)
+    assert frames and (frames[0].width, frames[0].height) == (320, 240)
+    pts = [u.packet.pts for u in got.units]
+    assert pts == sorted(pts) and len(set(pts)) == len(pts)
+    assert source.stats.units >= 30 and source.stats.corrupt == 0
+
+
+async def test_mpegts_over_udp_from_ffmpeg() -> None:
+    port = free_udp_port()
+    source = MpegTsSource(f"udp://127.0.0.1:{port}", stall_s=5)
+    relay = Relay("ts")
+    got = Collector(relay)
+    task = asyncio.create_task(source.run(relay))
+    with process(ffmpeg(*X264_LIVE, "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316")):
+        await got.wait(units=30, keyframes=2)
+    await finish(task)
+    assert (source.info.width, source.info.height) == (320, 240)
+    assert not source.has_b_frames and source.stats.b_frames == 0 and source.stats.garbage == 0
+    assert decode(got.keyframes[-1])
+
+
+async def test_cancelling_ends_the_worker_thread_promptly() -> None:
+    """Cancel while the input is open and idle: the worker must close its socket within a poll or so."""
+    port = free_udp_port()
+    source = MpegTsSource(f"udp://127.0.0.1:{port}", stall_s=30)
+    task = asyncio.create_task(source.run(Relay("idle")))
+    await asyncio.sleep(1.0)
+    with pytest.raises(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", port))  # the source holds it
+    assert isinstance(await finish(task), asyncio.CancelledError)
+    async with asyncio.timeout(5):  # far below the 30 s stall: the thread saw the stop
+        while not _bindable(port):
+            await asyncio.sleep(0.05)
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+async def test_rtsp_pull_from_rtsp_server_perl() -> None:
+    client_port, source_port = free_tcp_port(), free_tcp_port()
+    server = [
+        "rtsp-server-perl",
+        "--clientport", str(client_port),
+        "--serverport", str(source_port),
+        "--client_listen_address", "127.0.0.1",
+        "--source_listen_address", "127.0.0.1",
+    ]  # fmt: skip
+    with process(server):
+        await _wait_tcp(source_port)
+        push = ffmpeg(*X264_LIVE, "-f", "rtsp", "-rtsp_transport", "udp", f"rtsp://127.0.0.1:{source_port}/cam")
+        with process(push):
+            await asyncio.sleep(1.0)  # the stream must be announced before a client can pull it
+            source = RtspSource(f"rtsp://127.0.0.1:{client_port}/cam", stall_s=8)
+            relay = Relay("rtsp")
+            got = Collector(relay)
+            task = asyncio.create_task(source.run(relay))
+            await got.wait(units=20, keyframes=2, timeout=30)
+            await finish(task)
+    assert (source.info.width, source.info.height) == (320, 240)
+    assert decode(got.keyframes[-1])
+
+
+async def test_garbage_is_counted_and_a_valid_stream_still_gets_through() -> None:
+    port = free_udp_port()
+    source = MpegTsSource(f"udp://127.0.0.1:{port}", stall_s=5)
+    relay = Relay("ts")
+    got = Collector(relay)
+    task = asyncio.create_task(source.run(relay))
+    stop = threading.Event()
+    spray = threading.Thread(target=_spray, args=(port, stop), daemon=True)
+    spray.start()
+    try:
+        with process(ffmpeg(*X264_LIVE, "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316")):
+            await got.wait(units=30, keyframes=2)
+    finally:
+        stop.set()
+        spray.join()
+    await finish(task)
+    assert source.stats.garbage > 10
+    assert decode(got.keyframes[-1])
+
+
+async def test_only_garbage_ends_with_a_clear_error() -> None:
+    port = free_udp_port()
+    source = MpegTsSource(f"udp://127.0.0.1:{port}", stall_s=1.5)
+    stop = threading.Event()
+    spray = threading.Thread(target=_spray, args=(port, stop), daemon=True)
+    spray.start()
+    try:
+        with pytest.raises(SourceError, match=r"no video for 1.5 s from MPEG-TS on udp://127.0.0.1:\d+ \(\d+ bad"):
+            await asyncio.wait_for(source.run(Relay("junk")), 15)
+    finally:
+        stop.set()
+        spray.join()
+    assert source.stats.garbage > 10
+
+
+async def test_garbage_to_an_rtp_port_ends_with_the_stall_error() -> None:
+    port = free_udp_port()
+    source = RtpSource(port=port, stall_s=1.5)
+    stop = threading.Event()
+    spray = threading.Thread(target=_spray, args=(port, stop), daemon=True)
+    spray.start()
+    try:
+        with pytest.raises(SourceError, match=r"no video for 1.5 s from RTP on 127.0.0.1:\d+"):
+            await asyncio.wait_for(source.run(Relay("junk")), 15)
+    finally:
+        stop.set()
+        spray.join()
+
+
+async def test_a_source_that_stalls_mid_stream() -> None:
+    port = free_udp_port()
+    source = RtpSource(port=port, stall_s=2.0)
+    relay = Relay("rtp")
+    got = Collector(relay)
+    with process(ffmpeg(*X264_LIVE, "-f", "rtp", f"rtp://127.0.0.1:{port}", seconds=5)):
+        await asyncio.sleep(1.0)  # the sender is up (its first packets go nowhere, which is fine)
+        with pytest.raises(SourceError, match=r"^no video for 2 s from RTP on 127.0.0.1:\d+$"):
+            await asyncio.wait_for(source.run(relay), 20)
+    assert len(got.units) > 10  # it did stream before it stalled
+
+
+async def test_other_codecs_are_refused_by_name() -> None:
+    port = free_udp_port()
+    source = MpegTsSource(f"udp://127.0.0.1:{port}", stall_s=5)
+    mpeg2 = ffmpeg("-c:v", "mpeg2video", "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316")
+    with process(mpeg2), pytest.raises(SourceError, match=r"carries mpeg2video video; only H\.264 is relayed"):
+        await asyncio.wait_for(source.run(Relay("m2v")), 15)
+
+
+async def test_b_frame_sources_are_flagged() -> None:
+    port = free_udp_port()
+    source = MpegTsSource(f"udp://127.0.0.1:{port}", stall_s=5)
+    relay = Relay("bf")
+    got = Collector(relay)
+    task = asyncio.create_task(source.run(relay))
+    x264_bframes = ["-c:v", "libx264", "-preset", "veryfast", "-bf", "2", "-g", "15", "-pix_fmt", "yuv420p"]
+    with process(ffmpeg(*x264_bframes, "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316")):
+        await got.wait(units=30, keyframes=2)
+    await finish(task)
+    assert source.has_b_frames and source.stats.b_frames > 5
+
+
+async def test_oversize_packets_are_dropped_and_counted() -> None:
+    port = free_udp_port()
+    source = MpegTsSource(f"udp://127.0.0.1:{port}", stall_s=5, max_unit_bytes=1500)
+    relay = Relay("big")
+    got = Collector(relay)
+    task = asyncio.create_task(source.run(relay))
+    with process(ffmpeg(*X264_LIVE, "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316")):
+        async with asyncio.timeout(20):
+            while source.stats.oversize < 2 or len(got.units) < 5:
+                await asyncio.sleep(0.1)
+    await finish(task)
+    assert all(u.size <= 1500 for u in got.units)
+
+
+def test_ts_framing_and_redaction() -> None:
+    ts = bytes([0x47]) + bytes(187)
+    assert ts_payload(ts * 7) == ts * 7
+    assert ts_payload(bytes([0x80, 33]) + bytes(10) + ts) == ts  # MPEG-TS in RTP (RFC 2250)
+    assert ts_payload(ts[:-1]) is None and ts_payload(b"\x00" + ts[1:]) is None and ts_payload(b"") is None
+    assert redact("rtsp://admin:hunter2@10.0.0.5:554/live") == "rtsp://admin:***@10.0.0.5:554/live"
+    assert redact("rtsp://10.0.0.5/live") == "rtsp://10.0.0.5/live"
+
+
+def _spray(port: int, stop: threading.Event) -> None:
+    """Random datagrams at ~200/s until ``stop``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        while not stop.wait(0.005):
+            s.sendto(os.urandom(1 + os.urandom(1)[0] * 5), ("127.0.0.1", port))
+
+
+async def _wait_tcp(port: int) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
