@@ -28,7 +28,7 @@ from media.relay import AccessUnit, Relay
 log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
-Consumer = Callable[[Image, float], None]
+Consumer = Callable[[Image, float], object]  # what it returns is ignored
 
 
 class KeyframeDecoder:
