@@ -99,7 +99,9 @@ class DemuxSource:
         self.has_b_frames = False
         self._length_size: int | None = None
         self._parameter_sets = b""
-        self._first_ts: int | None = None
+        self._origin: float | None = None  # seconds: the stream's first timestamp in this run
+        self._next_pts = 0  # where this run's timestamps start (after the last run's, on a retry)
+        self._max_pts = -1
 
     def describe(self) -> str:
         return self.kind
@@ -113,6 +115,8 @@ class DemuxSource:
     async def run(self, relay: Relay) -> None:
         loop = asyncio.get_running_loop()
         watch = _Watch(self.stall_s)
+        self._origin = None
+        self._next_pts = self._max_pts + 1  # timestamps go on where the previous run stopped
         try:
             await asyncio.to_thread(self._pump, loop, relay, watch)
         finally:
@@ -227,12 +231,14 @@ class DemuxSource:
         return h264.with_parameter_sets(annexb, self._parameter_sets)
 
     def _pts_90k(self, packet: av.Packet[Any]) -> int:
+        """The packet's time in 1/90000 s from the start of the feed (a new run continues, never rewinds)."""
         ts = packet.pts if packet.pts is not None else packet.dts
-        if ts is None or packet.time_base is None:
-            return round(time.monotonic() * 90000)
-        if self._first_ts is None:
-            self._first_ts = ts
-        return int((ts - self._first_ts) * packet.time_base * 90000)
+        seconds = float(ts * packet.time_base) if ts is not None and packet.time_base else time.monotonic()
+        if self._origin is None:
+            self._origin = seconds
+        pts = self._next_pts + round((seconds - self._origin) * 90000)
+        self._max_pts = max(self._max_pts, pts)
+        return pts
 
     def _drop(self, what: str, detail: str) -> None:
         count = getattr(self.stats, what) + 1
