@@ -9,6 +9,8 @@ What comes off the network is untrusted. Oversize or unparseable packets are dro
 (:class:`IngestStats`), each kind logged once; B-frames, which Chromium decodes badly over WebRTC,
 are relayed but flagged (``has_b_frames``, a counter, one warning). A source with no valid video for
 ``stall_s`` seconds ends with ``SourceError("no video for N s")``, however much garbage it sends.
+Over RTP and MPEG-TS anyone can send to the port, and garbage can make FFmpeg fail to open the input
+or end it (a stray RTCP BYE does), so those inputs are reopened and only a stall ends them.
 
 FFmpeg runs with low-latency options (no input buffering, small probe) and an interrupt timeout of
 :data:`POLL_S`, so a read never blocks longer than that: the thread checks for a stop or a stall
@@ -40,8 +42,13 @@ from .tsudp import DatagramReader, udp_address
 log = logging.getLogger(__name__)
 
 POLL_S = 0.5
+RETRY_S = 0.2  # between attempts to open a connectionless input that garbage made fail
 MAX_UNIT_BYTES = 4 << 20  # a 4K intra frame at a high bitrate stays well under this
 LOW_LATENCY = {"fflags": "nobuffer", "probesize": "65536", "analyzeduration": "1000000"}
+# FFmpeg's RTP reorder queue holds packets back waiting for gaps to fill (latency), and datagrams with
+# random sequence numbers (garbage sprayed at the port) wedged it for seconds here: take packets as
+# they come. A single-path drone link rarely reorders; a lost packet costs a damaged frame either way.
+RTP_NO_REORDER = {"reorder_queue_size": "0"}
 
 
 @dataclass(slots=True)
@@ -54,6 +61,7 @@ class IngestStats:
     corrupt: int = 0  # packets FFmpeg marked corrupt or that are not H.264 NAL units
     oversize: int = 0  # packets over max_unit_bytes
     garbage: int = 0  # datagrams that were not the expected framing (MPEG-TS)
+    restarts: int = 0  # times a connectionless input ended or failed to open and was opened again
 
 
 class _Watch:
@@ -90,6 +98,10 @@ class DemuxSource:
 
     kind = "demux"
     forces_keyframes = False
+    # A connectionless input (RTP, MPEG-TS over UDP) takes datagrams from anyone: what they make
+    # FFmpeg do (fail to open, end the input: an RTCP BYE does) must not end the feed; only a stall
+    # does. A connected one (RTSP) ends when its server says so, and the supervisor reconnects.
+    connectionless = False
 
     def __init__(self, *, stall_s: float = 5.0, max_unit_bytes: int = MAX_UNIT_BYTES) -> None:
         self.stall_s = stall_s
@@ -129,28 +141,53 @@ class DemuxSource:
         return SourceError(f"no video for {self.stall_s:g} s from {self.describe()}{extra}")
 
     def _pump(self, loop: asyncio.AbstractEventLoop, relay: Relay, watch: _Watch) -> None:
+        """Open the input and relay it until stopped or stalled (or ended, for a connected source)."""
+        while not watch.stop.is_set():
+            container = self._open_input(watch)
+            if container is None:
+                watch.stop.wait(RETRY_S)
+                continue
+            try:
+                stream = self._video_stream(container)
+                self._relay_until_end(container, stream, loop, relay, watch)
+            finally:
+                container.close()
+            if not self.connectionless:
+                return
+            self._count("restarts", "the input ended (garbage can do that); listening again")
+
+    def _open_input(self, watch: _Watch) -> av.container.InputContainer | None:
+        """The opened input; None to try again (a connectionless input fed garbage) or when stopped."""
         try:
-            container = self._open(watch)
+            return self._open(watch)
         except av.error.FFmpegError as exc:
             if watch.stop.is_set():
-                return
+                return None
             if watch.stalled or isinstance(exc, av.error.ExitError):
                 raise self._stall_error() from None
+            if self.connectionless:
+                self._count("restarts", f"the input did not open ({exc.strerror or exc}); trying again")
+                return None
             raise SourceError(f"cannot open {self.describe()}: {exc.strerror or exc}") from None
-        try:
-            stream = self._video_stream(container)
-            while not watch.stop.is_set():
-                try:
-                    if self._relay_packets(container, stream, loop, relay, watch):
-                        return  # the end of the stream (or a stop)
-                except av.error.ExitError:
-                    pass  # no packet within POLL_S: look at stop and stall, then read on
-                except av.error.FFmpegError as exc:
-                    self._drop("corrupt", f"demuxer error: {exc}")
-                if watch.stalled:
-                    raise self._stall_error()
-        finally:
-            container.close()
+
+    def _relay_until_end(
+        self,
+        container: av.container.InputContainer,
+        stream: av.VideoStream,
+        loop: asyncio.AbstractEventLoop,
+        relay: Relay,
+        watch: _Watch,
+    ) -> None:
+        while not watch.stop.is_set():
+            try:
+                if self._relay_packets(container, stream, loop, relay, watch):
+                    return  # the end of the stream (or a stop)
+            except av.error.ExitError:
+                pass  # no packet within POLL_S: look at stop and stall, then read on
+            except av.error.FFmpegError as exc:
+                self._count("corrupt", f"the demuxer failed: {exc}")
+            if watch.stalled:
+                raise self._stall_error()
 
     def _video_stream(self, container: av.container.InputContainer) -> av.VideoStream:
         if not container.streams.video:
@@ -196,10 +233,10 @@ class DemuxSource:
         """One demuxed packet as an Annex-B access unit, or None (dropped and counted)."""
         data = bytes(packet)
         if len(data) > self.max_unit_bytes:
-            self._drop("oversize", f"a {len(data)}-byte packet (limit {self.max_unit_bytes})")
+            self._count("oversize", f"dropping a {len(data)}-byte packet (limit {self.max_unit_bytes})")
             return None
         if packet.is_corrupt:
-            self._drop("corrupt", "a packet FFmpeg marked corrupt")
+            self._count("corrupt", "dropping a packet FFmpeg marked corrupt")
             return None
         try:
             if self._length_size is not None:
@@ -208,7 +245,7 @@ class DemuxSource:
                 raise h264.BitstreamError("no start code")
             data = self._with_parameter_sets(data)
         except h264.BitstreamError as exc:
-            self._drop("corrupt", f"a packet that is not H.264: {exc}")
+            self._count("corrupt", f"dropping a packet that is not H.264: {exc}")
             return None
         keyframe = packet.is_keyframe or h264.is_keyframe(data)
         if h264.has_b_slices(data):
@@ -240,11 +277,12 @@ class DemuxSource:
         self._max_pts = max(self._max_pts, pts)
         return pts
 
-    def _drop(self, what: str, detail: str) -> None:
+    def _count(self, what: str, message: str) -> None:
+        """Count one ``what`` in the stats; log ``message`` for the first only."""
         count = getattr(self.stats, what) + 1
         setattr(self.stats, what, count)
         if count == 1:
-            log.warning("%s: dropping %s (further ones counted, not logged)", self.describe(), detail)
+            log.warning("%s: %s (further ones counted, not logged)", self.describe(), message)
 
 
 class RtspSource(DemuxSource):
@@ -261,7 +299,7 @@ class RtspSource(DemuxSource):
         return redact(self.url)
 
     def _open(self, watch: _Watch) -> av.container.InputContainer:
-        options = {**LOW_LATENCY, "rtsp_transport": self.transport, "timeout": str(int(self.stall_s * 1e6))}
+        options = {**LOW_LATENCY, **RTP_NO_REORDER, "rtsp_transport": self.transport}
         return av.open(self.url, "r", options=options, timeout=(self.stall_s, POLL_S))
 
 
@@ -280,6 +318,7 @@ class RtpSource(DemuxSource):
 
     kind = "rtp"
     MAX_SDP_BYTES = 64 * 1024
+    connectionless = True
 
     def __init__(
         self, sdp: str | None = None, *, port: int | None = None, host: str = "127.0.0.1", **kwargs: Any
@@ -300,7 +339,7 @@ class RtpSource(DemuxSource):
 
     def _open(self, watch: _Watch) -> av.container.InputContainer:
         # localaddr keeps FFmpeg's RTP socket on the configured address (it would bind every interface).
-        options = {**LOW_LATENCY, "protocol_whitelist": "rtp,udp", "localaddr": self.host}
+        options = {**LOW_LATENCY, **RTP_NO_REORDER, "protocol_whitelist": "rtp,udp", "localaddr": self.host}
         sdp = io.BytesIO(self.sdp.encode())
         return av.open(sdp, "r", format="sdp", options=options, timeout=(self.stall_s, POLL_S))
 
@@ -309,6 +348,7 @@ class MpegTsSource(DemuxSource):
     """MPEG-TS pushed over UDP (optionally in RTP) to ``udp://HOST:PORT`` on this kit."""
 
     kind = "mpegts"
+    connectionless = True
 
     def __init__(self, url: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -323,6 +363,8 @@ class MpegTsSource(DemuxSource):
         self.stats.garbage += 1
 
     def _open(self, watch: _Watch) -> av.container.InputContainer:
+        if self._reader is not None:
+            self._reader.close()  # a previous attempt's
         try:
             self._reader = DatagramReader(self.host, self.port, watch.give_up, self._count_garbage)
         except OSError as exc:

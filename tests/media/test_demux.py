@@ -173,6 +173,31 @@ async def test_a_source_that_stalls_mid_stream_and_a_retry_continues_the_timelin
     assert pts[first_run] > pts[first_run - 1]  # the second run's timeline follows the first's
 
 
+async def test_garbage_sprayed_at_a_live_rtp_source_does_not_end_it() -> None:
+    """Anyone can send to the port; some garbage makes FFmpeg end its input (an RTCP BYE does)."""
+    port = free_udp_port()
+    source = RtpSource(port=port, stall_s=5)
+    relay = Relay("rtp")
+    got = Collector(relay)
+    task = asyncio.create_task(source.run(relay))
+    stop = threading.Event()
+    spray = threading.Thread(target=_spray, args=(port, stop, True), daemon=True)
+    try:
+        with process(ffmpeg(*X264_LIVE, "-f", "rtp", f"rtp://127.0.0.1:{port}")):
+            await got.wait(units=15, keyframes=1)
+            spray.start()
+            async with asyncio.timeout(40):  # until the garbage has ended FFmpeg's input once
+                while source.stats.restarts == 0:
+                    await asyncio.sleep(0.1)
+            await got.wait(units=len(got.units) + 30, keyframes=len(got.keyframes) + 2, timeout=40)
+    finally:
+        stop.set()
+        if spray.is_alive():
+            spray.join()
+    assert not task.done()
+    await finish(task)
+
+
 async def test_an_rtsp_server_that_is_not_there() -> None:
     port = free_tcp_port()
     source = RtspSource(f"rtsp://user:secret@127.0.0.1:{port}/cam", stall_s=5)
@@ -263,11 +288,16 @@ def test_ts_framing_and_redaction() -> None:
     assert redact("rtsp://10.0.0.5/live") == "rtsp://10.0.0.5/live"
 
 
-def _spray(port: int, stop: threading.Event) -> None:
-    """Random datagrams at ~200/s until ``stop``."""
+def _spray(port: int, stop: threading.Event, rtcp: bool = False) -> None:
+    """Random datagrams at ~200/s until ``stop``; with ``rtcp``, one in ten is an RTCP BYE (RFC 3550)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        n = 0
         while not stop.wait(0.005):
-            s.sendto(os.urandom(1 + os.urandom(1)[0] * 5), ("127.0.0.1", port))
+            n += 1
+            if rtcp and n % 10 == 0:
+                s.sendto(b"\x81\xcb\x00\x01" + os.urandom(4), ("127.0.0.1", port))
+            else:
+                s.sendto(os.urandom(1 + os.urandom(1)[0] * 5), ("127.0.0.1", port))
 
 
 async def _wait_tcp(port: int) -> None:
