@@ -47,9 +47,9 @@ async def test_a_recording_is_the_relayed_h264_remuxed(tmp_path: Path) -> None:
     seen = Collector(relay)
     await seen.wait(units=30, keyframes=3)
     await asyncio.sleep(1.0)
+    after = len(seen.units)  # aclose() stops listening before it first awaits: nothing comes between
     await recorder.aclose()
     await recorder.aclose()  # twice is fine
-    after = len(seen.units)
     await asyncio.sleep(0.3)
     await finish(task)
     assert len(seen.units) > after  # the camera went on; the recording did not
