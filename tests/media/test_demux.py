@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import av
 import pytest
@@ -16,6 +17,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from mediakit import X264_LIVE, Collector, decode, ffmpeg, finish, free_tcp_port, free_udp_port, process
 
+from media import h264
 from media.ice import use_host_addresses
 from media.relay import Relay
 from media.sources import SourceError
@@ -44,6 +46,32 @@ async def test_rtp_from_ffmpeg_reaches_the_relay_and_decodes() -> None:
     pts = [u.packet.pts for u in got.units]
     assert pts == sorted(pts) and len(set(pts)) == len(pts)
     assert source.stats.units >= 30 and source.stats.corrupt == 0
+
+
+async def test_rtp_described_by_ffmpegs_sdp_gets_sps_pps_from_it(tmp_path: Path) -> None:
+    """With a global header x264 puts SPS/PPS only in the SDP: the source must add them to keyframes."""
+    port = free_udp_port()
+    sdp_file = tmp_path / "cam.sdp"
+    sender = ffmpeg(*X264_LIVE, "-flags", "+global_header", "-f", "rtp", "-sdp_file", str(sdp_file))
+    with process([*sender, f"rtp://127.0.0.1:{port}"]):
+        async with asyncio.timeout(10):
+            while not sdp_file.exists() or "m=video" not in sdp_file.read_text():
+                await asyncio.sleep(0.05)
+        sdp = sdp_file.read_text()
+        assert "sprop-parameter-sets=" in sdp
+        source = RtpSource(sdp, stall_s=5)
+        relay = Relay("rtp")
+        got = Collector(relay)
+        task = asyncio.create_task(source.run(relay))
+        await got.wait(units=20, keyframes=2)
+        await finish(task)
+    for key in got.keyframes:
+        kinds = [h264.nal_type(n) for n in h264.nal_units(bytes(key.packet))]
+        assert kinds[:2] == [h264.NAL_SPS, h264.NAL_PPS] and h264.NAL_IDR in kinds
+        assert decode(key)  # on its own, with a fresh decoder
+    assert not any(
+        h264.NAL_SPS in {h264.nal_type(n) for n in h264.nal_units(bytes(u.packet))} for u in got.units if not u.keyframe
+    )
 
 
 async def test_mpegts_over_udp_from_ffmpeg() -> None:
