@@ -12,16 +12,18 @@ are relayed but flagged (``has_b_frames``, a counter, one warning). A source wit
 Over RTP and MPEG-TS anyone can send to the port, and garbage can make FFmpeg fail to open the input
 or end it (a stray RTCP BYE does), so those inputs are reopened and only a stall ends them.
 
-FFmpeg runs with low-latency options (no input buffering, small probe) and an interrupt timeout of
-:data:`POLL_S`, so a read never blocks longer than that: the thread checks for a stop or a stall
-between reads and ends within a poll of the feed being cancelled. Opening an RTSP/RTP input waits
-up to ``stall_s`` (FFmpeg needs an SPS to open it); MPEG-TS is read from our own socket
+Each source has its own worker thread. FFmpeg runs with low-latency options (no input buffering,
+small probe) and an interrupt timeout of :data:`POLL_S`, so a read never blocks longer than that:
+the thread checks for a stop or a stall between reads and ends within a poll of the feed being
+cancelled. Opening an RTSP/RTP input waits up to ``stall_s`` (FFmpeg needs an SPS to open it), and a
+thread cancelled then finishes that wait; MPEG-TS is read from our own socket
 (:mod:`media.sources.tsudp`), so even its opening stops within 0.2 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import threading
@@ -129,11 +131,36 @@ class DemuxSource:
         watch = _Watch(self.stall_s)
         self._origin = None
         self._next_pts = self._max_pts + 1  # timestamps go on where the previous run stopped
+        done: asyncio.Future[None] = loop.create_future()
+        # Its own thread, not asyncio's default executor: a feed holds its thread for hours, and that
+        # pool has only a handful of workers (6 on a 2-core kit) that the rest of the node needs too.
+        worker = threading.Thread(target=self._work, args=(loop, relay, watch, done), daemon=True)
+        worker.name = f"ingest {self.describe()}"
+        worker.start()
         try:
-            await asyncio.to_thread(self._pump, loop, relay, watch)
+            await done
         finally:
             watch.stop.set()
         raise SourceError(f"{self.describe()} ended the stream")
+
+    def _work(self, loop: asyncio.AbstractEventLoop, relay: Relay, watch: _Watch, done: asyncio.Future[None]) -> None:
+        """The worker thread: pump, then report how it ended to ``done`` on the loop."""
+        outcome: BaseException | None = None
+        try:
+            self._pump(loop, relay, watch)
+        except BaseException as exc:  # handed to the awaiting task, which re-raises it
+            outcome = exc
+
+        def settle() -> None:
+            if done.done():
+                return
+            if outcome is None:
+                done.set_result(None)
+            else:
+                done.set_exception(outcome)
+
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
+            loop.call_soon_threadsafe(settle)
 
     def _stall_error(self) -> SourceError:
         dropped = self.stats.garbage + self.stats.corrupt + self.stats.oversize

@@ -63,11 +63,18 @@ class Collector:
     def keyframes(self) -> list[AccessUnit]:
         return [u for u in self.units if u.keyframe]
 
-    async def wait(self, units: int, keyframes: int = 1, timeout: float = 20) -> None:
+    async def wait(
+        self, units: int, keyframes: int = 1, timeout: float = 20, source: asyncio.Task[None] | None = None
+    ) -> None:
+        """Until ``units`` and ``keyframes`` have come; a ``source`` task that ends first raises its error."""
         async with asyncio.timeout(timeout):
             while len(self.units) < units or len(self.keyframes) < keyframes:
                 self._changed.clear()
-                await self._changed.wait()
+                if source is not None and source.done():
+                    source.result()
+                    raise AssertionError("the source ended without an error")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), 0.2)
 
 
 def decode(unit: AccessUnit) -> list[av.VideoFrame]:

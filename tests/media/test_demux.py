@@ -124,12 +124,19 @@ async def test_rtsp_pull_from_rtsp_server_perl() -> None:
         await _wait_tcp(source_port)
         push = ffmpeg(*X264_LIVE, "-f", "rtsp", "-rtsp_transport", "udp", f"rtsp://127.0.0.1:{source_port}/cam")
         with process(push):
-            await asyncio.sleep(1.0)  # the stream must be announced before a client can pull it
-            source = RtspSource(f"rtsp://127.0.0.1:{client_port}/cam", stall_s=8)
             relay = Relay("rtsp")
             got = Collector(relay)
-            task = asyncio.create_task(source.run(relay))
-            await got.wait(units=20, keyframes=2, timeout=30)
+            deadline = time.monotonic() + 15
+            while True:  # as the feed's supervisor would: until ffmpeg has announced the stream
+                source = RtspSource(f"rtsp://127.0.0.1:{client_port}/cam", stall_s=8)
+                task = asyncio.create_task(source.run(relay))
+                try:
+                    await got.wait(units=20, keyframes=2, timeout=30, source=task)
+                    break
+                except SourceError as exc:
+                    if not str(exc).startswith("cannot open") or time.monotonic() > deadline:
+                        raise
+                    await asyncio.sleep(0.5)
             await finish(task)
     assert (source.info.width, source.info.height) == (320, 240)
     assert decode(got.keyframes[-1])
