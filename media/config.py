@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from msgspec import Meta, Struct
@@ -94,6 +95,10 @@ def problems(section: MediaSection, path: str = "media") -> list[str]:
         seen.setdefault(feed.name, i)
         if feed.source in ("rtsp", "rtp", "mpegts") and not feed.url:
             found.append(f"{where}.url: a {feed.source} feed needs a url")
+        elif feed.source == "rtp" and not feed.url.startswith("udp://") and not Path(feed.url).is_file():
+            found.append(f"{where}.url: no SDP file {feed.url} (or give udp://HOST:PORT)")
+        elif feed.source == "mpegts" and not feed.url.startswith("udp://"):
+            found.append(f"{where}.url: an mpegts feed listens on udp://HOST:PORT")
         if (feed.lat is None) != (feed.lon is None):
             found.append(f"{where}.lat / {where}.lon: give both or neither")
         names = [v.name for v in feed.variants]

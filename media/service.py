@@ -11,18 +11,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edge.scene import Feed, Position, Vehicle
+import msgspec
+
+from edge.scene import Alert, AlertClear, Audit, Feed, Position, Vehicle
+from media.alerts import FindingAlerts
+from media.analysis import Finding
 from media.config import FeedConfig, MediaSection
+from media.derived import RECORDING_NAME, FeedDerived
 from media.encoder import Profile
 from media.feed import FeedRunner
 from media.ice import host_addresses_for, use_host_addresses
-from media.sources import Source
+from media.snapshot import Snapshot
+from media.sources import Source, SourceError
+from media.sources.demux import MpegTsSource, RtpSource, RtspSource
 from media.sources.sim import SimCamera
+from media.sources.tsudp import udp_address
 from media.sources.whip import WhipSource
 from media.webrtc import OfferError, Viewer, answer_offer, close_all
 
@@ -34,6 +43,16 @@ log = logging.getLogger(__name__)
 REFRESH_S = 30.0
 
 
+class RecordingFile(msgspec.Struct, frozen=True, kw_only=True):
+    """A recording on this node's disk."""
+
+    name: str
+    feed: str
+    size_bytes: int
+    modified: float
+    recording: bool = False  # still being written
+
+
 class NoSuchFeed(LookupError):
     """No feed of that name on this node."""
 
@@ -42,7 +61,7 @@ class TooManyViewers(RuntimeError):
     """The feed or the node is at its viewer limit."""
 
 
-def make_source(cfg: FeedConfig, seed: int) -> Source:
+def make_source(cfg: FeedConfig, seed: int, stall_s: float = 5.0) -> Source:
     """The source a feed's config asks for."""
     profile = Profile(cfg.width, cfg.height, cfg.fps, cfg.bitrate_kbps)
     if cfg.source == "sim":
@@ -50,10 +69,18 @@ def make_source(cfg: FeedConfig, seed: int) -> Source:
         return SimCamera(profile, variants=variants, thermal=cfg.thermal, seed=seed, label=cfg.name)
     if cfg.source == "whip":
         return WhipSource(profile)
-    from media.sources.demux import open_source  # type: ignore[import-not-found]  # noqa: PLC0415
-
-    source: Source = open_source(cfg)
-    return source
+    if cfg.source == "rtsp":
+        return RtspSource(cfg.url, stall_s=stall_s)
+    if cfg.source == "mpegts":
+        return MpegTsSource(cfg.url, stall_s=stall_s)
+    if cfg.url.startswith("udp://"):  # rtp: a bare port, packetization-mode 1 assumed
+        host, port = udp_address(cfg.url)
+        return RtpSource(port=port, host=host, stall_s=stall_s)
+    try:
+        sdp = Path(cfg.url).read_text(encoding="utf-8")[: RtpSource.MAX_SDP_BYTES + 1]
+    except OSError as exc:
+        raise SourceError(f"cannot read the SDP file {cfg.url}: {exc.strerror or exc}") from exc
+    return RtpSource(sdp, stall_s=stall_s)
 
 
 class MediaService:
@@ -66,9 +93,17 @@ class MediaService:
         self.cfg = cfg
         self.clock = clock
         self.feeds: dict[str, FeedRunner] = {
-            f.name: FeedRunner(f, make_source(f, i + 1), viewer_queue=cfg.viewer_queue, stall_s=cfg.stall_s)
+            f.name: FeedRunner(
+                f, make_source(f, i + 1, cfg.stall_s), viewer_queue=cfg.viewer_queue, stall_s=cfg.stall_s
+            )
             for i, f in enumerate(cfg.feeds)
         }
+        self.derived = {
+            name: FeedDerived(runner, cfg, on_snapshot=self._snapshot_taken, on_finding=self._found)
+            for name, runner in self.feeds.items()
+        }
+        self.findings = FindingAlerts(node.node_id)
+        self._pending: set[asyncio.Task[None]] = set()
         self.viewers: dict[str, Viewer] = {}
         self._published: dict[str, tuple[object, ...]] = {}
         self._published_at: dict[str, float] = {}
@@ -85,6 +120,8 @@ class MediaService:
 
     async def run(self) -> None:
         use_host_addresses(host_addresses_for(self.node.config.api.host, self.cfg.ice_addresses))
+        for derived in self.derived.values():
+            derived.start()
         try:
             async with asyncio.TaskGroup() as group:
                 for runner in self.feeds.values():
@@ -98,6 +135,8 @@ class MediaService:
                     await runner.source.hang_up()
                 for relay in runner.relays.values():
                     relay.close()
+            for derived in self.derived.values():
+                await derived.close()
 
     # -- viewers (WHEP) -------------------------------------------------------------------------
 
@@ -146,12 +185,100 @@ class MediaService:
         await source.hang_up()
         return True
 
+    # -- snapshots, analysis, recordings -------------------------------------------------------
+
+    def snapshot(self, name: str) -> Snapshot | None:
+        """The feed's newest snapshot (a JPEG of at most ``snapshot_max_bytes``), if one was taken."""
+        self.feed(name)
+        return self.derived[name].snapshots.latest
+
+    def _snapshot_taken(self, name: str, snapshot: Snapshot) -> None:
+        self._publish(self.feeds[name])
+
+    def _found(self, name: str, finding: Finding) -> None:
+        scene = self.node.scene
+        if scene is None:
+            return
+        feed = self.entity(self.feeds[name])
+        vehicle = scene.get(feed.vehicle_id) if feed.vehicle_id else None
+        altitude = vehicle.pos.alt_rel_m if isinstance(vehicle, Vehicle) and vehicle.pos else None
+        for alert in self.findings.found(name, feed, finding, self.clock(), altitude):
+            self._store(alert)
+
+    def _store(self, event: Alert | AlertClear | Audit) -> None:
+        """Journal ``event`` in the background (findings arrive on the loop, outside any request)."""
+
+        async def store() -> None:
+            assert self.node.scene is not None
+            try:
+                await self.node.scene.append(event)
+            except Exception as exc:  # the journal says why; the next finding raises it again
+                log.error("could not store %s %s: %s", type(event).__name__, event.id, exc)
+                if isinstance(event, Alert):
+                    self.findings.forget(event.id)
+
+        task = asyncio.create_task(store())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def start_recording(self, name: str, who: str) -> str:
+        """Record feed ``name`` to MP4 (remuxed, never re-encoded); the file's name."""
+        self.feed(name)
+        file = await self.derived[name].record(self.recordings_dir)
+        await self._audit(who, "start-recording", name, file)
+        self._publish(self.feeds[name])
+        return file
+
+    async def stop_recording(self, name: str, who: str) -> str:
+        self.feed(name)
+        file = await self.derived[name].stop_recording()
+        await self._audit(who, "stop-recording", name, file)
+        self._publish(self.feeds[name])
+        return file
+
+    async def _audit(self, who: str, action: str, name: str, file: str) -> None:
+        assert self.node.scene is not None
+        await self.node.scene.append(
+            Audit(
+                id=f"audit-{secrets.token_hex(8)}",
+                origin=self.node.node_id,
+                ts=self.clock(),
+                actor=who,
+                action=action,
+                target=self.feed_id(name),
+                result=file,
+            )
+        )
+
+    def recordings(self) -> list[RecordingFile]:
+        """This node's recordings, newest first."""
+        if not self.recordings_dir.is_dir():
+            return []
+        found = []
+        for path in self.recordings_dir.glob("*.mp4"):
+            if RECORDING_NAME.match(path.name):
+                stat = path.stat()
+                feed = path.name.rsplit("-", 1)[0]
+                found.append(RecordingFile(name=path.name, feed=feed, size_bytes=stat.st_size, modified=stat.st_mtime))
+        recording = {d.recording_file for d in self.derived.values()}
+        found = [msgspec.structs.replace(f, recording=f.name in recording) for f in found]
+        return sorted(found, key=lambda f: f.modified, reverse=True)
+
+    def recording_path(self, file: str) -> Path | None:
+        """The path of recording ``file`` if it is one of ours (no other file can be named)."""
+        if not RECORDING_NAME.match(file):
+            return None
+        path = self.recordings_dir / file
+        return path if path.is_file() else None
+
     # -- the scene ------------------------------------------------------------------------------
 
     async def _report(self) -> None:
         while True:
             for runner in self.feeds.values():
                 self._publish(runner)
+            for clear in self.findings.expired(self.clock()):
+                self._store(clear)
             await asyncio.sleep(1.0)
 
     def entity(self, runner: FeedRunner) -> Feed:
@@ -193,6 +320,8 @@ class MediaService:
             bitrate_kbps=round(kbps, -1) if state == "live" else 0.0,
             range_m=cfg.range_m,
             thermal=cfg.thermal,
+            recording=self.derived[cfg.name].recorder is not None,
+            snapshot_ts=snap.captured if (snap := self.derived[cfg.name].snapshots.latest) else None,
             error=None if state == "live" else runner.error,
             profiles=list(runner.relays),
         )

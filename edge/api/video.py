@@ -5,6 +5,10 @@ pilot role: publishing puts video in everyone's picture) take an ``application/s
 answer ``201 Created`` with the SDP answer and a ``Location`` naming the session; ``DELETE`` on that
 URL ends it. aiortc answers with every ICE candidate included, so there is no trickle (``PATCH``).
 A body that is not a usable offer gets 400 with the reason; a full feed or node, 503.
+
+Each feed also has its newest snapshot (``GET /api/feeds/{name}/snapshot.jpg``, a JPEG of at most
+``[media] snapshot_max_bytes``), and can be recorded (``POST /api/feeds/{name}/recording``, pilot)
+to MP4 files listed and downloaded under ``/api/recordings``.
 """
 
 from __future__ import annotations
@@ -17,13 +21,16 @@ from litestar.exceptions import (
     NotFoundException,
     ServiceUnavailableException,
 )
-from litestar.params import FromPath, QueryParameter
-from litestar.status_codes import HTTP_415_UNSUPPORTED_MEDIA_TYPE
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import File
+from litestar.status_codes import HTTP_409_CONFLICT, HTTP_415_UNSUPPORTED_MEDIA_TYPE
+from msgspec import Struct
 
 from edge.api.guards import NodeDep, authorize, principal_of
 from edge.auth import Role
 from edge.scene import Entity
-from media.service import MediaService, NoSuchFeed, TooManyViewers
+from media.derived import RecordingError
+from media.service import MediaService, NoSuchFeed, RecordingFile, TooManyViewers
 from media.webrtc import MAX_SDP_BYTES, OfferError
 
 VIEW = {"role": Role.VIEWER}
@@ -114,4 +121,79 @@ async def whip_end(node: NodeDep, name: FromPath[str]) -> None:
         raise NotFoundException("nobody is publishing on this feed")
 
 
-video_router = Router(path="/api", guards=[authorize], route_handlers=[list_feeds, whep, whep_end, whip, whip_end])
+@get("/feeds/{name:str}/snapshot.jpg", opt=VIEW, sync_to_thread=False)
+def snapshot(node: NodeDep, name: FromPath[str]) -> Response[bytes]:
+    """The feed's newest snapshot: a JPEG small enough for a narrow link (``[media] snapshot_max_bytes``)."""
+    try:
+        snap = _media(node).snapshot(name)
+    except NoSuchFeed as exc:
+        raise NotFoundException(str(exc)) from exc
+    if snap is None:
+        raise NotFoundException("no snapshot of this feed yet")
+    headers = {"Cache-Control": "no-store", "X-Captured": f"{snap.captured:.3f}"}
+    return Response(snap.jpeg, media_type="image/jpeg", headers=headers)
+
+
+class RecordingRequest(Struct, frozen=True, forbid_unknown_fields=True):
+    """Start (``true``) or stop (``false``) recording a feed."""
+
+    record: bool
+
+
+class RecordingAnswer(Struct, frozen=True):
+    feed: str
+    recording: bool
+    file: str
+
+
+@post("/feeds/{name:str}/recording", opt=PILOT, status_code=200)
+async def record(
+    node: NodeDep,
+    name: FromPath[str],
+    data: JSONBody[RecordingRequest],
+    request: Request,  # type: ignore[type-arg]
+) -> RecordingAnswer:
+    """Start or stop recording a feed to MP4 (remuxed: no decoding, no encoding)."""
+    media, who = _media(node), principal_of(request).label
+    try:
+        if data.record:
+            file = await media.start_recording(name, who)
+        else:
+            file = await media.stop_recording(name, who)
+    except NoSuchFeed as exc:
+        raise NotFoundException(str(exc)) from exc
+    except RecordingError as exc:
+        raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+    return RecordingAnswer(feed=name, recording=data.record, file=file)
+
+
+@get("/recordings", opt=VIEW, sync_to_thread=False)
+def list_recordings(node: NodeDep) -> list[RecordingFile]:
+    """This node's recordings, newest first."""
+    return _media(node).recordings()
+
+
+@get("/recordings/{file:str}", opt=VIEW, sync_to_thread=False)
+def download_recording(node: NodeDep, file: FromPath[str]) -> File:
+    """One recording as an MP4 file (fragmented: it plays while still being written)."""
+    path = _media(node).recording_path(file)
+    if path is None:
+        raise NotFoundException("no such recording")
+    return File(path=path, filename=file, media_type="video/mp4")
+
+
+video_router = Router(
+    path="/api",
+    guards=[authorize],
+    route_handlers=[
+        list_feeds,
+        whep,
+        whep_end,
+        whip,
+        whip_end,
+        snapshot,
+        record,
+        list_recordings,
+        download_recording,
+    ],
+)

@@ -1,7 +1,9 @@
-"""A node in this process with one sim feed (cam1, 320x180 with a 60 s GOP so keyframes are on request)."""
+"""Media tests: their helpers (mediakit) from this folder, and a node in this process with one sim feed
+(cam1, 320x180) for the WHEP, WHIP and relay tests."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,6 +12,8 @@ from kit import LocalNode, kit_config, start_local, stop_local
 from whep_client import SIM_FEED
 
 from edge.auth import Role
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture
