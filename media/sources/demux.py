@@ -213,6 +213,7 @@ class DemuxSource:
                 pass  # no packet within POLL_S: look at stop and stall, then read on
             except av.error.FFmpegError as exc:
                 self._count("corrupt", f"the demuxer failed: {exc}")
+                watch.stop.wait(0.05)  # an error that repeats at once must not spin a core until the stall
             if watch.stalled:
                 raise self._stall_error()
 
