@@ -23,7 +23,7 @@ thread cancelled then finishes that wait; MPEG-TS is read from our own socket
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import io
 import logging
 import threading
@@ -37,6 +37,7 @@ import av.container
 
 from media import h264
 from media.relay import AccessUnit, Relay
+from media.threads import in_own_thread
 
 from . import SourceError, StreamInfo
 from .tsudp import DatagramReader, udp_address
@@ -131,36 +132,12 @@ class DemuxSource:
         watch = _Watch(self.stall_s)
         self._origin = None
         self._next_pts = self._max_pts + 1  # timestamps go on where the previous run stopped
-        done: asyncio.Future[None] = loop.create_future()
-        # Its own thread, not asyncio's default executor: a feed holds its thread for hours, and that
-        # pool has only a handful of workers (6 on a 2-core kit) that the rest of the node needs too.
-        worker = threading.Thread(target=self._work, args=(loop, relay, watch, done), daemon=True)
-        worker.name = f"ingest {self.describe()}"
-        worker.start()
         try:
-            await done
+            pump = functools.partial(self._pump, loop, relay, watch)
+            await in_own_thread(pump, name=f"ingest {self.describe()}")
         finally:
             watch.stop.set()
         raise SourceError(f"{self.describe()} ended the stream")
-
-    def _work(self, loop: asyncio.AbstractEventLoop, relay: Relay, watch: _Watch, done: asyncio.Future[None]) -> None:
-        """The worker thread: pump, then report how it ended to ``done`` on the loop."""
-        outcome: BaseException | None = None
-        try:
-            self._pump(loop, relay, watch)
-        except BaseException as exc:  # handed to the awaiting task, which re-raises it
-            outcome = exc
-
-        def settle() -> None:
-            if done.done():
-                return
-            if outcome is None:
-                done.set_result(None)
-            else:
-                done.set_exception(outcome)
-
-        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting
-            loop.call_soon_threadsafe(settle)
 
     def _stall_error(self) -> SourceError:
         dropped = self.stats.garbage + self.stats.corrupt + self.stats.oversize

@@ -1,10 +1,11 @@
 """The sim camera: :class:`~media.sources.scenery.Scenery` rendered and H.264-encoded once per feed.
 
-Rendering and encoding run in a worker thread paced to the profile's frame rate (neither should hold
-the event loop: ~1 ms to render and ~2-4 ms to encode a frame at 640x360); each access unit is handed
-to the relay on the loop. The thread checks a stop flag every frame, so cancelling the feed ends it
-within one frame period. Setting ``paused`` stalls the camera (a scenario's fault, ``sim/timeline.py``):
-no frames until it is cleared, then a keyframe so viewers resume at once.
+Rendering and encoding run in a thread of its own (:mod:`media.threads`), paced to the profile's
+frame rate: neither should hold the event loop (~1 ms to render and ~2-4 ms to encode a frame at
+640x360). Each access unit is handed to the relay on the loop. The thread checks a stop flag every
+frame, so cancelling the feed ends it within one frame period. Setting ``paused`` stalls the camera
+(a scenario's fault, ``sim/timeline.py``): no frames until it is cleared, then a keyframe so viewers
+resume at once.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import av
 
 from media.encoder import H264Encoder, Profile
 from media.relay import Relay
+from media.threads import in_own_thread
 
 from . import SourceError, StreamInfo
 from .scenery import Scenery
@@ -62,7 +64,7 @@ class SimCamera:
         self._encoders = {"main": H264Encoder(self.profile)}
         self._encoders.update({name: H264Encoder(p) for name, p in self._variants.items()})
         try:
-            await asyncio.to_thread(self._produce, loop, relay, stop)
+            await in_own_thread(functools.partial(self._produce, loop, relay, stop), name="sim camera")
         finally:
             stop.set()
         raise SourceError("the sim camera stopped")
