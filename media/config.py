@@ -59,6 +59,13 @@ class FeedConfig(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         list[VariantConfig], _doc("Sim feeds: smaller encodes for narrow links (pass-through feeds have none).")
     ] = []
     analysis: Annotated[list[Analysis], _doc("OpenCV analysis to run on this feed (it decodes, so opt in).")] = []
+    overlay: Annotated[
+        bool,
+        _doc(
+            "Also serve <name>-overlay: this feed with the drone's telemetry drawn on it (decoded and encoded "
+            "once on this kit, for all its viewers)."
+        ),
+    ] = False
     public_url: Annotated[str, _doc("A URL other tools (ATAK, VLC) can open for this feed, if any.")] = ""
 
 
@@ -101,6 +108,8 @@ def problems(section: MediaSection, path: str = "media") -> list[str]:
             found.append(f"{where}.url: an mpegts feed listens on udp://HOST:PORT")
         if (feed.lat is None) != (feed.lon is None):
             found.append(f"{where}.lat / {where}.lon: give both or neither")
+        if feed.overlay and len(feed.name) > 24:
+            found.append(f"{where}.name: at most 24 characters for a feed with an overlay (<name>-overlay)")
         names = [v.name for v in feed.variants]
         if "main" in names or len(set(names)) != len(names):
             found.append(f"{where}.variants: names must be unique and not 'main'")

@@ -30,6 +30,7 @@ from media.ice import host_addresses_for, use_host_addresses
 from media.snapshot import Snapshot
 from media.sources import Source, SourceError
 from media.sources.demux import MpegTsSource, RtpSource, RtspSource
+from media.sources.overlay import OverlaySource
 from media.sources.sim import SimCamera
 from media.sources.tsudp import udp_address
 from media.sources.whip import WhipSource
@@ -98,6 +99,9 @@ class MediaService:
             )
             for i, f in enumerate(cfg.feeds)
         }
+        for parent in [r for r in self.feeds.values() if r.cfg.overlay]:
+            overlay = self._overlay_of(parent, cfg)
+            self.feeds[overlay.name] = overlay
         self.derived = {
             name: FeedDerived(runner, cfg, on_snapshot=self._snapshot_taken, on_finding=self._found)
             for name, runner in self.feeds.items()
@@ -108,6 +112,36 @@ class MediaService:
         self._published: dict[str, tuple[object, ...]] = {}
         self._published_at: dict[str, float] = {}
         self.recordings_dir = Path(cfg.recordings_dir) if cfg.recordings_dir else node.config.data_dir / "recordings"
+
+    def _overlay_of(self, parent: FeedRunner, cfg: MediaSection) -> FeedRunner:
+        """The derived feed ``<name>-overlay``: ``parent`` with telemetry drawn on it, encoded once."""
+        p = parent.cfg
+        title = f"{p.title or p.name} + telemetry"
+        derived = msgspec.structs.replace(
+            p, name=f"{p.name}-overlay", title=title, overlay=False, analysis=[], variants=[]
+        )
+        profile = Profile(p.width, p.height, p.fps, p.bitrate_kbps)
+        source = OverlaySource(parent.relay, parent.source.info, profile)
+        return FeedRunner(derived, source, viewer_queue=cfg.viewer_queue, stall_s=cfg.stall_s)
+
+    def _telemetry(self, runner: FeedRunner) -> tuple[str, ...]:
+        """The lines an overlay draws: the carrying drone's numbers, or the camera's place."""
+        scene = self.node.scene
+        feed = self.entity(runner)
+        lines = [time.strftime("%Y-%m-%d %H:%M:%SZ", time.gmtime(self.clock()))]
+        vehicle = scene.get(feed.vehicle_id) if scene and feed.vehicle_id else None
+        if isinstance(vehicle, Vehicle):
+            lines.append(f"{vehicle.name or vehicle.id}  {vehicle.mode or ''}{'  ARMED' if vehicle.armed else ''}")
+            if vehicle.pos is not None:
+                alt = "" if vehicle.pos.alt_rel_m is None else f"  alt {vehicle.pos.alt_rel_m:.0f} m"
+                lines.append(f"{vehicle.pos.lat:.5f} {vehicle.pos.lon:.5f}{alt}")
+            speed = "" if vehicle.ground_speed_mps is None else f"{vehicle.ground_speed_mps:.1f} m/s  "
+            heading = "" if vehicle.heading_deg is None else f"hdg {vehicle.heading_deg:.0f}  "
+            battery = "" if vehicle.battery_pct is None else f"bat {vehicle.battery_pct:.0f}%"
+            lines.append(f"{speed}{heading}{battery}".strip())
+        elif feed.pos is not None:
+            lines.append(f"{feed.pos.lat:.5f} {feed.pos.lon:.5f}  hdg {feed.heading_deg or 0:.0f}")
+        return tuple(line for line in lines if line)
 
     def feed_id(self, name: str) -> str:
         return f"feed:{self.node.node_id}:{name}"
@@ -277,6 +311,9 @@ class MediaService:
         while True:
             for runner in self.feeds.values():
                 self._publish(runner)
+                if isinstance(runner.source, OverlaySource):
+                    parent = self.feeds[runner.name.removesuffix("-overlay")]
+                    runner.source.lines = self._telemetry(parent)
             for clear in self.findings.expired(self.clock()):
                 self._store(clear)
             await asyncio.sleep(1.0)
@@ -307,7 +344,7 @@ class MediaService:
             name=cfg.title or cfg.name,
             pos=pos,
             state=state,
-            codec=info.codec,
+            codec=f"{info.codec} (B-frames)" if getattr(runner.source, "has_b_frames", False) else info.codec,
             width=info.width,
             height=info.height,
             fps=round(fps * 2) / 2 if state == "live" else 0.0,
@@ -315,7 +352,7 @@ class MediaService:
             vehicle_id=vehicle_id,
             heading_deg=None if heading is None else round(heading, 1),
             fov_deg=cfg.fov_deg,
-            source=cfg.source,
+            source=runner.source.kind,
             url=cfg.public_url or None,
             bitrate_kbps=round(kbps, -1) if state == "live" else 0.0,
             range_m=cfg.range_m,

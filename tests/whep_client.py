@@ -28,6 +28,7 @@ class WhepViewer:
     frames: int = 0
     stamps: list[stamp.Stamp] = field(default_factory=list)
     sizes: set[tuple[int, int]] = field(default_factory=set)
+    box_brightness: list[float] = field(default_factory=list)  # mean grey where an overlay draws its box
     ages_ms: list[int] = field(default_factory=list)
     first_frame_s: float | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
@@ -82,6 +83,7 @@ async def _pull(viewer: WhepViewer, track: MediaStreamTrack, started: float) -> 
                 viewer.first_frame_s = time.monotonic() - started
             viewer.frames += 1
             viewer.sizes.add((image.shape[1], image.shape[0]))
+            viewer.box_brightness.append(float(image[20:60, 8:120].mean()))
             read = stamp.read(image)
             if read is not None:
                 viewer.stamps.append(read)

@@ -31,7 +31,7 @@ class StreamInfo:
 class Source(Protocol):
     """A feed's ingest (see the module doc)."""
 
-    kind: str  # sim, rtsp, rtp, mpegts, whip
+    kind: str  # sim, rtsp, rtp, mpegts, whip, overlay
     info: StreamInfo
     forces_keyframes: bool  # True: request_keyframe() makes one; False: the relay replays the GOP
 

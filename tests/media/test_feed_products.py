@@ -18,6 +18,7 @@ from whep_client import SIM_FEED, watch
 
 from edge.auth import Role
 from edge.scene import Alert, AlertStatus, Feed, Severity
+from media.encoder import H264Encoder
 from media.keyframes import KeyframeDecoder
 
 THERMAL = {
@@ -156,5 +157,31 @@ async def test_an_rtp_feed_that_stalls_comes_back_to_its_viewer(tmp_path: Path) 
                 await _until(lambda: state() == "live", timeout=30)
                 await viewer.wait_frames(before + 10, timeout=20)
             await viewer.close(client)
+    finally:
+        await stop_local(local.node, task)
+
+
+async def test_a_telemetry_overlay_is_one_more_encode_shared_by_its_viewers(tmp_path: Path) -> None:
+    feed = {**SIM_FEED, "overlay": True}
+    local, task = await _node(tmp_path, feed)
+    scene = local.node.scene
+    assert scene is not None
+    try:
+        overlay = await _until(lambda: (f := scene.get("feed:kit-test:cam1-overlay")) and f.state == "live" and f)
+        assert isinstance(overlay, Feed) and overlay.source == "overlay" and overlay.name == "cam1 + telemetry"
+        async with local.client(Role.VIEWER) as client:
+            encoders = H264Encoder.instances
+            plain = await watch(client, "cam1")
+            drawn = [await watch(client, "cam1-overlay") for _ in range(3)]
+            await plain.wait_frames(10)
+            for viewer in drawn:
+                await viewer.wait_frames(10)
+            assert H264Encoder.instances == encoders, "the overlay's one encoder existed before anyone watched"
+            # the same pictures (the stamp strip survives), with the telemetry box drawn on them
+            assert len(drawn[0].stamps) >= 5
+            assert plain.box_brightness and drawn[0].box_brightness
+            assert max(drawn[0].box_brightness) < min(plain.box_brightness) - 20, "a dark box with text lines"
+            for viewer in [plain, *drawn]:
+                await viewer.close(client)
     finally:
         await stop_local(local.node, task)
