@@ -18,6 +18,7 @@ import sqlite3
 import stat
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -121,6 +122,9 @@ def _ports(config: Config, timeout_s: float) -> list[Finding]:
     if config.drones.enabled:
         wanted += [(f"drones.endpoints '{e.name}'", e.host, e.port, e.kind == "udp-listen")
                    for e in config.drones.endpoints if e.kind in ("udp-listen", "tcp-server")]
+    if config.media.enabled:  # RTP and MPEG-TS downlinks are sent to a port this kit listens on
+        wanted += [(f"media.feeds '{f.name}'", *_udp_target(f.url), True)
+                   for f in config.media.feeds if f.source in ("rtp", "mpegts") and f.url.startswith("udp://")]
     if config.mesh.enabled:
         for endpoint in config.mesh.listen:
             parsed = probes.parse_endpoint(endpoint)
@@ -222,6 +226,10 @@ def _sources(config: Config, timeout_s: float) -> list[Finding]:
         dial.append(("radio gateway (radio.host)", config.radio.host, config.radio.port))
     if config.drones.enabled:
         dial += [(f"MAVLink '{e.name}'", e.host, e.port) for e in config.drones.endpoints if e.kind == "tcp-client"]
+    if config.media.enabled:
+        for feed in config.media.feeds:
+            if feed.source == "rtsp" and (url := urlsplit(feed.url)).hostname:
+                dial.append((f"camera '{feed.name}' (RTSP)", url.hostname, url.port or 554))
     found = []
     for what, host, port in dial:
         why = probes.tcp_unreachable(host, port, timeout_s)
@@ -229,6 +237,12 @@ def _sources(config: Config, timeout_s: float) -> list[Finding]:
         found.append(Finding(Status.OK, topic, "answers") if why is None else
                      Finding(Status.WARN, topic, f"does not answer ({why}); fieldkit keeps trying once it runs"))
     return found
+
+
+def _udp_target(url: str) -> tuple[str, int]:
+    """(host, port) of ``udp://HOST:PORT``."""
+    parts = urlsplit(url)
+    return parts.hostname or "0.0.0.0", parts.port or 0  # noqa: S104 - a port to check, not to bind
 
 
 def _mesh(config: Config, timeout_s: float) -> list[Finding]:

@@ -308,3 +308,20 @@ def test_no_kit_on_mdns_is_a_warning(tmp_path: Path) -> None:
     code, lines = doctor(tmp_path, mesh={"enabled": True, "discovery": True, "discovery_interfaces": ["127.0.0.1"]})
     assert code == 0
     assert "warn  mesh discovery: no other kit answered on mDNS (127.0.0.1) within 1 s" in lines
+
+
+def test_video_sources_are_checked(tmp_path: Path) -> None:
+    camera_port = free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        downlink_port = taken.getsockname()[1]
+        code, lines = doctor(tmp_path, media={"feeds": [
+            {"name": "gate", "source": "rtsp", "url": f"rtsp://user:secret@127.0.0.1:{camera_port}/stream1"},
+            {"name": "uav1", "source": "rtp", "url": f"udp://127.0.0.1:{downlink_port}"},
+        ]})
+    assert code == 1, "a downlink port taken by another program stops the feed"
+    assert (f"warn  camera 'gate' (RTSP) at 127.0.0.1:{camera_port}: does not answer (connection refused); "
+            "fieldkit keeps trying once it runs") in lines
+    taken_line = f"FAIL  port udp 127.0.0.1:{downlink_port} (media.feeds 'uav1'): in use"
+    assert any(line.startswith(taken_line) for line in lines)
+    assert not any("secret" in line for line in lines), "never a camera's password"
