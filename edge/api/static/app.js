@@ -5,7 +5,8 @@ import { DroneOverlays } from "./drones.js";
 import { DronePanel } from "./dronepanel.js";
 import { DroneList, LinkStatus } from "./fleet.js";
 import { IncidentLog } from "./incidentlog.js";
-import { EntityLayers, addBasemap, createMap } from "./map.js";
+import { addBasemaps } from "./basemaps.js";
+import { EntityLayers, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
 import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
 import { RosterPanel } from "./roster.js";
@@ -467,7 +468,7 @@ setInterval(() => {
 languagePicker($("lang"));
 translate();
 document.addEventListener("languagechange", () => setConnection($("conn").dataset.state, $("conn").dataset.text));
-addBasemap(map);
+addBasemaps(map);
 trails.addToggle();
 showNodeName();
 updateCounts();
