@@ -1,5 +1,6 @@
 // The selected drone: its telemetry as detail rows, and the pilot's commands with their answers.
 /* global L */
+import { formatPosition } from "./coords.js";
 import { tetherState } from "./drones.js";
 import { ago, clock, el, hms } from "./util.js";
 
@@ -51,8 +52,8 @@ export function vehicleRows(e) {
     ["Speed", speed],
     ["GPS", gps && (gpsBad ? warn(gps) : gps)],
     ["EKF", e.ekf_ok === true ? "ok" : e.ekf_ok === false ? warn("BAD") : null],
-    ["Position", pos ? `${pos.lat.toFixed(5)}, ${pos.lon.toFixed(5)}` : "unknown"],
-    ["Home", e.home ? `${e.home.lat.toFixed(5)}, ${e.home.lon.toFixed(5)}` : null],
+    ["Position", pos ? formatPosition(pos.lat, pos.lon) : "unknown"],
+    ["Home", e.home ? formatPosition(e.home.lat, e.home.lon) : null],
     ["Autopilot", joined(e.autopilot, e.vehicle_type, e.sysid != null && `sysid ${e.sysid}`, e.origin && `via ${e.origin}`)],
   ];
 }
@@ -311,7 +312,7 @@ export class DronePanel {
     this.target = { lat, lon, marker };
     const alt = this.entity && this.entity.pos ? this.entity.pos.alt_rel_m : null;
     this.gotoAlt.value = String(typeof alt === "number" && alt > 2 ? Math.round(alt) : this.takeoffAlt.value);
-    this.gotoWhere.textContent = `${lat.toFixed(5)}, ${lon.toFixed(5)}`;
+    this.gotoWhere.textContent = formatPosition(lat, lon);
     this.gotoRow.hidden = false;
   }
 
