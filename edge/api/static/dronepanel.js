@@ -143,6 +143,11 @@ export class DronePanel {
       el("div", { class: "cmd-row" }, this.modeSelect, button("mode")),
       this.list,
     );
+    document.addEventListener("languagechange", () => {
+      this.renderResults();
+      if (this.picking) this.gotoHint.textContent = t("drone.goto_hint");
+      this.refresh();
+    });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.picking) this.stopPicking();
     });
