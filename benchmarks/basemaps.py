@@ -18,6 +18,7 @@ import sqlite3
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
@@ -63,7 +64,7 @@ def build(folder: Path, tiles: list[tuple[int, int, int]], rnd: random.Random) -
     return str(pm), str(mb)
 
 
-def rate(read, path: str, sample: list[tuple[int, int, int]]) -> float:  # type: ignore[no-untyped-def]
+def rate(read: Callable[[str, int, int, int], object], path: str, sample: list[tuple[int, int, int]]) -> float:
     start = time.perf_counter()
     for z, x, y in sample:
         read(path, z, x, y)
@@ -81,7 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         pm, mb = build(Path(folder), tiles, rnd)
         sizes = f"PMTiles {os.path.getsize(pm) / 1e6:.1f} MB, MBTiles {os.path.getsize(mb) / 1e6:.1f} MB"
-        print(f"{platform.python_version()} · {len(tiles)} tiles · {sizes} · {args.reads} reads × {args.repeats}")
+        print(f"{platform.python_version()} · {len(tiles)} tiles · {sizes} · {args.reads} reads x {args.repeats}")
         for name, read, path in (("PMTiles", _pmtiles_tile, pm), ("MBTiles", _mbtiles_tile, mb)):
             runs = [rate(read, path, rnd.choices(tiles, k=args.reads)) for _ in range(args.repeats)]
             print(f"{name}: {statistics.median(runs):,.0f} tiles/s ({min(runs):,.0f}-{max(runs):,.0f})")
