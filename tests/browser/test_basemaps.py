@@ -73,6 +73,27 @@ def loaded_tiles(page: Page, src_part: str) -> list[dict[str, float | str]]:
     )
 
 
+def gcj02_at_zoom_18(page: Page) -> tuple[float, float]:
+    """Choose the GCJ-02 basemap, zoom to 18 (a pixel is about half a metre), and return where on the
+    screen the world's pixel (0, 0) lies, read from a loaded tile's numbers: independent of the page's maths."""
+    choose_basemap(page, "AMap")
+    for _ in range(3):  # the page fits one entity at zoom 15
+        page.locator(".leaflet-control-zoom-in").click()
+        page.wait_for_timeout(400)
+    until(lambda: len(loaded_tiles(page, "/amap/18/")) >= 4, "GCJ-02 tiles at zoom 18")
+    page.wait_for_timeout(300)
+    tile = loaded_tiles(page, "/amap/18/")[0]
+    *_, x_part, y_part = str(tile["src"]).split("/")
+    tx, ty = int(x_part), int(y_part.removesuffix(".png"))
+    return float(tile["x"]) - tx * 256, float(tile["y"]) - ty * 256
+
+
+def metres_apart(a: tuple[float, float], b: tuple[float, float]) -> float:
+    north = (a[0] - b[0]) * 111_320
+    east = (a[1] - b[1]) * 111_320 * math.cos(math.radians(a[0]))
+    return math.hypot(north, east)
+
+
 def test_pmtiles_basemap_is_drawn_then_the_xyz_template_is_loaded(
     open_page: OpenPage, node_process: NodeProcess, xyz: TileServer
 ) -> None:
@@ -117,16 +138,7 @@ def test_gcj02_basemap_shifts_what_is_drawn_and_clicks_come_back_wgs84(
     for (lat, lon), got in zip(points, twins, strict=True):
         assert got == pytest.approx([*to_gcj02(lat, lon), *to_wgs84(lat, lon)], abs=1e-9)
 
-    choose_basemap(page, "AMap")
-    for _ in range(3):  # the page fits the one unit at zoom 15; 18 makes a pixel about half a metre
-        page.locator(".leaflet-control-zoom-in").click()
-        page.wait_for_timeout(400)
-    until(lambda: len(loaded_tiles(page, "/amap/18/")) >= 4, "GCJ-02 tiles at zoom 18")
-    page.wait_for_timeout(300)
-    tile = loaded_tiles(page, "/amap/18/")[0]
-    *_, x_part, y_part = str(tile["src"]).split("/")
-    tx, ty = int(x_part), int(y_part.removesuffix(".png"))
-    origin = (float(tile["x"]) - tx * 256, float(tile["y"]) - ty * 256)  # screen place of global pixel (0, 0)
+    origin = gcj02_at_zoom_18(page)
 
     box = page.locator('[data-entity-id="unit:pdt:7"]').bounding_box()
     assert box is not None
@@ -146,7 +158,31 @@ def test_gcj02_basemap_shifts_what_is_drawn_and_clicks_come_back_wgs84(
     (marker,) = node_process.client(Role.VIEWER).get("/api/markers").json()
     for (x, y), (lat, lon) in zip(clicks, marker["points"], strict=True):
         want = to_wgs84(*pixel_to_latlon(x - origin[0], y - origin[1], 18))
-        north = (lat - want[0]) * 111_320
-        east = (lon - want[1]) * 111_320 * math.cos(math.radians(lat))
-        assert math.hypot(north, east) < 0.5, (x, y, lat, lon, want)
+        assert metres_apart((lat, lon), want) < 0.5, (x, y, lat, lon, want)
     session.assert_no_errors()
+
+
+def test_a_go_to_picked_on_a_gcj02_basemap_is_sent_in_wgs84(open_page: OpenPage, node_process: NodeProcess) -> None:
+    drone = {"kind": "vehicle", "id": "vehicle:kit-test:7", "origin": "kit-test", "ts": time.time(), "name": "UAV-7",
+             "mode": "GUIDED", "armed": True, "pos": {"lat": HOME[0], "lon": HOME[1], "alt_rel_m": 30.0}, "sysid": 7,
+             "home": {"lat": HOME[0], "lon": HOME[1]}}
+    assert node_process.client(Role.ADMIN).post("/api/entities", json=drone).status_code == 200
+    session = open_page(Role.PILOT)
+    page = session.page
+    wait_live(page)
+    origin = gcj02_at_zoom_18(page)
+    page.locator('[data-entity-id="vehicle:kit-test:7"]').click()
+    page.locator('#drone-controls [data-command="goto"]').first.click()
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    x, y = round(box["x"] + box["width"] / 2 + 140), round(box["y"] + box["height"] / 2 - 110)
+    page.mouse.click(x, y)
+    sent: list[dict[str, object]] = []
+    page.route("**/commands", lambda route: (sent.append(route.request.post_data_json), route.continue_()))
+    page.get_by_role("button", name="Confirm go to").click()
+    until(lambda: len(sent) == 1, "the go-to command sent")
+    body = sent[0]
+    assert body["command"] == "goto"
+    want = to_wgs84(*pixel_to_latlon(x - origin[0], y - origin[1], 18))
+    assert metres_apart((float(str(body["lat"])), float(str(body["lon"]))), want) < 0.5, (body, want)
+    session.assert_no_errors("status of 404")
