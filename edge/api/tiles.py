@@ -6,6 +6,7 @@ offline basemap like an XYZ server; URL templates go to the page as they are, an
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,9 @@ from edge.api.guards import NodeDep
 from edge.api.pmtiles import PMTiles, PMTilesError
 from edge.basemap import Basemap
 from edge.config import Config
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
 
 MBTILES_MEDIA = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}
 CACHE = {"Cache-Control": "max-age=86400"}
@@ -55,8 +59,16 @@ def describe(index: int, basemap: Basemap) -> dict[str, object]:
 
 @get("/api/basemap", include_in_schema=False, sync_to_thread=True)
 def basemap_list(node: NodeDep) -> dict[str, object]:
-    """The basemaps for the page's layer control (it adds its own offline grid)."""
-    return {"layers": [describe(i, b) for i, b in enumerate(basemaps(node.config))]}
+    """The basemaps for the page's layer control (it adds its own offline grid); a damaged file is left out."""
+    layers = []
+    for i, basemap in enumerate(basemaps(node.config)):
+        try:
+            layers.append(describe(i, basemap))
+        except (PMTilesError, OSError, sqlite3.Error) as exc:
+            if basemap.source not in _warned:  # once per file, not on every page load
+                _warned.add(basemap.source)
+                log.warning("basemap %r left out: %s", basemap.name, exc)
+    return {"layers": layers}
 
 
 def _mbtiles_tile(path: str, z: int, x: int, y: int) -> Response[bytes]:
@@ -73,8 +85,8 @@ def _mbtiles_tile(path: str, z: int, x: int, y: int) -> Response[bytes]:
 
 
 def _pmtiles_tile(path: str, z: int, x: int, y: int) -> Response[bytes]:
-    archive = _pmtiles(path)
     try:
+        archive = _pmtiles(path)
         data = archive.tile(z, x, y)
     except PMTilesError as exc:
         raise NotFoundException(f"damaged archive: {exc}") from exc

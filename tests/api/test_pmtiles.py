@@ -122,6 +122,22 @@ async def test_a_pmtiles_basemap_is_served_beside_a_url_template(tmp_path: Path)
         await stop_local(node, task)
 
 
+async def test_a_damaged_archive_is_left_out_of_the_list(tmp_path: Path) -> None:
+    good, vector = tmp_path / "good.pmtiles", tmp_path / "vector.pmtiles"
+    write_pmtiles(good, [(0, 0, 0)])
+    write_pmtiles(vector, [(0, 0, 0)], tile_type=TileType.MVT)
+    basemaps = [{"name": "vector", "source": str(vector)}, {"name": "good", "source": str(good)}]
+    node, task = await start_local(kit_config(tmp_path, api={"basemaps": basemaps}))
+    try:
+        async with httpx.AsyncClient(base_url=node.api_url) as client:
+            layers = (await client.get("/api/basemap")).json()["layers"]
+            assert [(x["name"], x["tiles"]) for x in layers] == [("good", "/tiles/1/{z}/{x}/{y}")]
+            assert (await client.get("/tiles/0/0/0/0")).status_code == 404
+            assert (await client.get("/tiles/1/0/0/0")).status_code == 200
+    finally:
+        await stop_local(node, task)
+
+
 def test_bad_basemaps_are_config_problems(tmp_path: Path) -> None:
     text = (
         '[[api.basemaps]]\nname = "a"\nsource = "https://tiles.example/{z}/{x}.png"\n'
