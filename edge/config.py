@@ -19,6 +19,8 @@ from msgspec import Meta, Struct
 
 from drones.config import DronesSection
 from drones.config import problems as drones_problems
+from edge.basemap import Basemap
+from edge.basemap import problems as basemap_problems
 from edge.deploy.tls import problems as tls_problems
 from edge.radio.binary_description import validate as validate_framing
 from edge.radio.config import RadioSection
@@ -114,7 +116,14 @@ class ApiSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
         str, _doc("Certificate to serve HTTPS with (`fieldkit certs issue NODE`); empty serves plain HTTP.")
     ] = ""
     tls_key: Annotated[str, _doc("Private key of `tls_cert` (kept 0600).")] = ""
-    mbtiles: Annotated[str, _doc("MBTiles file for the basemap; empty shows a neutral grid (no internet needed).")] = ""
+    mbtiles: Annotated[
+        str,
+        _doc("MBTiles file for the basemap (first in the list); the offline grid (no network needed) is always there."),
+    ] = ""
+    basemaps: Annotated[
+        list[Basemap],
+        _doc("More basemaps for the page's layer control: `[[api.basemaps]]` tables (README, Command post)."),
+    ] = msgspec.field(default_factory=list)
     metrics_public: Annotated[
         bool,
         _doc(
@@ -223,6 +232,7 @@ def _semantic(config: Config) -> list[str]:
         )
     if config.api.mbtiles and not Path(config.api.mbtiles).is_file():
         problems.append(f"api.mbtiles: no such file {config.api.mbtiles}")
+    problems.extend(basemap_problems(config.api.basemaps))
     if config.radio.framing == "binary":
         if config.radio.binary is None:
             problems.append('radio.binary: framing = "binary" needs a description (see docs/RADIO_BINARY.md)')

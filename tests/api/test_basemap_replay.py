@@ -33,19 +33,23 @@ async def test_tiles_come_from_the_mbtiles_file(tmp_path: Path) -> None:
     try:
         async with httpx.AsyncClient(base_url=node.api_url) as client:
             basemap = (await client.get("/api/basemap")).json()
-            assert basemap == {"mbtiles": True, "tiles": "/tiles/{z}/{x}/{y}", "min_zoom": 1, "max_zoom": 2}
-            r = await client.get("/tiles/2/3/1")
+            assert basemap == {"layers": [{
+                "name": "MBTiles", "crs": "wgs84", "attribution": "local mbtiles", "tiles": "/tiles/0/{z}/{x}/{y}",
+                "min_zoom": 1, "max_zoom": 2,
+            }]}
+            r = await client.get("/tiles/0/2/3/1")
             assert r.status_code == 200 and r.content == PNG and r.headers["content-type"] == "image/png"
-            assert (await client.get("/tiles/2/3/2")).status_code == 404
-            assert (await client.get("/tiles/99/0/0")).status_code == 400
+            assert (await client.get("/tiles/0/2/3/2")).status_code == 404
+            assert (await client.get("/tiles/1/2/3/1")).status_code == 404  # no second basemap
+            assert (await client.get("/tiles/0/99/0/0")).status_code == 400
     finally:
         await stop_local(node, task)
 
 
 async def test_no_mbtiles_means_the_grid(local_node) -> None:
     async with local_node.client(None) as client:
-        assert (await client.get("/api/basemap")).json()["mbtiles"] is False
-        assert (await client.get("/tiles/1/0/0")).status_code == 404
+        assert (await client.get("/api/basemap")).json() == {"layers": []}
+        assert (await client.get("/tiles/0/1/0/0")).status_code == 404
 
 
 def test_missing_mbtiles_file_is_a_config_problem(tmp_path: Path) -> None:

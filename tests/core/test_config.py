@@ -38,7 +38,8 @@ x = 1
         "node.id: expected text matching regex '^[A-Za-z0-9._-]{1,40}$' (got 'has spaces')",
         "node.lat: expected a number <= 90.0 (got 95.0)",
         "api.port: expected a whole number, got text (got 'eighty')",
-        "api.prot: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, metrics_public, port, "
+        "api.prot: unknown option (known here: basemaps, host, max_body_bytes, max_ws_clients, mbtiles, "
+        "metrics_public, port, "
         "tls_cert, tls_key, "
         "tokens_file)",
         "journal.synchronous: must be one of FULL, NORMAL (got 'SOMETIMES')",

@@ -1,6 +1,8 @@
 // The selected drone: its telemetry as detail rows, and the pilot's commands with their answers.
 /* global L */
+import { formatPosition } from "./coords.js";
 import { tetherState } from "./drones.js";
+import { t } from "./i18n.js";
 import { ago, clock, el, hms } from "./util.js";
 
 const MAX_RESULTS = 6;
@@ -26,47 +28,48 @@ const joined = (...parts) => parts.filter((p) => p !== null && p !== undefined &
 // Detail rows [label, value] for a vehicle, the whole list; a value may be an element (warnings are red).
 export function vehicleRows(e) {
   const pos = e.pos;
-  const alt = pos && joined(pos.alt_rel_m != null && `${fixed(pos.alt_rel_m, 1)} m rel.`,
-    pos.alt_msl_m != null && `${fixed(pos.alt_msl_m, 1)} m MSL`);
+  const alt = pos && joined(pos.alt_rel_m != null && t("{alt} m rel.", { alt: fixed(pos.alt_rel_m, 1) }),
+    pos.alt_msl_m != null && t("{alt} m MSL", { alt: fixed(pos.alt_msl_m, 1) }));
   const speed = joined(
     e.ground_speed_mps != null && `${fixed(e.ground_speed_mps, 1)} m/s (${(e.ground_speed_mps * 3.6).toFixed(0)} km/h)`,
-    e.heading_deg != null && `heading ${fixed(e.heading_deg, 0)}°`,
-    e.climb_mps != null && `climb ${fixed(e.climb_mps, 1)} m/s`);
+    e.heading_deg != null && t("heading {deg}°", { deg: fixed(e.heading_deg, 0) }),
+    e.climb_mps != null && t("climb {rate} m/s", { rate: fixed(e.climb_mps, 1) }));
   const battery = joined(e.battery_pct != null && `${fixed(e.battery_pct, 0)} %`,
     e.battery_v != null && `${fixed(e.battery_v, 2)} V`, e.battery_a != null && `${fixed(e.battery_a, 1)} A`);
-  const gps = joined(e.gps_fix && (/^\d/.test(e.gps_fix) ? `${e.gps_fix} fix` : e.gps_fix.replaceAll("_", " ")),
-    e.satellites != null && `${e.satellites} satellites`);
+  const gps = joined(e.gps_fix && (/^\d/.test(e.gps_fix) ? t("{fix} fix", { fix: e.gps_fix }) : e.gps_fix.replaceAll("_", " ")),
+    e.satellites != null && t("{count} satellites", { count: e.satellites }));
   const gpsBad = e.gps_fix && !/^(3d|dgps|rtk)/.test(e.gps_fix);
   const heard = typeof e.last_heard_ts === "number" ? e.last_heard_ts : e.ts;
-  const link = joined(e.link_ok === false ? "LOST" : "ok", e.link_loss_pct != null && `${fixed(e.link_loss_pct, 1)} % loss`,
-    `heard ${ago(heard)}`);
+  const link = joined(e.link_ok === false ? t("LOST") : t("ok"),
+    e.link_loss_pct != null && t("{pct} % loss", { pct: fixed(e.link_loss_pct, 1) }), t("heard {ago}", { ago: ago(heard) }));
   return [ // what a pilot looks at first, first: the panel scrolls under the commands
     ["Name", e.name || "—"],
     ["ID", e.id],
-    ["Mode", el("span", {}, e.mode || "unknown", " · ", e.armed ? warn("ARMED") : "disarmed")],
+    ["Mode", el("span", {}, e.mode || t("unknown"), " · ", e.armed ? warn(t("ARMED")) : t("disarmed"))],
     ["Altitude", alt],
     ["Battery", battery && (e.battery_pct != null && e.battery_pct <= 30 ? warn(battery) : battery)],
     ["Tether", e.tethered ? tetherText(e) : null],
     ["Link", e.link_ok === false ? warn(link) : link],
     ["Speed", speed],
     ["GPS", gps && (gpsBad ? warn(gps) : gps)],
-    ["EKF", e.ekf_ok === true ? "ok" : e.ekf_ok === false ? warn("BAD") : null],
-    ["Position", pos ? `${pos.lat.toFixed(5)}, ${pos.lon.toFixed(5)}` : "unknown"],
-    ["Home", e.home ? `${e.home.lat.toFixed(5)}, ${e.home.lon.toFixed(5)}` : null],
-    ["Autopilot", joined(e.autopilot, e.vehicle_type, e.sysid != null && `sysid ${e.sysid}`, e.origin && `via ${e.origin}`)],
+    ["EKF", e.ekf_ok === true ? t("ok") : e.ekf_ok === false ? warn(t("BAD")) : null],
+    ["Position", pos ? formatPosition(pos.lat, pos.lon) : t("unknown")],
+    ["Home", e.home ? formatPosition(e.home.lat, e.home.lon) : null],
+    ["Autopilot", joined(e.autopilot, e.vehicle_type, e.sysid != null && t("sysid {id}", { id: e.sysid }),
+      e.origin && t("via {origin}", { origin: e.origin }))],
   ];
 }
 
 function tetherText(e) {
   const { level, reasons } = tetherState(e);
   const text = joined(
-    e.tether_length_m != null && `${fixed(e.tether_length_m, 0)} m out`,
+    e.tether_length_m != null && t("{m} m out", { m: fixed(e.tether_length_m, 0) }),
     e.tether_tension_n != null && `${fixed(e.tether_tension_n, 0)} N`,
-    e.tether_power === true ? "ground power" : e.tether_power === false ? "NO ground power" : null,
+    e.tether_power === true ? t("ground power") : e.tether_power === false ? t("NO ground power") : null,
     e.tether_v != null && `${fixed(e.tether_v, 1)} V`,
-    e.tether_ceiling_m != null && `ceiling ${fixed(e.tether_ceiling_m, 0)} m`,
+    e.tether_ceiling_m != null && t("ceiling {m} m", { m: fixed(e.tether_ceiling_m, 0) }),
     ...reasons,
-  ) || "tethered";
+  ) || t("tethered");
   return level === "ok" ? text : el("span", { class: `warn tether-${level}` }, text);
 }
 
@@ -74,15 +77,16 @@ function tetherText(e) {
 function describe(status, data, message) {
   const result = data && data.result;
   const detail = (data && data.detail) || message || "";
-  if (status === 200) return { result: "accepted", text: "accepted", title: detail };
-  if (status === 202) return { result: "in_progress", text: "in progress: the vehicle is still at it", title: detail };
-  if (status === 409) return { result, text: `refused (${String(result).replaceAll("_", " ")}): ${detail}` };
-  if (status === 404) return { result: result || "no_vehicle", text: `no vehicle: ${detail}` };
-  if (status === 504) return { result: "timeout", text: `timeout: no answer from the vehicle${detail ? ` (${detail})` : ""}` };
-  if (status === 403) return { result: "forbidden", text: `not allowed: ${detail}` };
-  if (status === 400) return { result: "bad_request", text: `not sent: ${detail}` };
-  if (status === 0) return { result: "unreachable", text: `not sent: ${detail}` };
-  return { result: result || "error", text: `failed: ${detail}` };
+  // `say` is [word key, vars]: the text is written when shown, so a language switch rewrites it.
+  if (status === 200) return { result: "accepted", say: ["cmd.accepted"], title: detail };
+  if (status === 202) return { result: "in_progress", say: ["cmd.in_progress"], title: detail };
+  if (status === 409) return { result, say: ["cmd.refused", { why: String(result).replaceAll("_", " "), detail }] };
+  if (status === 404) return { result: result || "no_vehicle", say: ["cmd.no_vehicle", { detail }] };
+  if (status === 504) return { result: "timeout", say: detail ? ["cmd.timeout_detail", { detail }] : ["cmd.timeout"] };
+  if (status === 403) return { result: "forbidden", say: ["cmd.forbidden", { detail }] };
+  if (status === 400) return { result: "bad_request", say: ["cmd.not_sent", { detail }] };
+  if (status === 0) return { result: "unreachable", say: ["cmd.not_sent", { detail }] };
+  return { result: result || "error", say: ["cmd.failed", { detail }] };
 }
 
 export class DronePanel {
@@ -139,6 +143,11 @@ export class DronePanel {
       el("div", { class: "cmd-row" }, this.modeSelect, button("mode")),
       this.list,
     );
+    document.addEventListener("languagechange", () => {
+      this.renderResults();
+      if (this.picking) this.gotoHint.textContent = t("drone.goto_hint");
+      this.refresh();
+    });
     document.addEventListener("keydown", (event) => {
       if (event.key === "Escape" && this.picking) this.stopPicking();
     });
@@ -151,7 +160,7 @@ export class DronePanel {
 
   // The token's role, from /api/whoami: a viewer is told up front instead of at the first refusal.
   setRole(role) {
-    if (role === "viewer") this.forbidden = "this is a viewer token; commanding drones needs the pilot role";
+    if (role === "viewer") this.forbidden = t("drone.viewer");
     this.refresh();
   }
 
@@ -197,10 +206,10 @@ export class DronePanel {
 
   // Why commands cannot be sent for the selected vehicle, or "".
   blocked() {
-    if (this.forbidden) return `This token may not command drones: ${this.forbidden}.`;
+    if (this.forbidden) return t("drone.forbidden", { reason: this.forbidden });
     const owner = this.entity.id.split(":")[1];
     if (this.nodeId && owner !== this.nodeId) {
-      return `This drone is flown through kit ${owner}: command it from that kit's page.`;
+      return t("drone.elsewhere", { kit: owner });
     }
     return "";
   }
@@ -223,8 +232,9 @@ export class DronePanel {
     const e = this.entity;
     if (!e || this.pending.has(e.id)) return;
     if (command === "disarm" && !confirmed && this.airborne(e)) {
-      const alt = e.pos && typeof e.pos.alt_rel_m === "number" ? ` at ${Math.round(e.pos.alt_rel_m)} m` : "";
-      this.confirmText.textContent = `${e.name || e.id} is flying${alt}: disarming stops the motors and it falls. `;
+      const name = e.name || e.id;
+      this.confirmText.textContent = e.pos && typeof e.pos.alt_rel_m === "number"
+        ? t("drone.flying_at", { name, m: Math.round(e.pos.alt_rel_m) }) : t("drone.flying", { name });
       this.confirmRow.hidden = false;
       return;
     }
@@ -243,7 +253,7 @@ export class DronePanel {
 
   async carryOut(id, command, body) {
     this.pending.set(id, command);
-    this.addResult(id, { command, result: "sending", text: "sending… waiting for the vehicle's answer" });
+    this.addResult(id, { command, result: "sending", say: ["cmd.sending"] });
     this.refresh();
     let outcome;
     try {
@@ -273,7 +283,7 @@ export class DronePanel {
     const list = (this.entity && this.results.get(this.entity.id)) || [];
     this.list.replaceChildren(...list.map((r) => el("li", {
       class: `cmd-result r-${r.result}`, "data-command": r.command, "data-result": r.result, title: r.title || null,
-    }, el("time", {}, hms(r.ts)), el("b", {}, LABELS[r.command]), " ", r.text)));
+    }, el("time", {}, hms(r.ts)), el("b", {}, t(LABELS[r.command])), " ", t(...r.say))));
   }
 
   // --- go to: pick a point on the map, then confirm it with an altitude ---
@@ -288,7 +298,7 @@ export class DronePanel {
     this.map.once("click", this.picking);
     this.map.getContainer().classList.add("fk-picking");
     this.gotoButton.setAttribute("aria-pressed", "true");
-    this.gotoHint.textContent = "click the map where it should fly (Esc cancels)";
+    this.gotoHint.textContent = t("drone.goto_hint");
   }
 
   stopPicking() {
@@ -311,7 +321,7 @@ export class DronePanel {
     this.target = { lat, lon, marker };
     const alt = this.entity && this.entity.pos ? this.entity.pos.alt_rel_m : null;
     this.gotoAlt.value = String(typeof alt === "number" && alt > 2 ? Math.round(alt) : this.takeoffAlt.value);
-    this.gotoWhere.textContent = `${lat.toFixed(5)}, ${lon.toFixed(5)}`;
+    this.gotoWhere.textContent = formatPosition(lat, lon);
     this.gotoRow.hidden = false;
   }
 

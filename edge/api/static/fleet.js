@@ -23,9 +23,9 @@ class DroneRow {
     const lost = e.link_ok === false;
     this.root.className = ["drone-row", e.armed && "armed", lost && "lost", e.tethered && "tethered",
       selected && "selected"].filter(Boolean).join(" ");
-    this.state.title = [e.armed ? "armed" : "disarmed", lost ? "link lost" : "link ok"].join(", ");
+    this.state.title = [e.armed ? t("armed") : t("disarmed"), lost ? t("link lost") : t("link ok")].join(", ");
     this.name.textContent = e.name || e.id;
-    this.name.title = e.tethered ? "tethered" : "";
+    this.name.title = e.tethered ? t("tethered") : "";
     this.mode.textContent = e.mode || "";
     const alt = e.pos && e.pos.alt_rel_m;
     this.alt.textContent = typeof alt === "number" ? `${Math.round(alt)} m` : "";
@@ -39,6 +39,10 @@ class DroneRow {
     this.heard.textContent = lostOrHeard(e);
   }
 }
+
+// drones.LinkState values (and "reconnecting" from older nodes), in words; anything else as sent.
+const LINK_STATES = new Set(["connecting", "up", "backoff", "stopped", "reconnecting"]);
+const linkState = (state) => (LINK_STATES.has(state) ? t(`mavlink.state.${state}`) : state);
 
 function lostOrHeard(e) {
   const heard = typeof e.last_heard_ts === "number" ? e.last_heard_ts : e.ts;
@@ -56,6 +60,7 @@ export class DroneList {
     this.rows = new Map();
     this.selected = null;
     this.queued = false;
+    document.addEventListener("languagechange", () => this.render());
   }
 
   replace(vehicles) {
@@ -112,7 +117,7 @@ export class DroneList {
     });
     const flying = all.filter((v) => v.armed).length;
     this.badge.textContent = all.length ? `${flying}/${all.length}` : "";
-    this.badge.title = all.length ? "armed / all" : "";
+    this.badge.title = all.length ? t("armed / all") : "";
     this.empty.hidden = all.length > 0;
   }
 }
@@ -123,6 +128,7 @@ export class LinkStatus {
     this.badge = badge;
     this.load = load;
     this.timer = null;
+    document.addEventListener("languagechange", () => { if (this.timer !== null) this.poll(); });
   }
 
   // Poll now and every few seconds; a no-op while already polling.
@@ -152,16 +158,18 @@ export class LinkStatus {
     }
     const up = links.filter((l) => l.state === "up").length;
     const systems = new Set(links.flatMap((l) => l.peers.flatMap((p) => p.systems.map(([sysid]) => sysid))));
-    const text = up === links.length ? `MAVLink: ${up} link${up === 1 ? "" : "s"} up` : `MAVLink: ${up}/${links.length} links up`;
+    const text = up === links.length ? (up === 1 ? t("mavlink.one_up") : t("mavlink.up", { up })) : t("mavlink.some_up", { up, all: links.length });
     const state = up === links.length ? "up" : up ? "degraded" : "down";
     const lines = links.map((l) => {
       const frames = l.peers.reduce((n, p) => n + p.frames_in, 0);
       const badCrc = l.peers.reduce((n, p) => n + (p.framer.bad_crc || 0), 0);
-      return [`${l.name} (${l.kind}): ${l.state}`, l.peers.length ? `${frames} frames in` : "no peer yet",
-        badCrc ? `${badCrc} bad CRC` : null, l.last_error ? `last error: ${l.last_error}` : null]
+      return [`${l.name} (${l.kind}): ${linkState(l.state)}`,
+        l.peers.length ? t("mavlink.frames", { frames }) : t("mavlink.no_peer"),
+        badCrc ? t("mavlink.bad_crc", { count: badCrc }) : null,
+        l.last_error ? t("mavlink.last_error", { error: l.last_error }) : null]
         .filter(Boolean).join(" · ");
     });
-    lines.push(`systems seen: ${[...systems].sort((a, b) => a - b).join(", ") || "none"}`);
+    lines.push(t("mavlink.systems", { systems: [...systems].sort((a, b) => a - b).join(", ") || t("none") }));
     this.show(state, text, lines.join("\n"));
   }
 

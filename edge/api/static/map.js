@@ -1,4 +1,4 @@
-// The map: basemap (MBTiles or an offline grid), one live layer per entity, and a track line.
+// The map: one live layer per entity and a track line (basemaps.js draws what lies under them).
 /* global L */
 import { droneGlyph, fillDroneLabel, updateDroneGlyph } from "./drones.js";
 import { el, talkgroupColour } from "./util.js";
@@ -11,59 +11,6 @@ export function createMap(container) {
   L.control.scale({ imperial: false, maxWidth: 160 }).addTo(map);
   map.attributionControl.setPrefix(false);
   return map;
-}
-
-// Neutral paper with a light grid and the corner coordinates of each tile: needs no network at all.
-const GridBasemap = L.GridLayer.extend({
-  createTile(coords) {
-    const size = this.getTileSize();
-    const canvas = document.createElement("canvas");
-    canvas.width = size.x;
-    canvas.height = size.y;
-    const ctx = canvas.getContext("2d");
-    ctx.fillStyle = "#eef0ec";
-    ctx.fillRect(0, 0, size.x, size.y);
-    const line = (x0, y0, x1, y1) => {
-      ctx.beginPath();
-      ctx.moveTo(x0, y0);
-      ctx.lineTo(x1, y1);
-      ctx.stroke();
-    };
-    ctx.strokeStyle = "#e0e3de";
-    for (let i = 64; i < size.x; i += 64) {
-      line(i + 0.5, 0, i + 0.5, size.y);
-      line(0, i + 0.5, size.x, i + 0.5);
-    }
-    ctx.strokeStyle = "#c8cdc6";
-    line(0.5, 0, 0.5, size.y);
-    line(0, 0.5, size.x, 0.5);
-    const corner = this._map.unproject(coords.scaleBy(size), coords.z).wrap();
-    ctx.fillStyle = "#98a096";
-    ctx.font = "10px sans-serif";
-    ctx.fillText(`${corner.lat.toFixed(4)}°, ${corner.lng.toFixed(4)}°`, 4, 12);
-    return canvas;
-  },
-});
-
-export async function addBasemap(map) {
-  let info = { mbtiles: false };
-  try {
-    const response = await fetch("/api/basemap");
-    if (response.ok) info = await response.json();
-  } catch {
-    // no answer: the grid still works
-  }
-  if (info.mbtiles) {
-    // Past the file's deepest zoom Leaflet scales the deepest tiles up instead of asking for missing ones.
-    L.tileLayer(info.tiles, {
-      maxZoom: 20,
-      minNativeZoom: info.min_zoom ?? 0,
-      maxNativeZoom: info.max_zoom ?? 20,
-      attribution: "local MBTiles",
-    }).addTo(map);
-  } else {
-    new GridBasemap({ attribution: "offline grid" }).addTo(map);
-  }
 }
 
 function cameraGlyph() {

@@ -1,4 +1,5 @@
 // The side panels: open alerts (acknowledge / clear), messages (list and send), the selected entity.
+import { formatPosition } from "./coords.js";
 import { vehicleRows } from "./dronepanel.js";
 import { t } from "./i18n.js";
 import { ago, el, hms, icon } from "./util.js";
@@ -264,7 +265,7 @@ function rows(e) {
     ["Name", e.name || "—"],
     ["ID", e.id],
     ["Kind", t(e.kind)],
-    ["Position", pos ? `${pos.lat.toFixed(5)}, ${pos.lon.toFixed(5)}` : "unknown"],
+    ["Position", pos ? formatPosition(pos.lat, pos.lon) : "unknown"],
     ["Altitude MSL", pos && num(pos.alt_msl_m, 1, "m")],
     ["Altitude rel.", pos && num(pos.alt_rel_m, 1, "m")],
   ];

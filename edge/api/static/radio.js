@@ -129,6 +129,7 @@ export class CallLog {
     this.nameOf = nameOf;
     this.select = select;
     this.calls = new Map();
+    document.addEventListener("languagechange", () => this.render());
   }
 
   // Merge calls (journal or live): they are immutable events, so keeping what we had is right.
@@ -146,7 +147,7 @@ export class CallLog {
 
   render() {
     const rows = [...this.calls.values()].map((c) => el("li", {
-      class: "call", "data-call-id": c.id, title: `${c.call_type} call on ${c.talkgroup}`,
+      class: "call", "data-call-id": c.id, title: t("call.title", { type: t(`call.${c.call_type}`), talkgroup: c.talkgroup }),
       onclick: () => this.select(c.caller),
     },
     el("time", {}, hms(c.start_ts)),

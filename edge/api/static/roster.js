@@ -17,7 +17,7 @@ class RosterRow {
     this.dot = el("span", { class: "presence" });
     this.alias = el("span", { class: "alias" });
     this.rid = el("span", { class: "rid" });
-    this.talk = el("span", { class: "talk", title: "talking now" }, icon("speaker"));
+    this.talk = el("span", { class: "talk", title: t("talking now"), "data-i18n-title": "talking now" }, icon("speaker"));
     this.tg = el("span", { class: "tg" });
     this.battery = el("span", { class: "battery" });
     this.heard = el("span", { class: "heard" });
@@ -31,24 +31,24 @@ class RosterRow {
     const talking = Boolean(u.talking) && !offline;
     this.root.className = ["roster-unit", offline ? "offline" : "online", talking && "talking",
       u.emergency && "emergency", selected && "selected"].filter(Boolean).join(" ");
-    this.dot.title = offline ? "offline" : "online";
+    this.dot.title = offline ? t("offline") : t("online");
     this.alias.textContent = nameOf(u);
     this.rid.textContent = radioId(u.id);
     this.talk.classList.toggle("on", talking); // hidden by visibility: the row's grid keeps its columns
     const key = talkgroupKey(u.talkgroup);
     this.tg.textContent = key || "";
-    this.tg.title = u.talkgroup || "no talkgroup";
+    this.tg.title = u.talkgroup || t("no talkgroup");
     this.tg.style.borderColor = key ? talkgroupColour(key) : "transparent";
     const pct = typeof u.battery_pct === "number" ? Math.round(u.battery_pct) : null;
     this.battery.textContent = pct === null ? "" : `${pct} %`;
     this.battery.classList.toggle("low", pct !== null && pct < 20);
-    this.battery.title = pct === null ? "" : "battery";
+    this.battery.title = pct === null ? "" : t("battery");
     this.refresh(u);
   }
 
   refresh(u) {
     this.heard.textContent = ago(u.ts);
-    this.heard.title = "last heard";
+    this.heard.title = t("last heard");
   }
 }
 
@@ -66,6 +66,7 @@ export class RosterPanel {
     this.selected = null;
     this.queued = false;
     this.filter.addEventListener("input", () => this.render());
+    document.addEventListener("languagechange", () => this.render());
   }
 
   replace(units) {

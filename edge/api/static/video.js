@@ -1,7 +1,13 @@
 // Video: tiles playing feeds over WHEP (one RTCPeerConnection per tile), and camera cones on the map.
 // The node relays encoded H.264 to every viewer, so a tile costs the kit no encoding; a tile whose
 // live video cannot play (a feed of another kit, a narrow link) shows the feed's newest snapshot.
+import { t } from "./i18n.js";
 import { el, send } from "./util.js";
+
+// Words for what the node says about a feed and for its profiles (media/feed.py, media/config.py).
+const FEED_STATES = new Set(["live", "stalled", "waiting", "starting", "error"]); // words.js: video.state.*
+const stateWord = (state) => (FEED_STATES.has(state) ? t(`video.state.${state}`) : state || "");
+const profileWord = (p) => (p === "main" ? t("video.full") : p === "low" ? t("video.low") : p);
 
 const GATHER_TIMEOUT_MS = 2000;
 const RETRY_MS = 3000;
@@ -30,15 +36,24 @@ class Tile {
     this.still = el("img", { class: "still", alt: "", hidden: true });
     this.state = el("span", { class: "state" });
     this.profile = "main";
-    this.profiles = el("select", { class: "profile", "aria-label": "picture quality", hidden: true,
+    this.profiles = el("select", { class: "profile", "aria-label": t("video.quality"), "data-i18n-label": "video.quality",
+      hidden: true,
       onchange: () => this.switchTo(this.profiles.value) });
     this.title = el("span", { class: "title" });
     this.note = el("p", { class: "note", hidden: true });
     this.root = el("figure", { class: "tile", "data-feed-id": feed.id },
       el("figcaption", {}, this.title, this.profiles, this.state,
-        el("button", { type: "button", class: "quiet", "aria-label": "close video", onclick: () => onClose(this.id) }, "×")),
+        el("button", { type: "button", class: "quiet", "aria-label": t("video.close"), "data-i18n-label": "video.close",
+          title: t("video.close"), "data-i18n-title": "video.close", onclick: () => onClose(this.id) }, "×")),
       this.video, this.still, this.note);
     this.closed = false;
+    this.noteWords = null; // [key, vars] of the note shown, re-said when the language changes
+    this.relabel = () => {
+      this.shownProfiles = null;
+      this.update(this.feed);
+      if (this.noteWords) this.showNote(...this.noteWords);
+    };
+    document.addEventListener("languagechange", this.relabel);
     this.update(feed);
     this.connect();
     // Frames decoded so far, on the tile for anyone inspecting the page (and the page tests).
@@ -50,13 +65,13 @@ class Tile {
   update(feed) {
     this.feed = feed;
     this.title.textContent = feed.name || feedName(feed.id);
-    this.state.textContent = feed.state;
+    this.state.textContent = stateWord(feed.state);
     this.root.dataset.state = feed.state;
     const profiles = feed.profiles || [];
     if (profiles.join() !== this.shownProfiles) {
       this.shownProfiles = profiles.join();
       this.profiles.replaceChildren(...profiles.map((p) => el("option", { value: p, selected: p === this.profile },
-        p === "main" ? "full" : p)));
+        profileWord(p))));
       this.profiles.hidden = profiles.length < 2;
     }
   }
@@ -77,10 +92,10 @@ class Tile {
       this.video.srcObject = event.streams[0] || new MediaStream([event.track]);
       this.video.hidden = false;
       this.still.hidden = true;
-      this.showNote("");
+      this.showNote(null);
     });
     pc.addEventListener("connectionstatechange", () => {
-      if (pc.connectionState === "failed" && this.pc === pc) this.retry("the video connection failed");
+      if (pc.connectionState === "failed" && this.pc === pc) this.retry(t("video.failed"));
     });
     try {
       await pc.setLocalDescription(await pc.createOffer());
@@ -90,7 +105,7 @@ class Tile {
       this.location = response.headers.get("Location");
       await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
     } catch (error) {
-      if (error.status === 404) this.fallBack("live video is served by the kit that has this camera");
+      if (error.status === 404) this.fallBack();
       else this.retry(error.message);
     }
   }
@@ -98,14 +113,14 @@ class Tile {
   retry(reason) {
     this.hangUp();
     if (this.closed) return;
-    this.showNote(`${reason}; retrying…`);
+    this.showNote("video.retrying", { reason });
     this.timer = setTimeout(() => this.connect(), RETRY_MS);
   }
 
   // No live video here: show the newest snapshot, refreshed while the tile is open.
-  fallBack(reason) {
+  fallBack() {
     this.hangUp();
-    this.showNote(reason);
+    this.showNote("video.remote");
     this.video.hidden = true;
     const path = `/api/feeds/${encodeURIComponent(feedName(this.id))}/snapshot.jpg`;
     const load = async () => {
@@ -122,9 +137,11 @@ class Tile {
     this.timer = setInterval(load, SNAPSHOT_EVERY_MS);
   }
 
-  showNote(text) {
-    this.note.textContent = text;
-    this.note.hidden = !text;
+  // A note under the video by its word key (null clears it).
+  showNote(key, vars = {}) {
+    this.noteWords = key ? [key, vars] : null;
+    this.note.textContent = key ? t(key, vars) : "";
+    this.note.hidden = !key;
   }
 
   hangUp() {
@@ -139,6 +156,7 @@ class Tile {
   close() {
     this.closed = true;
     clearInterval(this.stats);
+    document.removeEventListener("languagechange", this.relabel);
     this.hangUp();
     if (this.still.src) URL.revokeObjectURL(this.still.src);
     this.root.remove();
