@@ -45,7 +45,12 @@ def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) 
     sim.add_argument("--speedup", type=float, default=1.0, help="simulated seconds per real second")
     sim.add_argument("--nodes", type=int, default=1, help="a command post and NODES-1 kits as processes on a mesh")
     sim.add_argument("--base-port", type=int, default=7447, help="--nodes: first Zenoh port (proxies at +100)")
-    sim.add_argument("--partition-at", type=float, default=60.0, help="--nodes: cut edge1 <-> hub after this (s)")
+    sim.add_argument(
+        "--partition-at",
+        type=float,
+        default=60.0,
+        help="--nodes: cut edge1 <-> hub after this (s), unless the scenario has link cuts",
+    )
     sim.add_argument("--partition-for", type=float, default=60.0, help="--nodes: heal the cut after this long (s)")
 
     scen = sub.add_parser("scenario", help="check a scenario file, or list the shipped scenarios")

@@ -14,7 +14,6 @@ node serves), then heals: edge2 keeps seeing edge1 during the cut, and the hub c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import re
@@ -161,6 +160,7 @@ class MeshSim:
         self._speedup = speedup
         self._log_level = log_level
         self._root = root
+        self._wire()
 
     def _wire(self) -> None:
         by_name = {n.name: n for n in self.nodes}
@@ -180,7 +180,6 @@ class MeshSim:
 
     async def start(self) -> None:
         """Start the proxies and every node; wait until each serves."""
-        self._wire()
         for link in self.links:
             await link.proxy.start()
         for node in self.nodes:
@@ -245,6 +244,34 @@ class MeshSim:
             await link.proxy.aclose()
 
 
+def scenario_cuts(base: Scenario, sim: MeshSim, speedup: float) -> list[tuple[str, str, float, float]]:
+    """The scenario's ``link_cut`` entries as (node, node, at_s, for_s) in real seconds.
+
+    The scenario's command-post kit is the hub and its other kits are edge1, edge2, ... in order; a cut
+    between kits that have no node, or no link between their nodes, is left out (said once).
+    """
+    command_posts = [k.id for k in base.kits if k.role == "command-post"][:1]
+    others = [k.id for k in base.kits if k.id not in command_posts]
+    names = dict(zip(command_posts, ["hub"], strict=False)) | {
+        kit: node.name for kit, node in zip(others, sim.nodes[1:], strict=False)
+    }
+    cuts = []
+    for entry in base.timeline:
+        if entry.event != "link_cut" or len(entry.kits) != 2:
+            continue
+        a, b = (names.get(k) for k in entry.kits)
+        try:
+            if a is None or b is None:
+                raise KeyError(entry.kits)
+            sim.link(a, b)
+        except KeyError:
+            print(f"fieldkit: the scenario's link cut {entry.kits[0]} <-> {entry.kits[1]} has no simulated link here",
+                  flush=True)
+            continue
+        cuts.append((a, b, entry.at_s / speedup, (entry.duration_s or 60.0) / speedup))
+    return cuts
+
+
 async def run(
     count: int,
     base: Scenario,
@@ -275,13 +302,14 @@ async def run(
             print(f"fieldkit: {node.name} ({role}) at {url}", flush=True)
         for link in sim.links:
             print(f"fieldkit: link {link.dialer} -> {link.listener} through {link.proxy.endpoint}", flush=True)
-        timeline = loop.create_task(sim.partition("edge1", "hub", partition_at_s, partition_for_s))
+        cuts = scenario_cuts(base, sim, speedup) or [("edge1", "hub", partition_at_s, partition_for_s)]
+        timeline = [loop.create_task(sim.partition(a, b, at_s, for_s)) for a, b, at_s, for_s in cuts]
         if duration_s is not None:
             loop.call_later(duration_s, stop.set)
         await stop.wait()
-        timeline.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await timeline
+        for task in timeline:
+            task.cancel()
+        await asyncio.gather(*timeline, return_exceptions=True)
     finally:
         await sim.aclose()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -17,6 +17,9 @@ import httpx
 import pytest
 from kit import stop_process
 
+from sim.meshsim import MeshSim, scenario_cuts
+from sim.scenario import load_scenario, resolve
+
 REPO = Path(__file__).resolve().parents[2]
 URL_LINE = re.compile(r"fieldkit: (\S+) \((?:command post|field kit)\) at (http://\S+/) \(session token (\S+)\)")
 
@@ -122,3 +125,15 @@ async def test_three_nodes_on_a_timeline_share_one_picture(mesh_sim: subprocess.
 
 async def _holds(found, wanted: set[str]) -> bool:  # type: ignore[no-untyped-def]
     return wanted <= set(await found)
+
+
+def test_a_scenarios_link_cuts_drive_the_simulated_mesh(tmp_path: Path) -> None:
+    city = load_scenario(resolve("city-highrise-fire"))
+    sim = MeshSim(3, city, base_port=7447, http_port=8080, speedup=10.0, log_level="info", root=tmp_path)
+    # cmd-post is the hub, kit-attack edge1: "kit-attack <-> cmd-post at 140 s for 30 s", at 10x
+    assert scenario_cuts(city, sim, 10.0) == [("edge1", "hub", 14.0, 3.0)]
+    forest = load_scenario(resolve("forest-fire"))
+    sim = MeshSim(3, forest, base_port=7447, http_port=8080, speedup=1.0, log_level="info", root=tmp_path)
+    cuts = scenario_cuts(forest, sim, 1.0)
+    assert [(at, length) for _, _, at, length in cuts] == [(50.0, 40.0)]
+    assert {cuts[0][0], cuts[0][1]} <= {"hub", "edge1", "edge2"}
