@@ -159,12 +159,16 @@ class Publisher:
         return out
 
     def _heartbeat_due(self, node: Node, now: float) -> bool:
-        """Send our node entity if it changed, or if only its timestamp moved and a heartbeat is due."""
+        """Send our node entity if it changed, or if only its timestamp moved and a heartbeat is due.
+
+        Health and link numbers move all the time; they ride along with the heartbeat (or any
+        other change) instead of re-sending the entity every few seconds.
+        """
         last = self._self_sent
         if (
             last is not None
             and now - last[0] < self._ctx.cfg.node_heartbeat_s
-            and msgspec.structs.replace(node, ts=last[1].ts) == last[1]
+            and msgspec.structs.replace(node, ts=last[1].ts, health=last[1].health, links=last[1].links) == last[1]
         ):
             return False
         self._self_sent = (now, node)

@@ -252,7 +252,10 @@ class MeshSync:
         if not lines:
             return None
         return msgspec.structs.replace(
-            node, components={**node.components, **lines}, ts=math.nextafter(node.ts, math.inf)
+            node,
+            components={**node.components, **lines},
+            links=self.ctx.links.report(self.ctx.clock()),
+            ts=math.nextafter(node.ts, math.inf),
         )
 
     def _refresh_node(self) -> None:
@@ -264,7 +267,10 @@ class MeshSync:
             return
         base = {k: v for k, v in current.components.items() if not k.startswith("link:")}
         ts = max(ctx.clock(), math.nextafter(current.ts, math.inf))
-        ctx.scene.apply_state(msgspec.structs.replace(current, components={**base, **ctx.links.components()}, ts=ts))
+        links = ctx.links.report(ctx.clock())
+        ctx.scene.apply_state(
+            msgspec.structs.replace(current, components={**base, **ctx.links.components()}, links=links, ts=ts)
+        )
 
     # -- dialing found peers -------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ from edge.scene.model import (
     Message,
     Name,
     Node,
+    NodeHealth,
+    NodeLink,
     NodeRole,
     Position,
     Receipt,
@@ -165,6 +167,8 @@ class NodeBody(_Body, tag=4, frozen=True, array_like=True):
     role: NodeRole = NodeRole.EDGE
     version: Name = ""
     components: Annotated[dict[Name, Name], Meta(max_length=200)] = {}
+    health: NodeHealth | None = None  # sent as a map: it travels with the node entity, every ~30 s
+    links: Annotated[list[NodeLink], Meta(max_length=64)] = []
 
 
 class MarkerBody(_Body, tag=5, frozen=True, array_like=True):
