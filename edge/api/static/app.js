@@ -5,6 +5,7 @@ import { DroneOverlays } from "./drones.js";
 import { DronePanel } from "./dronepanel.js";
 import { DroneList, LinkStatus } from "./fleet.js";
 import { IncidentLog } from "./incidentlog.js";
+import { KitMap } from "./kits.js";
 import { EntityLayers, addBasemap, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
 import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
@@ -49,6 +50,7 @@ const messages = new MessagePanel($("messages-panel"), (to, text) => api("POST",
   describeRecipient);
 const detail = new DetailPanel($("detail-panel"), { track: showTrack, close: () => select(null) });
 const trails = new Trails(map);
+const kits = new KitMap(map, $("detail"));
 const roster = new RosterPanel($("roster-panel"), $("roster-count"), { select: (id) => select(id, { reveal: true }) });
 const activity = new ActivityStrip($("activity-panel"), (id) => select(id, { reveal: true }));
 const calls = new CallLog($("calls-panel"), { nameOf: nameOfUnit, select: (id) => select(id, { reveal: true }) });
@@ -196,7 +198,11 @@ function applySnapshot(snapshot, { replay = false } = {}) {
   if (!replay) clock.set(snapshot.ts);
   picture.entities = new Map(snapshot.entities.map((e) => [e.id, e]));
   layers.retain(new Set(picture.entities.keys()));
-  for (const entity of snapshot.entities) layers.upsert(entity);
+  kits.retain(new Set(picture.entities.keys()));
+  for (const entity of snapshot.entities) {
+    layers.upsert(entity);
+    kits.upsert(entity);
+  }
   if (!picture.fitted) {
     picture.fitted = true;
     layers.fitTo(snapshot.entities);
@@ -233,6 +239,7 @@ function applyState(value) {
     fleet.remove(value.id);
     activity.forget(value.id);
     cones.remove(value.id);
+    kits.remove(value.id);
     videoWall.close(value.id);
     radioChanged();
     return;
@@ -249,6 +256,8 @@ function applyState(value) {
     roster.upsert(value);
     activity.observe(value);
     radioChanged();
+  } else if (value.kind === "node") {
+    kits.upsert(value);
   } else if (value.kind === "feed") {
     cones.upsert(value);
     videoWall.upsert(value);
@@ -395,6 +404,7 @@ function select(id, { reveal = false } = {}) {
 
 function showDetail(entity) {
   detail.show(entity);
+  kits.show(entity);
   dronePanel.show(entity);
   draw.show(entity);
 }
