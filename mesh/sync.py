@@ -38,7 +38,7 @@ from .discovery import Announcement, Discovery
 from .errors import SessionError
 from .inbox import Inbox
 from .journal_view import read_journal_view
-from .keys import ALIVE_ALL, EVENT_ALL, STATE_ALL, alive_key, parse_key
+from .keys import ALIVE_ALL, EVENT_ALL, POS_ALL, STATE_ALL, alive_key, parse_key
 from .links import LinkState
 from .publish import Publisher
 from .receive import Receiver, Sample
@@ -196,6 +196,7 @@ class MeshSync:
             declared: list[Any] = [
                 session.declare_subscriber(STATE_ALL, on_sample, allowed_origin=remote),
                 session.declare_subscriber(EVENT_ALL, on_sample, allowed_origin=remote),
+                session.declare_subscriber(POS_ALL, on_sample, allowed_origin=remote),
                 catchup.declare(session, loop),
                 *publisher.declare(session),
             ]

@@ -134,6 +134,8 @@ class VehicleBody(_Body, tag=2, frozen=True, array_like=True):
     tether_power: bool | None = None
     tether_v: float | None = None
     tether_ceiling_m: float | None = None
+    # Wire only: which full state this is, for the position deltas that follow it (mesh/posdelta.py).
+    pos_gen: Annotated[int, Meta(ge=0, le=65535)] | None = None
 
 
 class FeedBody(_Body, tag=3, frozen=True, array_like=True):
@@ -327,7 +329,8 @@ _BODY: Final[dict[type[Any], type[Any]]] = {
 }
 _MODEL: Final[dict[type[Any], type[Any]]] = {w: m for m, w in _BODY.items()}
 _POSITIONS = ("pos", "home")  # Position fields, sent as QPos
-_SPECIAL = frozenset({*_POSITIONS, "points"})
+WIRE_ONLY = frozenset({"pos_gen"})  # on the wire, not in the scene
+_SPECIAL = frozenset({*_POSITIONS, "points", *WIRE_ONLY})
 
 _encoder = msgspec.msgpack.Encoder()
 _body_decoder = msgspec.msgpack.Decoder(StateBody)
@@ -449,9 +452,15 @@ def kind_of(value: StateBody | EventW | StateChange | Event) -> str:
 # -- bytes ------------------------------------------------------------------------------------
 
 
-def encode_state(change: StateChange) -> bytes:
-    """A live state payload (id and origin travel in the key), trailing defaults left off."""
-    return _encoder.encode(_trimmed(state_body(change)))
+def encode_state(change: StateChange, pos_gen: int | None = None) -> bytes:
+    """A live state payload (id and origin travel in the key), trailing defaults left off.
+
+    ``pos_gen`` marks a vehicle's full state as the base of the position deltas that follow it.
+    """
+    body = state_body(change)
+    if pos_gen is not None and isinstance(body, VehicleBody):
+        body = msgspec.structs.replace(body, pos_gen=pos_gen)
+    return _encoder.encode(_trimmed(body))
 
 
 def _trimmed(value: Struct) -> list[Any]:
@@ -490,7 +499,15 @@ def encode_state_batch(items: list[tuple[str, bytes]]) -> bytes:
 
 def decode_state_batch(data: bytes, origin: str) -> list[StateChange]:
     """Read a live state batch received on ``fk/<origin>/state``."""
-    return [state_from_body(body, entity_id, origin) for entity_id, body in _decode(_batch_decoder, data)]
+    return [change for change, _ in decode_state_batch_gens(data, origin)]
+
+
+def decode_state_batch_gens(data: bytes, origin: str) -> list[tuple[StateChange, int | None]]:
+    """``decode_state_batch`` with each vehicle's ``pos_gen`` (None for every other body)."""
+    return [
+        (state_from_body(body, entity_id, origin), getattr(body, "pos_gen", None))
+        for entity_id, body in _decode(_batch_decoder, data)
+    ]
 
 
 def encode_event(event: Event) -> bytes:
