@@ -117,13 +117,13 @@ class LinkMonitor:
         """Each peer's link for the node entity: RTT, loss, and rates since the previous report."""
         tx: float | None = None
         if self._published_mark is not None and now > self._published_mark[0]:
-            tx = round((self.published_bytes - self._published_mark[1]) / (now - self._published_mark[0]), 1)
+            tx = float(round((self.published_bytes - self._published_mark[1]) / (now - self._published_mark[0])))
         self._published_mark = (now, self.published_bytes)
         out = []
         for link in sorted(self._links.values(), key=lambda x: x.peer):
             rx: float | None = None
             if link.mark is not None and now > link.mark[0]:
-                rx = round(max(0, link.bytes_in - link.mark[1]) / (now - link.mark[0]), 1)
+                rx = float(round(max(0, link.bytes_in - link.mark[1]) / (now - link.mark[0])))  # whole B/s
             link.mark = (now, link.bytes_in)
             loss = round(100.0 * link.probes.count(False) / len(link.probes), 1) if link.probes else None
             out.append(NodeLink(peer=link.peer, up=link.up, rtt_ms=link.rtt_ms, loss_pct=loss, rx_bps=rx, tx_bps=tx))

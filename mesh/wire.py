@@ -50,6 +50,7 @@ from edge.scene.model import (
     Text,
     Timestamp,
     Unit,
+    Uplink,
     Vehicle,
 )
 
@@ -162,6 +163,35 @@ class FeedBody(_Body, tag=3, frozen=True, array_like=True):
     profiles: Annotated[list[Name], Meta(max_length=8)] = []  # "main" and narrow-link variants
 
 
+class UplinkW(Struct, frozen=True, array_like=True):
+    """An uplink of a kit: ``[name, [addr, ...]]``."""
+
+    name: Name
+    addrs: Annotated[list[Name], Meta(max_length=16)] = []
+
+
+class NodeHealthW(Struct, frozen=True, array_like=True):
+    """A kit's health as an array (``NodeHealth``'s fields in order)."""
+
+    cpu_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    mem_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    mem_total_mb: Annotated[int, Meta(ge=0)] | None = None
+    power: Name | None = None
+    battery_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    uplinks: Annotated[list[UplinkW], Meta(max_length=32)] = []
+
+
+class NodeLinkW(Struct, frozen=True, array_like=True):
+    """One mesh link as an array (``NodeLink``'s fields in order)."""
+
+    peer: Name
+    up: bool
+    rtt_ms: Annotated[float, Meta(ge=0.0)] | None = None
+    loss_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    rx_bps: Annotated[float, Meta(ge=0.0)] | None = None
+    tx_bps: Annotated[float, Meta(ge=0.0)] | None = None
+
+
 class NodeBody(_Body, tag=4, frozen=True, array_like=True):
     """A field kit."""
 
@@ -169,8 +199,8 @@ class NodeBody(_Body, tag=4, frozen=True, array_like=True):
     role: NodeRole = NodeRole.EDGE
     version: Name = ""
     components: Annotated[dict[Name, Name], Meta(max_length=200)] = {}
-    health: NodeHealth | None = None  # sent as a map: it travels with the node entity, every ~30 s
-    links: Annotated[list[NodeLink], Meta(max_length=64)] = []
+    health: NodeHealthW | None = None
+    links: Annotated[list[NodeLinkW], Meta(max_length=64)] = []
 
 
 class MarkerBody(_Body, tag=5, frozen=True, array_like=True):
@@ -330,7 +360,7 @@ _BODY: Final[dict[type[Any], type[Any]]] = {
 _MODEL: Final[dict[type[Any], type[Any]]] = {w: m for m, w in _BODY.items()}
 _POSITIONS = ("pos", "home")  # Position fields, sent as QPos
 WIRE_ONLY = frozenset({"pos_gen"})  # on the wire, not in the scene
-_SPECIAL = frozenset({*_POSITIONS, "points", *WIRE_ONLY})
+_SPECIAL = frozenset({*_POSITIONS, "points", "health", "links", *WIRE_ONLY})
 
 _encoder = msgspec.msgpack.Encoder()
 _body_decoder = msgspec.msgpack.Decoder(StateBody)
@@ -403,7 +433,32 @@ def _wire_values(change: Any, wire: type[Any]) -> dict[str, Any]:
             values[f] = _qpos(getattr(change, f))
     if isinstance(change, Marker):
         values["points"] = [(_e7(lat), _e7(lon)) for lat, lon in change.points]
+    if isinstance(change, Node):
+        values["health"] = _health_w(change.health)
+        values["links"] = [NodeLinkW(*map(_compact, msgspec.structs.astuple(x))) for x in change.links]
     return values
+
+
+def _health_w(h: NodeHealth | None) -> NodeHealthW | None:
+    if h is None:
+        return None
+    uplinks = [UplinkW(u.name, u.addrs) for u in h.uplinks]
+    cpu, mem, battery = _compact(h.cpu_pct), _compact(h.mem_pct), _compact(h.battery_pct)
+    return NodeHealthW(cpu, mem, h.mem_total_mb, h.power, battery, uplinks)
+
+
+def _health(w: NodeHealthW | None) -> NodeHealth | None:
+    if w is None:
+        return None
+    uplinks = [Uplink(name=u.name, addrs=u.addrs) for u in w.uplinks]
+    return NodeHealth(
+        cpu_pct=w.cpu_pct,
+        mem_pct=w.mem_pct,
+        mem_total_mb=w.mem_total_mb,
+        power=w.power,
+        battery_pct=w.battery_pct,
+        uplinks=uplinks,
+    )
 
 
 def _model_values(wire: Any) -> dict[str, Any]:
@@ -413,6 +468,9 @@ def _model_values(wire: Any) -> dict[str, Any]:
             values[f] = _dpos(getattr(wire, f))
     if isinstance(wire, MarkerBody):
         values["points"] = [(lat / 1e7, lon / 1e7) for lat, lon in wire.points]
+    if isinstance(wire, NodeBody):
+        values["health"] = _health(wire.health)
+        values["links"] = [NodeLink(**msgspec.structs.asdict(x)) for x in wire.links]
     return values
 
 
