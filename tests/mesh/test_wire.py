@@ -20,6 +20,8 @@ from edge.scene.model import (
     Marker,
     Message,
     Node,
+    NodeHealth,
+    NodeLink,
     NodeRole,
     Position,
     Receipt,
@@ -27,6 +29,7 @@ from edge.scene.model import (
     Severity,
     Shape,
     Unit,
+    Uplink,
     Vehicle,
 )
 from mesh.errors import WireError
@@ -136,6 +139,12 @@ STATES = [
         role=NodeRole.COMMAND_POST,
         version="0.1.0",
         components={"mesh": "running", "link:kit-2": "up, rtt 3 ms"},
+        health=NodeHealth(
+            cpu_pct=12.5, mem_pct=40.0, mem_total_mb=3900, power="battery", battery_pct=81.0,
+            uplinks=[Uplink(name="wlan0", addrs=["192.168.8.20", "fd00::2"])],
+        ),
+        links=[NodeLink(peer="kit-2", up=True, rtt_ms=3.4, loss_pct=0.0, rx_bps=120.0, tx_bps=88.0),
+               NodeLink(peer="kit-3", up=False)],
     ),
     Marker(
         id="marker:kit-1:z",
