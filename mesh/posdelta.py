@@ -3,12 +3,15 @@
 A vehicle's full state is ~65 B of payload; between two full states a drone in flight usually
 changes only its position, heading and speed. So the publisher sends a full state (marked with a
 generation ``pos_gen``, on ``fk/<node>/state``) and then, while nothing else changes and for at
-most ``FULL_EVERY_S``, only ``PosDelta``s against it on ``fk/<node>/pos`` (``[[id, delta], ...]``).
+most ``FULL_EVERY_S``, only ``PosDelta``s against it on ``fk/<node>/pos`` (``[epoch, [[id, delta], ...]]``).
 
 Why it stays correct under last-value-wins:
-- a delta names its base by generation, and a receiver applies it only to the very full state it
-  holds under that generation (received less than ``MAX_BASE_AGE_S`` ago), else drops and counts
-  it: it never grafts a position onto some other, older state;
+- a delta names its base by the sender's *epoch* (random, 47 bits, new every time the publisher
+  starts: a restarted kit never reuses a name) and a per-vehicle generation; ``pos_gen`` of a full
+  state is ``epoch << 16 | gen``. A receiver applies a delta only to the very full state it holds
+  under that name (received less than ``MAX_BASE_AGE_S`` ago), else drops and counts it: it never
+  grafts a position onto some other, older state. The epoch travels once per batch, the
+  generation (1-3 B) per delta;
 - the delta's timestamp is its base's plus an exact number of the base timestamp's ulps, so the
   rebuilt value carries the sender's exact ``ts`` (state digests, hence catch-up, see no
   difference) and then merges by (ts, origin) like any value: a late delta loses to anything newer;
@@ -21,6 +24,7 @@ Kits that predate deltas do not subscribe to ``fk/*/pos`` and see the full state
 from __future__ import annotations
 
 import math
+import secrets
 from typing import Annotated
 
 import msgspec
@@ -32,6 +36,7 @@ FULL_EVERY_S = 5.0  # a full state at least this often: newcomers and missed bas
 MAX_BASE_AGE_S = 30.0  # a receiver's base older than this is not used (generations wrap at 65536)
 MAX_BASES = 10_000
 MAX_DELTAS = 1000  # per sample
+EPOCH_BITS = 47  # epoch << 16 | gen fits a msgpack int64
 _MOVING = {"ts": None, "pos": None, "heading_deg": None, "ground_speed_mps": None}
 
 Small = Annotated[int, Meta(ge=-(2**31), le=2**31 - 1)]
@@ -51,7 +56,8 @@ class PosDelta(Struct, frozen=True, array_like=True):
 
 
 _encoder = msgspec.msgpack.Encoder()
-_decoder = msgspec.msgpack.Decoder(Annotated[list[tuple[str, PosDelta]], Meta(max_length=MAX_DELTAS)])
+Epoch = Annotated[int, Meta(ge=0, lt=2**EPOCH_BITS)]
+_decoder = msgspec.msgpack.Decoder(tuple[Epoch, Annotated[list[tuple[str, PosDelta]], Meta(max_length=MAX_DELTAS)]])
 
 
 def _e7(deg: float) -> int:
@@ -116,26 +122,33 @@ def apply(base: Vehicle, d: PosDelta) -> Vehicle | None:
     )
 
 
-def encode_deltas(items: list[tuple[str, PosDelta]]) -> bytes:
-    """A ``fk/<node>/pos`` payload."""
-    return _encoder.encode(items)
+def encode_deltas(epoch: int, items: list[tuple[str, PosDelta]]) -> bytes:
+    """A ``fk/<node>/pos`` payload: ``[epoch, [[id, delta], ...]]``."""
+    return _encoder.encode((epoch, items))
 
 
-def decode_deltas(data: bytes) -> list[tuple[str, PosDelta]]:
+def decode_deltas(data: bytes) -> tuple[int, list[tuple[str, PosDelta]]]:
     """Read a ``fk/<node>/pos`` payload (raises ``msgspec.DecodeError`` on anything else)."""
     return _decoder.decode(data)
+
+
+def base_name(epoch: int, gen: int) -> int:
+    """The ``pos_gen`` a full state carries: which epoch and generation it is the base of."""
+    return epoch << 16 | gen
 
 
 class DeltaSender:
     """Per vehicle: the last full state sent and its generation; chooses full or delta."""
 
-    def __init__(self, full_every_s: float = FULL_EVERY_S) -> None:
+    def __init__(self, full_every_s: float = FULL_EVERY_S, epoch: int | None = None) -> None:
         self._full_every_s = full_every_s
+        self.epoch = secrets.randbits(EPOCH_BITS) if epoch is None else epoch
         self._bases: dict[str, tuple[int, Vehicle, float]] = {}  # id -> (gen, full state, sent at)
         self._gens: dict[str, int] = {}
 
     def choose(self, v: Vehicle, now: float) -> tuple[PosDelta | None, int]:
-        """``(delta, gen)``: a delta to send, or None and the generation to mark a full state with."""
+        """``(delta, gen)``: a delta to send, or None and the generation of a new full state
+        (mark it with ``base_name(self.epoch, gen)``)."""
         base = self._bases.get(v.id)
         if base is not None and now - base[2] < self._full_every_s:
             d = delta(base[1], base[0], v)
@@ -150,6 +163,10 @@ class DeltaSender:
         """The entity was removed: its next value is a full state."""
         self._bases.pop(entity_id, None)
 
+    def reset(self) -> None:
+        """A peer appeared (it holds no base of ours): every vehicle's next value is a full state."""
+        self._bases.clear()
+
 
 class DeltaReceiver:
     """Per (origin, vehicle): the full state received under each generation's name."""
@@ -158,18 +175,23 @@ class DeltaReceiver:
         self._bases: dict[str, tuple[int, Vehicle, float]] = {}
         self.dropped_no_base = 0
 
-    def base(self, v: Vehicle, gen: int, now: float) -> None:
-        """A full state marked ``gen`` arrived."""
+    def base(self, v: Vehicle, name: int, now: float) -> None:
+        """A full state marked ``name`` (``base_name``) arrived."""
         if len(self._bases) >= MAX_BASES and v.id not in self._bases:
             self._expire(now)
             if len(self._bases) >= MAX_BASES:
                 return
-        self._bases[v.id] = (gen, v, now)
+        self._bases[v.id] = (name, v, now)
 
-    def value(self, entity_id: str, origin: str, d: PosDelta, now: float) -> Vehicle | None:
-        """The vehicle ``d`` describes, or None (counted) if its base is not held."""
+    def value(self, entity_id: str, origin: str, epoch: int, d: PosDelta, now: float) -> Vehicle | None:
+        """The vehicle ``d`` (of a batch from ``epoch``) describes, or None (counted) if its base is not held."""
         held = self._bases.get(entity_id)
-        if held is None or held[0] != d.gen or held[1].origin != origin or now - held[2] > MAX_BASE_AGE_S:
+        if (
+            held is None
+            or held[0] != base_name(epoch, d.gen)
+            or held[1].origin != origin
+            or now - held[2] > MAX_BASE_AGE_S
+        ):
             self.dropped_no_base += 1
             return None
         return apply(held[1], d)

@@ -23,7 +23,7 @@ from .budget import PROFILES, narrowest
 from .context import MeshContext
 from .errors import SessionError
 from .keys import batch_key, event_key, pos_key, state_key
-from .posdelta import DeltaSender, PosDelta, encode_deltas
+from .posdelta import DeltaSender, PosDelta, base_name, encode_deltas
 from .wire import encode_event, encode_state, encode_state_batch, kind_of
 
 log = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class Publisher:
         self._self_sent: tuple[float, Node] | None = None  # when, and what, our node entity was last sent
         self._positions = DeltaSender()
         self._vehicles: dict[str, Vehicle] = {}  # the value waiting in the budget, per vehicle
+        self._bases_changes = -1  # the link monitor's count when full states were last forced
 
     # -- declarations (on every session open) ------------------------------------------------
 
@@ -222,7 +223,7 @@ class Publisher:
         singles = [item for item in taken if item[2]]
         states, deltas = self._vehicle_deltas([item for item in taken if not item[2]])
         if deltas:
-            singles.append((pos_key(self._ctx.me), encode_deltas(deltas), False, STATE_PRIORITY))
+            singles.append((pos_key(self._ctx.me), encode_deltas(self._positions.epoch, deltas), False, STATE_PRIORITY))
         batch = batch_key(self._ctx.me)
         for start in range(0, len(states), STATE_BATCH):
             chunk = states[start : start + STATE_BATCH]
@@ -234,6 +235,9 @@ class Publisher:
     def _vehicle_deltas(self, states: list[Outgoing]) -> tuple[list[Outgoing], list[tuple[str, PosDelta]]]:
         """Each vehicle as a position delta if only its position moved, else as a marked full state."""
         now = self._ctx.clock()
+        if self._ctx.links.changes != self._bases_changes:  # someone (re)appeared: it has no bases of ours
+            self._bases_changes = self._ctx.links.changes
+            self._positions.reset()
         full: list[Outgoing] = []
         deltas: list[tuple[str, PosDelta]] = []
         for key, payload, reliable, priority in states:
@@ -246,7 +250,7 @@ class Publisher:
             if d is not None:
                 deltas.append((entity_id, d))
             else:
-                full.append((key, encode_state(vehicle, pos_gen=gen), reliable, priority))
+                full.append((key, encode_state(vehicle, base_name(self._positions.epoch, gen)), reliable, priority))
         return full, deltas
 
     def _put_all(self, outgoing: list[Outgoing], session: zenoh.Session) -> int:

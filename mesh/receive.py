@@ -32,9 +32,12 @@ _BATCH = 500
 class Receiver:
     """Turns received samples into scene changes; ``run`` stores events in batches."""
 
-    def __init__(self, ctx: MeshContext, on_gap: Callable[[str], None]) -> None:
+    def __init__(
+        self, ctx: MeshContext, on_gap: Callable[[str], None], on_missing_base: Callable[[str], None] = lambda _: None
+    ) -> None:
         self._ctx = ctx
         self._on_gap = on_gap
+        self._on_missing_base = on_missing_base  # a position delta came without its full state
         self._events: deque[Event] = deque()
         self._wake = asyncio.Event()
         self._warned: set[str] = set()
@@ -89,15 +92,17 @@ class Receiver:
 
     def _positions(self, key: Key, payload: bytes) -> None:
         try:
-            deltas = decode_deltas(payload)
+            epoch, deltas = decode_deltas(payload)
         except msgspec.DecodeError as exc:
             raise WireError(str(exc)) from exc
         counters, scene = self._ctx.counters, self._ctx.scene
         now = self._ctx.clock()
         for entity_id, d in deltas:
             counters.states_received += 1
-            value = self.deltas.value(entity_id, key.node, d, now)
-            if value is not None and scene.apply_state(value):
+            value = self.deltas.value(entity_id, key.node, epoch, d, now)
+            if value is None:
+                self._on_missing_base(key.node)  # catch-up fetches the value itself
+            elif scene.apply_state(value):
                 counters.states_applied += 1
 
     def _event(self, key: Key, payload: bytes) -> None:

@@ -93,6 +93,7 @@ class MeshSync:
             "counters": ctx.counters.as_dict() if ctx else {},
             "published_bytes": ctx.links.published_bytes if ctx else 0,
             "inbox_dropped": self._inbox.dropped if self._inbox else 0,
+            "deltas_without_base": self._receiver.deltas.dropped_no_base if self._receiver else 0,
             "links": [msgspec.to_builtins(link) for link in self.links()],
         }
 
@@ -123,7 +124,7 @@ class MeshSync:
             self.ctx = ctx
             catchup = Catchup(ctx, self._store)
             self._catchup = catchup
-            self._receiver = Receiver(ctx, catchup.request_gap)
+            self._receiver = Receiver(ctx, catchup.request_gap, catchup.request_state)
             self._publisher = Publisher(ctx, self._decorate if self.cfg.links_in_node else None)
             self._inbox = Inbox(loop, self._receiver.handle, self.cfg.max_inbox)
             async with ctx.session_lock:

@@ -136,7 +136,7 @@ class VehicleBody(_Body, tag=2, frozen=True, array_like=True):
     tether_v: float | None = None
     tether_ceiling_m: float | None = None
     # Wire only: which full state this is, for the position deltas that follow it (mesh/posdelta.py).
-    pos_gen: Annotated[int, Meta(ge=0, le=65535)] | None = None
+    pos_gen: Annotated[int, Meta(ge=0, le=2**63 - 1)] | None = None
 
 
 class FeedBody(_Body, tag=3, frozen=True, array_like=True):

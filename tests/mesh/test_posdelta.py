@@ -14,7 +14,16 @@ from meshkit import MeshNet, eventually
 from test_sync import pair
 
 from edge.scene import Position, Vehicle
-from mesh.posdelta import DeltaReceiver, DeltaSender, PosDelta, apply, decode_deltas, delta, encode_deltas
+from mesh.posdelta import (
+    DeltaReceiver,
+    DeltaSender,
+    PosDelta,
+    apply,
+    base_name,
+    decode_deltas,
+    delta,
+    encode_deltas,
+)
 from mesh.wire import decode_state_batch_gens, encode_state, encode_state_batch, quantise
 
 T0 = 1_790_000_000.123456
@@ -27,10 +36,10 @@ def drone(ts: float, step: int = 0, **fields: object) -> Vehicle:
     return Vehicle(id="vehicle:a:1", origin="a", ts=ts, pos=pos, **values)  # type: ignore[arg-type]
 
 
-def received(v: Vehicle, gen: int) -> Vehicle:
-    """``v`` as a receiver decodes its full state marked ``gen``."""
-    [(change, got)] = decode_state_batch_gens(encode_state_batch([(v.id, encode_state(v, pos_gen=gen))]), "a")
-    assert got == gen and isinstance(change, Vehicle)
+def received(v: Vehicle, name: int) -> Vehicle:
+    """``v`` as a receiver decodes its full state marked ``name``."""
+    [(change, got)] = decode_state_batch_gens(encode_state_batch([(v.id, encode_state(v, pos_gen=name))]), "a")
+    assert got == name and isinstance(change, Vehicle)
     return change
 
 
@@ -42,8 +51,8 @@ def test_a_delta_rebuilds_the_exact_timestamp_and_the_position_on_the_wire_grid(
     if d is None:  # only when the difference is not a whole number of ulps of the base
         assert T0 + round((now.ts - T0) / math.ulp(T0)) * math.ulp(T0) != now.ts
         return
-    [(entity_id, back)] = decode_deltas(encode_deltas([(now.id, d)]))
-    rebuilt = apply(received(base, 7), back)
+    epoch, [(entity_id, back)] = decode_deltas(encode_deltas(2**47 - 1, [(now.id, d)]))
+    rebuilt = apply(received(base, base_name(epoch, 7)), back)
     assert entity_id == now.id and rebuilt is not None
     assert rebuilt.ts == now.ts  # exact: state digests (ts) match the sender's
     assert rebuilt.pos == quantise(now).pos
@@ -72,20 +81,31 @@ def test_the_sender_sends_a_full_state_on_any_other_change_and_periodically() ->
 def test_a_delta_is_applied_only_to_its_own_base() -> None:
     receiver = DeltaReceiver()
     sender = DeltaSender()
+    e = sender.epoch
     sender.choose(drone(T0), 100.0)  # gen 0 sent, but this receiver missed it
     d1, _ = sender.choose(drone(T0 + 0.1, 1), 100.1)
     assert d1 is not None
-    assert receiver.value("vehicle:a:1", "a", d1, 100.1) is None and receiver.dropped_no_base == 1
+    assert receiver.value("vehicle:a:1", "a", e, d1, 100.1) is None and receiver.dropped_no_base == 1
     _, gen = sender.choose(drone(T0 + 0.2, 2, battery_pct=80.0), 100.2)  # gen 1 received
-    receiver.base(received(drone(T0 + 0.2, 2, battery_pct=80.0), gen), gen, 100.2)
+    name = base_name(e, gen)
+    receiver.base(received(drone(T0 + 0.2, 2, battery_pct=80.0), name), name, 100.2)
     # A late delta of generation 0 must not graft gen 0's moment onto gen 1's battery.
-    assert receiver.value("vehicle:a:1", "a", d1, 100.3) is None and receiver.dropped_no_base == 2
+    assert receiver.value("vehicle:a:1", "a", e, d1, 100.3) is None and receiver.dropped_no_base == 2
     d3, _ = sender.choose(drone(T0 + 0.3, 3, battery_pct=80.0), 100.3)
     assert d3 is not None
-    value = receiver.value("vehicle:a:1", "a", d3, 100.3)
+    value = receiver.value("vehicle:a:1", "a", e, d3, 100.3)
     assert value is not None and value.battery_pct == 80.0 and value.ts == T0 + 0.3
-    assert receiver.value("vehicle:a:1", "b", d3, 100.3) is None  # another origin's id: not its base
-    assert receiver.value("vehicle:a:1", "a", d3, 200.0) is None  # a base too old to trust
+    assert receiver.value("vehicle:a:1", "b", e, d3, 100.3) is None  # another origin's id: not its base
+    assert receiver.value("vehicle:a:1", "a", e, d3, 200.0) is None  # a base too old to trust
+    # A restarted publisher counts generations from 0 again, under a new epoch: its deltas never
+    # land on the base the old one left behind, even with the same generation.
+    restarted = DeltaSender()
+    assert restarted.epoch != e
+    restarted.choose(drone(T0 + 0.4, 4, battery_pct=80.0), 100.4)
+    d5, gen5 = restarted.choose(drone(T0 + 0.5, 5, battery_pct=80.0), 100.5)
+    assert d5 is not None and d5.gen == gen5 == 0  # the same generation the old epoch used first
+    receiver.base(received(drone(T0 + 0.2, 2, battery_pct=80.0), base_name(e, 0)), base_name(e, 0), 100.5)
+    assert receiver.value("vehicle:a:1", "a", restarted.epoch, d5, 100.5) is None
 
 
 async def test_a_moving_drone_travels_as_deltas_and_a_mode_change_as_a_full_state(net: MeshNet) -> None:
