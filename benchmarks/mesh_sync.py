@@ -384,7 +384,7 @@ def _payload_sizes() -> tuple[int, int]:
     moved = msgspec.structs.replace(v, ts=v.ts + 0.1, pos=pos, heading_deg=125.1)
     d = delta(v, 0, moved)
     assert d is not None
-    one, two = encode_deltas([(v.id, d)]), encode_deltas([(v.id, d), (v.id, d)])
+    one, two = encode_deltas(1, [(v.id, d)]), encode_deltas(1, [(v.id, d), (v.id, d)])
     return len(encode_state(v)), len(two) - len(one)
 
 
