@@ -61,7 +61,9 @@ export class KitMap {
     this.lines = new Map(); // "a|b" -> polyline
     this.labels = new Map(); // node id -> permanent tooltip
     this.section = el("dl", { id: "kit-health", class: "kit-health", hidden: true });
-    detailBox.append(this.section);
+    const fields = detailBox.querySelector("#detail-fields");
+    if (fields) fields.after(this.section); // right under the kit's own rows, above the track button
+    else detailBox.append(this.section);
     this.shown = null;
     this.queued = false;
     document.addEventListener("languagechange", () => this.queue());
