@@ -311,14 +311,15 @@ async def run(quick: bool) -> list[tuple[str, str]]:
             rows.append(("idle amortised over 30 s (keep-alives + 2 heartbeats + 2 audits)", f"{amortised:.1f} B/s"))
             del proxy_idle
 
-            s = await measure_states(a, b, proxy, vehicles=50, hz=10, seconds=3 if quick else 5)
+            s = await measure_states(a, b, proxy, vehicles=50, hz=10, seconds=5 if quick else 10)
             rows.append(
                 ("50 vehicles x 10 Hz: state changes delivered", f"{s['received']} of {s['sent']} ({s['rate']:.0f}/s)")
             )
             rows.append(("50 vehicles x 10 Hz: latency p50 / p95", f"{s['p50_ms']:.1f} / {s['p95_ms']:.1f} ms"))
             rows.append(
                 (
-                    "bytes on the wire per vehicle update (full state, Zenoh framing included)",
+                    "bytes on the wire per vehicle update (position deltas, a full state every 5 s; Zenoh framing "
+                    "included)",
                     f"{s['bytes_per_update']:.1f} B",
                 )
             )
@@ -351,8 +352,9 @@ async def run(quick: bool) -> list[tuple[str, str]]:
                         f"{up:.2f} / {converged:.2f} s after heal",
                     )
                 )
-            payload = next(iter(_payload_sizes()))
-            rows.append(("payload of one vehicle update (msgpack, before Zenoh)", f"{payload} B"))
+            full, moved = _payload_sizes()
+            rows.append(("payload of one vehicle update (msgpack, before Zenoh): full state", f"{full} B"))
+            rows.append(("payload of one position delta with its id, in a batch (msgpack)", f"{moved} B"))
         finally:
             for n, t in ((b, b_task), (a, a_task)):
                 n.stop()
@@ -362,7 +364,8 @@ async def run(quick: bool) -> list[tuple[str, str]]:
     return rows
 
 
-def _payload_sizes() -> list[int]:
+def _payload_sizes() -> tuple[int, int]:
+    from mesh.posdelta import delta, encode_deltas  # noqa: PLC0415
     from mesh.wire import encode_state  # noqa: PLC0415
 
     v = Vehicle(
@@ -377,7 +380,12 @@ def _payload_sizes() -> list[int]:
         battery_pct=90.0,
         battery_v=22.2,
     )
-    return [len(encode_state(v))]
+    pos = Position(lat=36.7012445, lon=119.1612445, alt_msl_m=80.5, alt_rel_m=50.0)
+    moved = msgspec.structs.replace(v, ts=v.ts + 0.1, pos=pos, heading_deg=125.1)
+    d = delta(v, 0, moved)
+    assert d is not None
+    one, two = encode_deltas(1, [(v.id, d)]), encode_deltas(1, [(v.id, d), (v.id, d)])
+    return len(encode_state(v)), len(two) - len(one)
 
 
 def main() -> None:

@@ -22,6 +22,7 @@ from edge.config import Config
 from edge.deploy.tls import MeshTlsWatch, log_certificates
 from edge.fencewatch import FenceWatch
 from edge.journal import Journal
+from edge.nodehealth import HealthReader
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
 from edge.scene import Node as NodeEntity
@@ -79,6 +80,7 @@ class EdgeNode:
         self._extra = extra
         self._stop = asyncio.Event()
         self._last_history = 0.0
+        self._health = HealthReader()
 
     def stop(self) -> None:
         """Ask the node to shut down (idempotent, callable from a signal handler)."""
@@ -189,6 +191,7 @@ class EdgeNode:
         assert self.scene is not None
         cfg = self.config.node
         pos = Position(lat=cfg.lat, lon=cfg.lon) if cfg.lat is not None and cfg.lon is not None else None
+        current = self.scene.get(f"node:{self.node_id}")
         self.scene.apply_state(
             NodeEntity(
                 id=f"node:{self.node_id}",
@@ -199,6 +202,8 @@ class EdgeNode:
                 role=NodeRole(cfg.role),
                 version=__version__,
                 components={s.name: s.state.value for s in self.supervised},
+                health=self._health.read(),
+                links=current.links if isinstance(current, NodeEntity) else [],  # the mesh refreshes them
             )
         )
 

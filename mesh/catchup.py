@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 SETTLE_S = 10.0  # plus the longest position interval of the link class: how long a value may be on its way
 GAP_GRACE_S = 1.0  # a gap still there after this long is fetched
 GAP_RETRY_S = 2.0  # at most one gap-triggered round per origin this often
+STATE_ON_MISS_S = 2.0  # at most one round per origin this often for position deltas without a base
 STATE_REFETCH_S = 60.0  # an audit fetches one origin's state from one peer at most this often
 MAX_SERVING = 16  # queries answered at once; more are refused (the asker retries next round)
 MAX_PAGES = 100_000
@@ -82,6 +83,8 @@ class Catchup:
         self._serving: set[asyncio.Task[None]] = set()
         self._running: set[str] = set()
         self._last_gap: dict[str, float] = {}
+        self._last_state_miss: dict[str, float] = {}
+        self._miss_timers: dict[str, asyncio.TimerHandle] = {}
         self._state_fetched: dict[tuple[str, str], float] = {}
         self._retry_s: dict[str, float] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
@@ -206,6 +209,21 @@ class Catchup:
             return
         self._pending[peer] = self._pending.get(peer, False) or full
         self._wake.set()
+
+    def request_state(self, origin: str) -> None:
+        """``origin`` sent a position delta whose full state we lack: fetch its state (at most every
+        ``STATE_ON_MISS_S``); otherwise a drone that stops right then would stay where we lost it."""
+        if origin in self._miss_timers or not self._ctx.links.is_up(origin):
+            return
+        # Throttled, but never dropped: a miss within the interval is served at its end, so the
+        # value a drone stopped at is fetched even if deltas stop arriving.
+        wait = self._last_state_miss.get(origin, -1e18) + STATE_ON_MISS_S - self._ctx.clock()
+        self._miss_timers[origin] = asyncio.get_running_loop().call_later(max(0.0, wait), self._state_miss, origin)
+
+    def _state_miss(self, origin: str) -> None:
+        del self._miss_timers[origin]
+        self._last_state_miss[origin] = self._ctx.clock()
+        self.request(origin, full=True)
 
     def request_gap(self, origin: str) -> None:
         """A seq gap showed in ``origin``'s events: if it is still there after ``GAP_GRACE_S``, fetch it.
@@ -363,8 +381,13 @@ class Catchup:
     async def _query(self, peer: str, params: str) -> list[bytes]:
         ctx = self._ctx
         selector = f"{journal_key(peer)}?{params};from={ctx.me}"
-        replies = await ctx.session.get(selector, ctx.cfg.query_timeout_s)
+        try:
+            replies = await ctx.session.get(selector, ctx.cfg.query_timeout_s)
+        except TimeoutError:
+            ctx.links.probed(peer, False, ctx.clock())
+            raise
         now = ctx.clock()
+        ctx.links.probed(peer, bool(replies), now)
         for data in replies:
             ctx.links.heard(peer, len(data), now)
         if any(len(d) > ctx.cfg.max_payload_bytes for d in replies):
@@ -374,10 +397,11 @@ class Catchup:
 
     async def aclose(self) -> None:
         """Stop retries and answering queries in progress."""
-        for timer in [*self._timers.values(), *self._gap_timers.values()]:
+        for timer in [*self._timers.values(), *self._gap_timers.values(), *self._miss_timers.values()]:
             timer.cancel()
         self._timers.clear()
         self._gap_timers.clear()
+        self._miss_timers.clear()
         for task in list(self._serving):
             task.cancel()
         if self._serving:

@@ -3,6 +3,7 @@
 - ``fk/<node>/state/<kind>/<id>``: last values of the node's own entities (removals go here, reliably);
 - ``fk/<node>/state``: a batch of last values of several of the node's entities (matched by
   ``fk/*/state/**`` too: ``**`` matches no chunk as well);
+- ``fk/<node>/pos``: position deltas of the node's vehicles against their last full state (posdelta.py);
 - ``fk/<node>/event/<kind>``: the node's own events;
 - ``fk/<node>/journal``: the node's catch-up queryable;
 - ``fk/<node>/alive``: the node's liveliness token.
@@ -17,6 +18,7 @@ from msgspec import Struct
 PREFIX = "fk"
 STATE_ALL = f"{PREFIX}/*/state/**"
 EVENT_ALL = f"{PREFIX}/*/event/**"
+POS_ALL = f"{PREFIX}/*/pos"
 ALIVE_ALL = f"{PREFIX}/*/alive"
 
 # Node ids follow edge/config.py's pattern; entity ids follow edge/scene/model.py's EntityId.
@@ -25,13 +27,13 @@ _KIND = r"[a-z_]{1,20}"
 _ENTITY = r"[a-z]+:[A-Za-z0-9._-]+(?::[A-Za-z0-9._-]+)*"
 _KEY = re.compile(
     rf"^{PREFIX}/(?P<node>{_NODE})/(?:(?P<state>state)/(?P<skind>{_KIND})/(?P<id>{_ENTITY})|(?P<batch>state)"
-    rf"|(?P<event>event)/(?P<ekind>{_KIND})|(?P<alive>alive)|(?P<journal>journal))$"
+    rf"|(?P<event>event)/(?P<ekind>{_KIND})|(?P<alive>alive)|(?P<journal>journal)|(?P<pos>pos))$"
 )
 MAX_KEY = 300
 
 
 class Key(Struct, frozen=True):
-    """A mesh key read back: whose, what (``state``, ``batch``, ``event``, ``alive``, ``journal``), kind and id."""
+    """A mesh key read back: who, what (``state``, ``batch``, ``pos``, ``event``, ``alive``, ``journal``); kind; id."""
 
     node: str
     what: str
@@ -47,6 +49,11 @@ def state_key(node: str, kind: str, entity_id: str) -> str:
 def batch_key(node: str) -> str:
     """Where ``node`` publishes batches of its entities' last values."""
     return f"{PREFIX}/{node}/state"
+
+
+def pos_key(node: str) -> str:
+    """Where ``node`` publishes position deltas of its vehicles."""
+    return f"{PREFIX}/{node}/pos"
 
 
 def event_key(node: str, kind: str) -> str:
@@ -78,4 +85,6 @@ def parse_key(key: str) -> Key | None:
         return Key(node, "batch")
     if m["event"]:
         return Key(node, "event", m["ekind"])
+    if m["pos"]:
+        return Key(node, "pos")
     return Key(node, "alive" if m["alive"] else "journal")

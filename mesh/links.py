@@ -8,7 +8,13 @@ it sent us.
 
 from __future__ import annotations
 
+from collections import deque
+
 from msgspec import Struct
+
+from edge.scene import NodeLink
+
+PROBE_WINDOW = 20  # loss is the share of the last this-many queries to a peer left unanswered
 
 
 class LinkState(Struct, frozen=True, kw_only=True):
@@ -26,7 +32,19 @@ class LinkState(Struct, frozen=True, kw_only=True):
 
 
 class _Link:
-    __slots__ = ("bytes_in", "bytes_out", "catchups", "last_heard", "msgs_in", "peer", "rtt_ms", "since", "up")
+    __slots__ = (
+        "bytes_in",
+        "bytes_out",
+        "catchups",
+        "last_heard",
+        "mark",
+        "msgs_in",
+        "peer",
+        "probes",
+        "rtt_ms",
+        "since",
+        "up",
+    )
 
     def __init__(self, peer: str, now: float) -> None:
         self.peer = peer
@@ -38,6 +56,8 @@ class _Link:
         self.msgs_in = 0
         self.rtt_ms: float | None = None
         self.catchups = 0
+        self.probes: deque[bool] = deque(maxlen=PROBE_WINDOW)  # answered?
+        self.mark: tuple[float, int] | None = None  # (when, bytes_in) at the last ``report``
 
 
 class LinkMonitor:
@@ -48,6 +68,7 @@ class LinkMonitor:
         self.published_bytes = 0
         self.published_msgs = 0
         self.changes = 0  # up/down transitions, so a caller can tell whether to refresh a view
+        self._published_mark: tuple[float, int] | None = None
 
     def _get(self, peer: str, now: float) -> _Link:
         link = self._links.get(peer)
@@ -87,6 +108,26 @@ class LinkMonitor:
         link = self._get(peer, now)
         link.rtt_ms = round(seconds * 1000, 1)
         link.catchups += 1
+
+    def probed(self, peer: str, answered: bool, now: float) -> None:
+        """A query to ``peer`` was answered (or timed out unanswered): the loss measure."""
+        self._get(peer, now).probes.append(answered)
+
+    def report(self, now: float) -> list[NodeLink]:
+        """Each peer's link for the node entity: RTT, loss, and rates since the previous report."""
+        tx: float | None = None
+        if self._published_mark is not None and now > self._published_mark[0]:
+            tx = float(round((self.published_bytes - self._published_mark[1]) / (now - self._published_mark[0])))
+        self._published_mark = (now, self.published_bytes)
+        out = []
+        for link in sorted(self._links.values(), key=lambda x: x.peer):
+            rx: float | None = None
+            if link.mark is not None and now > link.mark[0]:
+                rx = float(round(max(0, link.bytes_in - link.mark[1]) / (now - link.mark[0])))  # whole B/s
+            link.mark = (now, link.bytes_in)
+            loss = round(100.0 * link.probes.count(False) / len(link.probes), 1) if link.probes else None
+            out.append(NodeLink(peer=link.peer, up=link.up, rtt_ms=link.rtt_ms, loss_pct=loss, rx_bps=rx, tx_bps=tx))
+        return out
 
     def is_up(self, peer: str) -> bool:
         """True if ``peer``'s liveliness token is seen."""

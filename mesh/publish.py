@@ -17,12 +17,13 @@ from itertools import pairwise
 import msgspec
 import zenoh
 
-from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription
+from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription, Vehicle
 
 from .budget import PROFILES, narrowest
 from .context import MeshContext
 from .errors import SessionError
-from .keys import batch_key, event_key, state_key
+from .keys import batch_key, event_key, pos_key, state_key
+from .posdelta import DeltaSender, PosDelta, base_name, encode_deltas
 from .wire import encode_event, encode_state, encode_state_batch, kind_of
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,9 @@ class Publisher:
         self._sent_seq = ctx.seqs.heads(ctx.me).max_seq  # our events up to here are in the journal already
         self._self_id = f"node:{ctx.me}"
         self._self_sent: tuple[float, Node] | None = None  # when, and what, our node entity was last sent
+        self._positions = DeltaSender()
+        self._vehicles: dict[str, Vehicle] = {}  # the value waiting in the budget, per vehicle
+        self._bases_changes = -1  # the link monitor's count when full states were last forced
 
     # -- declarations (on every session open) ------------------------------------------------
 
@@ -153,18 +157,24 @@ class Publisher:
                     continue
             if isinstance(change, Removed):
                 self._ctx.keep_tombstone(change)
+                self._positions.forget(change.id)
+                self._vehicles.pop(change.id, None)
             else:
                 self._ctx.tombstones.pop(change.id, None)
             out.append(change)
         return out
 
     def _heartbeat_due(self, node: Node, now: float) -> bool:
-        """Send our node entity if it changed, or if only its timestamp moved and a heartbeat is due."""
+        """Send our node entity if it changed, or if only its timestamp moved and a heartbeat is due.
+
+        Health and link numbers move all the time; they ride along with the heartbeat (or any
+        other change) instead of re-sending the entity every few seconds.
+        """
         last = self._self_sent
         if (
             last is not None
             and now - last[0] < self._ctx.cfg.node_heartbeat_s
-            and msgspec.structs.replace(node, ts=last[1].ts) == last[1]
+            and msgspec.structs.replace(node, ts=last[1].ts, health=last[1].health, links=last[1].links) == last[1]
         ):
             return False
         self._self_sent = (now, node)
@@ -181,6 +191,8 @@ class Publisher:
         for change in states:
             kind = kind_of(change)
             removed = isinstance(change, Removed)
+            if isinstance(change, Vehicle):
+                self._vehicles[change.id] = change  # full or delta is chosen when the budget lets it go
             priority = REMOVED_PRIORITY if removed else STATE_PRIORITY
             self.budget.offer_state(change, (state_key(me, kind, change.id), encode_state(change), removed, priority))
 
@@ -209,7 +221,9 @@ class Publisher:
     def _batched(self, taken: list[Outgoing]) -> list[Outgoing]:
         """Events and removals one by one (reliable); other state in batches on ``fk/<me>/state``."""
         singles = [item for item in taken if item[2]]
-        states = [item for item in taken if not item[2]]
+        states, deltas = self._vehicle_deltas([item for item in taken if not item[2]])
+        if deltas:
+            singles.append((pos_key(self._ctx.me), encode_deltas(self._positions.epoch, deltas), False, STATE_PRIORITY))
         batch = batch_key(self._ctx.me)
         for start in range(0, len(states), STATE_BATCH):
             chunk = states[start : start + STATE_BATCH]
@@ -217,6 +231,27 @@ class Publisher:
             payload = encode_state_batch([(key.split("/", 4)[4], body) for key, body, _, _ in chunk])
             singles.append((batch, payload, False, STATE_PRIORITY))
         return singles
+
+    def _vehicle_deltas(self, states: list[Outgoing]) -> tuple[list[Outgoing], list[tuple[str, PosDelta]]]:
+        """Each vehicle as a position delta if only its position moved, else as a marked full state."""
+        now = self._ctx.clock()
+        if self._ctx.links.changes != self._bases_changes:  # someone (re)appeared: it has no bases of ours
+            self._bases_changes = self._ctx.links.changes
+            self._positions.reset()
+        full: list[Outgoing] = []
+        deltas: list[tuple[str, PosDelta]] = []
+        for key, payload, reliable, priority in states:
+            entity_id = key.split("/", 4)[4]
+            vehicle = self._vehicles.pop(entity_id, None) if key.split("/", 4)[3] == "vehicle" else None
+            if vehicle is None:
+                full.append((key, payload, reliable, priority))
+                continue
+            d, gen = self._positions.choose(vehicle, now)
+            if d is not None:
+                deltas.append((entity_id, d))
+            else:
+                full.append((key, encode_state(vehicle, base_name(self._positions.epoch, gen)), reliable, priority))
+        return full, deltas
 
     def _put_all(self, outgoing: list[Outgoing], session: zenoh.Session) -> int:
         """On the session's thread: put every payload; returns how many went out."""

@@ -12,13 +12,16 @@ import logging
 from collections import deque
 from collections.abc import Callable, Iterable
 
+import msgspec
+
 from edge.journal import JournalError
-from edge.scene import Event
+from edge.scene import Event, Vehicle
 
 from .context import MeshContext
 from .errors import WireError
 from .keys import Key, parse_key
-from .wire import decode_event, decode_state, decode_state_batch, kind_of
+from .posdelta import DeltaReceiver, decode_deltas
+from .wire import decode_event, decode_state, decode_state_batch_gens, kind_of
 
 log = logging.getLogger(__name__)
 
@@ -29,12 +32,16 @@ _BATCH = 500
 class Receiver:
     """Turns received samples into scene changes; ``run`` stores events in batches."""
 
-    def __init__(self, ctx: MeshContext, on_gap: Callable[[str], None]) -> None:
+    def __init__(
+        self, ctx: MeshContext, on_gap: Callable[[str], None], on_missing_base: Callable[[str], None] = lambda _: None
+    ) -> None:
         self._ctx = ctx
         self._on_gap = on_gap
+        self._on_missing_base = on_missing_base  # a position delta came without its full state
         self._events: deque[Event] = deque()
         self._wake = asyncio.Event()
         self._warned: set[str] = set()
+        self.deltas = DeltaReceiver()
 
     def handle(self, batch: list[Sample]) -> None:
         """Apply a batch of samples (called on the loop by the inbox)."""
@@ -42,7 +49,7 @@ class Receiver:
         now = ctx.clock()
         for key, payload in batch:
             parsed = parse_key(key)
-            if parsed is None or parsed.what not in ("state", "batch", "event"):
+            if parsed is None or parsed.what not in ("state", "batch", "pos", "event"):
                 self._malformed(key, "not a mesh key")
                 continue
             if parsed.node == ctx.me:
@@ -57,6 +64,8 @@ class Receiver:
                     self._state(parsed, payload)
                 elif parsed.what == "batch":
                     self._batch(parsed, payload)
+                elif parsed.what == "pos":
+                    self._positions(parsed, payload)
                 else:
                     self._event(parsed, payload)
             except WireError as exc:
@@ -71,11 +80,29 @@ class Receiver:
             self._ctx.counters.states_applied += 1
 
     def _batch(self, key: Key, payload: bytes) -> None:
-        changes = decode_state_batch(payload, key.node)
+        changes = decode_state_batch_gens(payload, key.node)
         counters, scene = self._ctx.counters, self._ctx.scene
-        for change in changes:
+        now = self._ctx.clock()
+        for change, gen in changes:
             counters.states_received += 1
+            if gen is not None and isinstance(change, Vehicle):
+                self.deltas.base(change, gen, now)
             if scene.apply_state(change):
+                counters.states_applied += 1
+
+    def _positions(self, key: Key, payload: bytes) -> None:
+        try:
+            epoch, deltas = decode_deltas(payload)
+        except msgspec.DecodeError as exc:
+            raise WireError(str(exc)) from exc
+        counters, scene = self._ctx.counters, self._ctx.scene
+        now = self._ctx.clock()
+        for entity_id, d in deltas:
+            counters.states_received += 1
+            value = self.deltas.value(entity_id, key.node, epoch, d, now)
+            if value is None:
+                self._on_missing_base(key.node)  # catch-up fetches the value itself
+            elif scene.apply_state(value):
                 counters.states_applied += 1
 
     def _event(self, key: Key, payload: bytes) -> None:

@@ -38,7 +38,7 @@ from .discovery import Announcement, Discovery
 from .errors import SessionError
 from .inbox import Inbox
 from .journal_view import read_journal_view
-from .keys import ALIVE_ALL, EVENT_ALL, STATE_ALL, alive_key, parse_key
+from .keys import ALIVE_ALL, EVENT_ALL, POS_ALL, STATE_ALL, alive_key, parse_key
 from .links import LinkState
 from .publish import Publisher
 from .receive import Receiver, Sample
@@ -93,6 +93,7 @@ class MeshSync:
             "counters": ctx.counters.as_dict() if ctx else {},
             "published_bytes": ctx.links.published_bytes if ctx else 0,
             "inbox_dropped": self._inbox.dropped if self._inbox else 0,
+            "deltas_without_base": self._receiver.deltas.dropped_no_base if self._receiver else 0,
             "links": [msgspec.to_builtins(link) for link in self.links()],
         }
 
@@ -123,7 +124,7 @@ class MeshSync:
             self.ctx = ctx
             catchup = Catchup(ctx, self._store)
             self._catchup = catchup
-            self._receiver = Receiver(ctx, catchup.request_gap)
+            self._receiver = Receiver(ctx, catchup.request_gap, catchup.request_state)
             self._publisher = Publisher(ctx, self._decorate if self.cfg.links_in_node else None)
             self._inbox = Inbox(loop, self._receiver.handle, self.cfg.max_inbox)
             async with ctx.session_lock:
@@ -196,6 +197,7 @@ class MeshSync:
             declared: list[Any] = [
                 session.declare_subscriber(STATE_ALL, on_sample, allowed_origin=remote),
                 session.declare_subscriber(EVENT_ALL, on_sample, allowed_origin=remote),
+                session.declare_subscriber(POS_ALL, on_sample, allowed_origin=remote),
                 catchup.declare(session, loop),
                 *publisher.declare(session),
             ]
@@ -252,7 +254,10 @@ class MeshSync:
         if not lines:
             return None
         return msgspec.structs.replace(
-            node, components={**node.components, **lines}, ts=math.nextafter(node.ts, math.inf)
+            node,
+            components={**node.components, **lines},
+            links=self.ctx.links.report(self.ctx.clock()),
+            ts=math.nextafter(node.ts, math.inf),
         )
 
     def _refresh_node(self) -> None:
@@ -264,7 +269,10 @@ class MeshSync:
             return
         base = {k: v for k, v in current.components.items() if not k.startswith("link:")}
         ts = max(ctx.clock(), math.nextafter(current.ts, math.inf))
-        ctx.scene.apply_state(msgspec.structs.replace(current, components={**base, **ctx.links.components()}, ts=ts))
+        links = ctx.links.report(ctx.clock())
+        ctx.scene.apply_state(
+            msgspec.structs.replace(current, components={**base, **ctx.links.components()}, links=links, ts=ts)
+        )
 
     # -- dialing found peers -------------------------------------------------------------------
 

@@ -38,6 +38,8 @@ from edge.scene.model import (
     Message,
     Name,
     Node,
+    NodeHealth,
+    NodeLink,
     NodeRole,
     Position,
     Receipt,
@@ -48,6 +50,7 @@ from edge.scene.model import (
     Text,
     Timestamp,
     Unit,
+    Uplink,
     Vehicle,
 )
 
@@ -132,6 +135,8 @@ class VehicleBody(_Body, tag=2, frozen=True, array_like=True):
     tether_power: bool | None = None
     tether_v: float | None = None
     tether_ceiling_m: float | None = None
+    # Wire only: which full state this is, for the position deltas that follow it (mesh/posdelta.py).
+    pos_gen: Annotated[int, Meta(ge=0, le=2**63 - 1)] | None = None
 
 
 class FeedBody(_Body, tag=3, frozen=True, array_like=True):
@@ -158,6 +163,35 @@ class FeedBody(_Body, tag=3, frozen=True, array_like=True):
     profiles: Annotated[list[Name], Meta(max_length=8)] = []  # "main" and narrow-link variants
 
 
+class UplinkW(Struct, frozen=True, array_like=True):
+    """An uplink of a kit: ``[name, [addr, ...]]``."""
+
+    name: Name
+    addrs: Annotated[list[Name], Meta(max_length=16)] = []
+
+
+class NodeHealthW(Struct, frozen=True, array_like=True):
+    """A kit's health as an array (``NodeHealth``'s fields in order)."""
+
+    cpu_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    mem_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    mem_total_mb: Annotated[int, Meta(ge=0)] | None = None
+    power: Name | None = None
+    battery_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    uplinks: Annotated[list[UplinkW], Meta(max_length=32)] = []
+
+
+class NodeLinkW(Struct, frozen=True, array_like=True):
+    """One mesh link as an array (``NodeLink``'s fields in order)."""
+
+    peer: Name
+    up: bool
+    rtt_ms: Annotated[float, Meta(ge=0.0)] | None = None
+    loss_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    rx_bps: Annotated[float, Meta(ge=0.0)] | None = None
+    tx_bps: Annotated[float, Meta(ge=0.0)] | None = None
+
+
 class NodeBody(_Body, tag=4, frozen=True, array_like=True):
     """A field kit."""
 
@@ -165,6 +199,8 @@ class NodeBody(_Body, tag=4, frozen=True, array_like=True):
     role: NodeRole = NodeRole.EDGE
     version: Name = ""
     components: Annotated[dict[Name, Name], Meta(max_length=200)] = {}
+    health: NodeHealthW | None = None
+    links: Annotated[list[NodeLinkW], Meta(max_length=64)] = []
 
 
 class MarkerBody(_Body, tag=5, frozen=True, array_like=True):
@@ -323,7 +359,8 @@ _BODY: Final[dict[type[Any], type[Any]]] = {
 }
 _MODEL: Final[dict[type[Any], type[Any]]] = {w: m for m, w in _BODY.items()}
 _POSITIONS = ("pos", "home")  # Position fields, sent as QPos
-_SPECIAL = frozenset({*_POSITIONS, "points"})
+WIRE_ONLY = frozenset({"pos_gen"})  # on the wire, not in the scene
+_SPECIAL = frozenset({*_POSITIONS, "points", "health", "links", *WIRE_ONLY})
 
 _encoder = msgspec.msgpack.Encoder()
 _body_decoder = msgspec.msgpack.Decoder(StateBody)
@@ -396,7 +433,32 @@ def _wire_values(change: Any, wire: type[Any]) -> dict[str, Any]:
             values[f] = _qpos(getattr(change, f))
     if isinstance(change, Marker):
         values["points"] = [(_e7(lat), _e7(lon)) for lat, lon in change.points]
+    if isinstance(change, Node):
+        values["health"] = _health_w(change.health)
+        values["links"] = [NodeLinkW(*map(_compact, msgspec.structs.astuple(x))) for x in change.links]
     return values
+
+
+def _health_w(h: NodeHealth | None) -> NodeHealthW | None:
+    if h is None:
+        return None
+    uplinks = [UplinkW(u.name, u.addrs) for u in h.uplinks]
+    cpu, mem, battery = _compact(h.cpu_pct), _compact(h.mem_pct), _compact(h.battery_pct)
+    return NodeHealthW(cpu, mem, h.mem_total_mb, h.power, battery, uplinks)
+
+
+def _health(w: NodeHealthW | None) -> NodeHealth | None:
+    if w is None:
+        return None
+    uplinks = [Uplink(name=u.name, addrs=u.addrs) for u in w.uplinks]
+    return NodeHealth(
+        cpu_pct=w.cpu_pct,
+        mem_pct=w.mem_pct,
+        mem_total_mb=w.mem_total_mb,
+        power=w.power,
+        battery_pct=w.battery_pct,
+        uplinks=uplinks,
+    )
 
 
 def _model_values(wire: Any) -> dict[str, Any]:
@@ -406,6 +468,9 @@ def _model_values(wire: Any) -> dict[str, Any]:
             values[f] = _dpos(getattr(wire, f))
     if isinstance(wire, MarkerBody):
         values["points"] = [(lat / 1e7, lon / 1e7) for lat, lon in wire.points]
+    if isinstance(wire, NodeBody):
+        values["health"] = _health(wire.health)
+        values["links"] = [NodeLink(**msgspec.structs.asdict(x)) for x in wire.links]
     return values
 
 
@@ -445,9 +510,15 @@ def kind_of(value: StateBody | EventW | StateChange | Event) -> str:
 # -- bytes ------------------------------------------------------------------------------------
 
 
-def encode_state(change: StateChange) -> bytes:
-    """A live state payload (id and origin travel in the key), trailing defaults left off."""
-    return _encoder.encode(_trimmed(state_body(change)))
+def encode_state(change: StateChange, pos_gen: int | None = None) -> bytes:
+    """A live state payload (id and origin travel in the key), trailing defaults left off.
+
+    ``pos_gen`` marks a vehicle's full state as the base of the position deltas that follow it.
+    """
+    body = state_body(change)
+    if pos_gen is not None and isinstance(body, VehicleBody):
+        body = msgspec.structs.replace(body, pos_gen=pos_gen)
+    return _encoder.encode(_trimmed(body))
 
 
 def _trimmed(value: Struct) -> list[Any]:
@@ -486,7 +557,15 @@ def encode_state_batch(items: list[tuple[str, bytes]]) -> bytes:
 
 def decode_state_batch(data: bytes, origin: str) -> list[StateChange]:
     """Read a live state batch received on ``fk/<origin>/state``."""
-    return [state_from_body(body, entity_id, origin) for entity_id, body in _decode(_batch_decoder, data)]
+    return [change for change, _ in decode_state_batch_gens(data, origin)]
+
+
+def decode_state_batch_gens(data: bytes, origin: str) -> list[tuple[StateChange, int | None]]:
+    """``decode_state_batch`` with each vehicle's ``pos_gen`` (None for every other body)."""
+    return [
+        (state_from_body(body, entity_id, origin), getattr(body, "pos_gen", None))
+        for entity_id, body in _decode(_batch_decoder, data)
+    ]
 
 
 def encode_event(event: Event) -> bytes:

@@ -130,12 +130,43 @@ class NodeRole(enum.Enum):
     COMMAND_POST = "command-post"
 
 
+class Uplink(Struct, frozen=True, kw_only=True):
+    """A network interface of a kit that is up, with its addresses (reported, never bound to)."""
+
+    name: Name
+    addrs: Annotated[list[Name], Meta(max_length=16)] = []
+
+
+class NodeHealth(Struct, frozen=True, kw_only=True):
+    """How a kit's computer is doing; a field is None where the kit cannot read it."""
+
+    cpu_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    mem_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    mem_total_mb: Annotated[int, Meta(ge=0)] | None = None
+    power: Name | None = None  # "mains" or "battery"; None where /sys/class/power_supply says nothing
+    battery_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None
+    uplinks: Annotated[list[Uplink], Meta(max_length=32)] = []
+
+
+class NodeLink(Struct, frozen=True, kw_only=True):
+    """One mesh link as the node that owns the entity measures it (see mesh/links.py)."""
+
+    peer: Name
+    up: bool
+    rtt_ms: Annotated[float, Meta(ge=0.0)] | None = None
+    loss_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None  # unanswered queries, recent ones
+    rx_bps: Annotated[float, Meta(ge=0.0)] | None = None  # bytes/s heard from the peer, since the last report
+    tx_bps: Annotated[float, Meta(ge=0.0)] | None = None  # bytes/s this node published (to every peer)
+
+
 class Node(_State, tag="node", kw_only=True, frozen=True):
     """A field kit (or command post) running fieldkit."""
 
     role: NodeRole = NodeRole.EDGE
     version: Name = ""
     components: dict[Name, Name] = {}
+    health: NodeHealth | None = None
+    links: Annotated[list[NodeLink], Meta(max_length=64)] = []
 
 
 class Shape(enum.Enum):

@@ -95,6 +95,12 @@ async def test_three_nodes_on_a_timeline_share_one_picture(mesh_sim: subprocess.
         r.raise_for_status()
         return {e["origin"] for e in r.json() if e["kind"] == "unit"}
 
+    async def measured_links(client: httpx.AsyncClient) -> set[str]:
+        """Peers the hub's own node entity shows linked, with an RTT (the page's link map)."""
+        r = await client.get("/api/entities/node:hub")
+        r.raise_for_status()
+        return {x["peer"] for x in r.json().get("links", []) if x["up"] and isinstance(x["rtt_ms"], (int, float))}
+
     async def alert_ids(client: httpx.AsyncClient) -> list[str]:
         r = await client.get("/api/events", params={"since": time.time() - 3600, "limit": 1000, "kind": "alert"})
         r.raise_for_status()
@@ -102,6 +108,7 @@ async def test_three_nodes_on_a_timeline_share_one_picture(mesh_sim: subprocess.
 
     try:
         await until(lambda: _holds(origins(hub), {"edge1", "edge2"}), 60, "the hub sees both edges' radios")
+        await until(lambda: _holds(measured_links(hub), {"edge1", "edge2"}), 30, "the hub's links, with RTT")
         await next_line(mesh_sim, r"link edge1 <-> hub cut", seen, timeout=30)
         r = await edge1.post("/api/alerts", json={"title": "edge1 during the cut", "severity": "emergency"})
         assert r.status_code == 201, r.text

@@ -15,7 +15,8 @@ from meshkit import MeshNet, MeshNode, endpoint, eventually, free_port, mesh_con
 
 from edge.scene import Alert, AlertAck, AlertStatus, Marker, Message, Node, Position, Removed, Unit, Vehicle
 from mesh import MeshSection, MeshSession
-from mesh.keys import batch_key, event_key, state_key
+from mesh.keys import batch_key, event_key, pos_key, state_key
+from mesh.posdelta import PosDelta, encode_deltas
 from mesh.wire import encode_event, encode_state, encode_state_batch
 from sim.linkproxy import Shaping
 
@@ -184,6 +185,7 @@ async def test_hostile_payloads_are_dropped_and_counted(net: MeshNet) -> None:
             ),  # our own
             ("fk/x/state/unit", b"\x90"),  # not a mesh key
             (batch_key("x"), encode_state_batch([("not an id", encode_state(good_unit))])),  # a bad batch
+            (pos_key("x"), b"\x91\x92\xa3v:1\x93\x00"),  # position deltas of the wrong shape
         ]
         for key, payload in sends:
             rogue.put(key, payload)
@@ -192,11 +194,17 @@ async def test_hostile_payloads_are_dropped_and_counted(net: MeshNet) -> None:
         assert a.mesh.ctx is not None
         c = a.mesh.ctx.counters
         await eventually(
-            lambda: c.dropped_malformed == 7 and c.dropped_oversize == 1 and c.dropped_own == 1,
+            lambda: c.dropped_malformed == 8 and c.dropped_oversize == 1 and c.dropped_own == 1,
             5,
             f"drops counted: {c.as_dict()}",
         )
         assert a.scene.get("unit:pdt:8") is None and a.scene.alerts() == []
+        # A well-formed delta with no full state behind it is dropped and counted, never applied.
+        orphan = PosDelta(0, 1000, 10, 10)
+        rogue.put(pos_key("x"), encode_deltas(1, [("vehicle:x:1", orphan)]))
+        assert a.mesh._receiver is not None
+        await eventually(lambda: a.mesh._receiver.deltas.dropped_no_base == 1, 5, "the orphan delta counted")  # type: ignore[union-attr]
+        assert a.scene.get("vehicle:x:1") is None
         assert not a.task.done()
     finally:
         await asyncio.to_thread(rogue.close)

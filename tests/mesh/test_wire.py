@@ -20,6 +20,8 @@ from edge.scene.model import (
     Marker,
     Message,
     Node,
+    NodeHealth,
+    NodeLink,
     NodeRole,
     Position,
     Receipt,
@@ -27,11 +29,13 @@ from edge.scene.model import (
     Severity,
     Shape,
     Unit,
+    Uplink,
     Vehicle,
 )
 from mesh.errors import WireError
 from mesh.keys import Key, batch_key, event_key, parse_key, state_key
 from mesh.wire import (
+    WIRE_ONLY,
     EventPage,
     OriginSummary,
     StatePage,
@@ -135,6 +139,12 @@ STATES = [
         role=NodeRole.COMMAND_POST,
         version="0.1.0",
         components={"mesh": "running", "link:kit-2": "up, rtt 3 ms"},
+        health=NodeHealth(
+            cpu_pct=12.5, mem_pct=40.0, mem_total_mb=3900, power="battery", battery_pct=81.0,
+            uplinks=[Uplink(name="wlan0", addrs=["192.168.8.20", "fd00::2"])],
+        ),
+        links=[NodeLink(peer="kit-2", up=True, rtt_ms=3.4, loss_pct=0.0, rx_bps=120.0, tx_bps=88.0),
+               NodeLink(peer="kit-3", up=False)],
     ),
     Marker(
         id="marker:kit-1:z",
@@ -208,7 +218,8 @@ def test_the_wire_carries_every_field_of_the_model() -> None:
     # A field added to the scene model and not to the wire would be lost silently: this fails first.
     for change in STATES:
         model = set(type(change).__struct_fields__)
-        assert model - {"id", "origin"} == set(type(state_body(change)).__struct_fields__), type(change).__name__
+        wire = set(type(state_body(change)).__struct_fields__) - WIRE_ONLY
+        assert model - {"id", "origin"} == wire, type(change).__name__
     for event in EVENTS:
         assert set(type(event).__struct_fields__) == set(type(event_wire(event)).__struct_fields__)
 
@@ -354,7 +365,7 @@ def test_trailing_defaults_stay_off_the_wire_and_come_back() -> None:
         body_cls = type(state_body(change))
         model_fields = {f.name: f for f in msgspec.structs.fields(type(change))}
         for f in msgspec.structs.fields(body_cls):
-            if f.name in ("ts", "pos", "home", "points"):
+            if f.name in ("ts", "pos", "home", "points", *WIRE_ONLY):
                 continue
             m = model_fields[f.name]
             wire_default = f.default_factory() if f.default_factory is not msgspec.NODEFAULT else f.default

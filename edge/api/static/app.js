@@ -7,6 +7,7 @@ import { DroneList, LinkStatus } from "./fleet.js";
 import { IncidentLog } from "./incidentlog.js";
 import { addBasemaps } from "./basemaps.js";
 import { addPointerReadout, coordsPicker } from "./coords.js";
+import { KitMap } from "./kits.js";
 import { EntityLayers, createMap } from "./map.js";
 import { AlertPanel, DetailPanel, MessagePanel } from "./panels.js";
 import { ActivityStrip, CallLog, radioId, recipientsOf } from "./radio.js";
@@ -51,6 +52,7 @@ const messages = new MessagePanel($("messages-panel"), (to, text) => api("POST",
   describeRecipient);
 const detail = new DetailPanel($("detail-panel"), { track: showTrack, close: () => select(null) });
 const trails = new Trails(map);
+const kits = new KitMap(map, $("detail"));
 const roster = new RosterPanel($("roster-panel"), $("roster-count"), { select: (id) => select(id, { reveal: true }) });
 const activity = new ActivityStrip($("activity-panel"), (id) => select(id, { reveal: true }));
 const calls = new CallLog($("calls-panel"), { nameOf: nameOfUnit, select: (id) => select(id, { reveal: true }) });
@@ -198,7 +200,11 @@ function applySnapshot(snapshot, { replay = false } = {}) {
   if (!replay) clock.set(snapshot.ts);
   picture.entities = new Map(snapshot.entities.map((e) => [e.id, e]));
   layers.retain(new Set(picture.entities.keys()));
-  for (const entity of snapshot.entities) layers.upsert(entity);
+  kits.retain(new Set(picture.entities.keys()));
+  for (const entity of snapshot.entities) {
+    layers.upsert(entity);
+    kits.upsert(entity);
+  }
   if (!picture.fitted) {
     picture.fitted = true;
     layers.fitTo(snapshot.entities);
@@ -235,6 +241,7 @@ function applyState(value) {
     fleet.remove(value.id);
     activity.forget(value.id);
     cones.remove(value.id);
+    kits.remove(value.id);
     videoWall.close(value.id);
     radioChanged();
     return;
@@ -251,6 +258,8 @@ function applyState(value) {
     roster.upsert(value);
     activity.observe(value);
     radioChanged();
+  } else if (value.kind === "node") {
+    kits.upsert(value);
   } else if (value.kind === "feed") {
     cones.upsert(value);
     videoWall.upsert(value);
@@ -397,6 +406,7 @@ function select(id, { reveal = false } = {}) {
 
 function showDetail(entity) {
   detail.show(entity);
+  kits.show(entity);
   dronePanel.show(entity);
   draw.show(entity);
 }
