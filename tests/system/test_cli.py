@@ -32,7 +32,8 @@ def test_config_check_reports_every_problem(tmp_path: Path) -> None:
     assert out.stderr.splitlines() == [
         f"fieldkit: configuration {bad} has 3 problem(s):",
         "  api.port: expected a whole number <= 65535 (got 70000)",
-        "  api.hots: unknown option (known here: host, max_body_bytes, max_ws_clients, mbtiles, metrics_public, port, "
+        "  api.hots: unknown option (known here: basemaps, host, max_body_bytes, max_ws_clients, mbtiles, "
+        "metrics_public, port, "
         "tls_cert, tls_key, "
         "tokens_file)",
         "  node.role: must be one of edge, command-post (got 'tower')",
@@ -92,12 +93,14 @@ def test_sim_serves_a_live_incident_and_stops_by_itself(tmp_path: Path) -> None:
                 vehicles = [e for e in scene["entities"] if e["kind"] == "vehicle"]
                 feeds = [e for e in scene["entities"] if e["kind"] == "feed"]
                 live = [f for f in feeds if f["state"] == "live" and f["pos"]]
-                if len(units) == 12 and scene["alerts"] and scene["messages"] and len(vehicles) == 3 and len(live) == 3:
+                emergencies = [a for a in scene["alerts"] if a["alert"]["severity"] == "emergency"]
+                if len(units) == 12 and emergencies and scene["messages"] and len(vehicles) == 3 and len(live) == 3:
                     break
                 time.sleep(0.5)
             # The units came through the simulated gateway's bytes, named by the roster it wrote.
             assert len(units) == 12 and all(u["team"] and u["online"] for u in units)
-            assert scene["alerts"][0]["alert"]["severity"] == "emergency"
+            # a radio's emergency (the thermal camera's hotspot warnings and drone alerts come too)
+            assert emergencies and emergencies[0]["alert"]["entity_id"].startswith("unit:")
             assert scene["messages"][0]["via"] == "pdt"
             # The SITL fleet's MAVLink came through the drone service: two patrols and a tethered drone.
             assert sorted(v["tethered"] for v in vehicles) == [False, False, True]
