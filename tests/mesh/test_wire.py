@@ -141,7 +141,7 @@ STATES = [
         components={"mesh": "running", "link:kit-2": "up, rtt 3 ms"},
         health=NodeHealth(
             cpu_pct=12.5, mem_pct=40.0, mem_total_mb=3900, power="battery", battery_pct=81.0,
-            uplinks=[Uplink(name="wlan0", addrs=["192.168.8.20", "fd00::2"])],
+            uplinks=[Uplink(name="wlan0", addrs=["127.0.8.20", "::1"])],
         ),
         links=[NodeLink(peer="kit-2", up=True, rtt_ms=3.4, loss_pct=0.0, rx_bps=120.0, tx_bps=88.0),
                NodeLink(peer="kit-3", up=False)],
