@@ -16,11 +16,11 @@ polygon or a circle), a STATUSTEXT at severity WARNING or worse, and the tether'
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from edge.scene import Alert, AlertClear, AlertRecord, AlertStatus, Marker, Position, Severity, Shape
+from edge.scene import Alert, AlertClear, AlertRecord, AlertStatus, Marker, Position, Severity
+from edge.scene.geofence import contains
 
 from .tether import TetherLimits, tether_conditions
 from .vehicle import VehicleState
@@ -29,7 +29,6 @@ BATTERY_HYSTERESIS_PCT = 2.0
 MAV_SEVERITY_WARNING = 4
 MAV_SEVERITY_CRITICAL = 2
 MAX_TEXTS = 32  # distinct recent STATUSTEXTs kept per vehicle
-EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +72,7 @@ def conditions(
     out.append(Condition("ekf", ekf_bad, urgent, f"{name}: EKF bad", "position estimate unhealthy"))
     if state.lat is not None and state.lon is not None:
         for fence in geofences:
-            inside = inside_marker(fence, state.lat, state.lon)
+            inside = contains(fence, (state.lat, state.lon))
             if inside is not None:
                 title = f"{name}: inside geofence {fence.name or fence.id}"
                 out.append(Condition(f"geofence-{_short(fence.id)}", inside, Severity.EMERGENCY, title))
@@ -108,38 +107,6 @@ def _texts(state: VehicleState, limits: Thresholds, name: str, now: float) -> li
             level = Severity.EMERGENCY if severity <= MAV_SEVERITY_CRITICAL else Severity.WARNING
             out.append(Condition(f"text-{_short(text)}", True, level, f"{name}: {text}"[:200], text))
     return out
-
-
-def inside_marker(marker: Marker, lat: float, lon: float) -> bool | None:
-    """Whether (lat, lon) is inside a polygon or circle marker; None for other shapes or too few points."""
-    if marker.shape is Shape.CIRCLE and marker.points and marker.radius_m is not None:
-        clat, clon = marker.points[0]
-        return distance_m(clat, clon, lat, lon) <= marker.radius_m
-    if marker.shape is Shape.POLYGON and len(marker.points) >= 3:
-        return _in_polygon(marker.points, lat, lon)
-    return None
-
-
-def _in_polygon(points: list[tuple[float, float]], lat: float, lon: float) -> bool:
-    # Ray casting in degrees: fine for zones a few kilometres across, away from the poles and the antimeridian.
-    inside = False
-    j = len(points) - 1
-    for i, (lat_i, lon_i) in enumerate(points):
-        lat_j, lon_j = points[j]
-        if (lat_i > lat) != (lat_j > lat):
-            cross = lon_i + (lat - lat_i) * (lon_j - lon_i) / (lat_j - lat_i)
-            if lon < cross:
-                inside = not inside
-        j = i
-    return inside
-
-
-def distance_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    dp, dl = p2 - p1, math.radians(lon2 - lon1)
-    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(a))
 
 
 class Episodes:

@@ -39,6 +39,12 @@ def test_contains_polygon_and_circle() -> None:
     assert math.isclose(distance_m((LAT, LON), (LAT + 1, LON)), 111_195, rel_tol=1e-3)
 
 
+def test_contains_a_concave_polygon() -> None:
+    l_shape = fence(points=[(0.0, 0.0), (0.0, 2.0), (1.0, 2.0), (1.0, 1.0), (2.0, 1.0), (2.0, 0.0)])
+    assert contains(l_shape, (0.5, 0.5)) and contains(l_shape, (1.5, 0.5)) and contains(l_shape, (0.5, 1.5))
+    assert contains(l_shape, (1.5, 1.5)) is False, "the notch of the L is outside"
+
+
 def test_entry_and_exit_by_rule_and_the_first_sighting_is_no_crossing() -> None:
     book = FenceBook()
     book.put_fence(fence(fence_exit=True))

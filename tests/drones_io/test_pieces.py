@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from drones import CommandRequest, CommandResult, LinkError, memory_pair
-from drones.alerts import Condition, Episodes, distance_m, inside_marker
+from drones.alerts import Condition, Episodes
 from drones.commands import BadCommand, Exchange, Step, Target, plan
 from drones.modes import custom_mode_of, mode_name
 from drones.tlog import record
@@ -188,17 +188,6 @@ def test_link_quality_never_counts_more_than_it_saw(seqs: list[int]) -> None:
 
 def marker(shape: Shape, points: list[tuple[float, float]], radius_m: float | None = None) -> Marker:
     return Marker(id="marker:n:1", origin="n", ts=1.0, shape=shape, points=points, radius_m=radius_m)
-
-
-def test_geofence_geometry() -> None:
-    l_shape = [(0.0, 0.0), (0.0, 2.0), (1.0, 2.0), (1.0, 1.0), (2.0, 1.0), (2.0, 0.0)]
-    poly = marker(Shape.POLYGON, l_shape)
-    assert inside_marker(poly, 0.5, 0.5) and inside_marker(poly, 1.5, 0.5) and inside_marker(poly, 0.5, 1.5)
-    assert inside_marker(poly, 1.5, 1.5) is False, "the notch of the L is outside"
-    circle = marker(Shape.CIRCLE, [(36.7, 119.16)], 100.0)
-    assert inside_marker(circle, 36.7008, 119.16) and not inside_marker(circle, 36.7010, 119.16)
-    assert inside_marker(marker(Shape.LINE, [(0, 0), (1, 1)]), 0.5, 0.5) is None
-    assert round(distance_m(36.7, 119.16, 36.71, 119.16)) == 1112
 
 
 def test_episodes_raise_once_clear_once_and_adopt_after_restart() -> None:
