@@ -1,5 +1,6 @@
 // The drones at a glance: the Drones tab (one row per vehicle) and the MAVLink links badge in the header.
 import { t } from "./i18n.js";
+import { ListPanel } from "./listpanel.js";
 import { ago, el } from "./util.js";
 
 const LINKS_EVERY_S = 5;
@@ -49,59 +50,18 @@ function lostOrHeard(e) {
   return e.link_ok === false ? t("lost {ago}", { ago: ago(heard) }) : ago(heard);
 }
 
-export class DroneList {
+export class DroneList extends ListPanel {
   // badge: the tab's count; actions: { select(id) }
   constructor(root, badge, actions) {
+    super(badge, actions);
     this.list = root.querySelector("#drones");
     this.empty = root.querySelector("#drones-empty");
-    this.badge = badge;
-    this.actions = actions;
-    this.vehicles = new Map();
-    this.rows = new Map();
-    this.selected = null;
-    this.queued = false;
-    document.addEventListener("languagechange", () => this.render());
-  }
-
-  replace(vehicles) {
-    this.vehicles = new Map(vehicles.map((v) => [v.id, v]));
-    this.queue();
-  }
-
-  upsert(vehicle) {
-    this.vehicles.set(vehicle.id, vehicle);
-    this.queue();
-  }
-
-  remove(id) {
-    if (this.vehicles.delete(id)) this.queue();
-  }
-
-  select(id) {
-    this.selected = id;
-    for (const [key, row] of this.rows) row.root.classList.toggle("selected", key === id);
-  }
-
-  refresh() {
-    for (const [id, row] of this.rows) {
-      const v = this.vehicles.get(id);
-      if (v) row.refresh(v);
-    }
-  }
-
-  queue() {
-    if (this.queued) return;
-    this.queued = true;
-    requestAnimationFrame(() => {
-      this.queued = false;
-      this.render();
-    });
   }
 
   render() {
-    const all = [...this.vehicles.values()].sort(byName);
+    const all = [...this.items.values()].sort(byName);
     for (const [id, row] of this.rows) {
-      if (!this.vehicles.has(id)) {
+      if (!this.items.has(id)) {
         row.root.remove();
         this.rows.delete(id);
       }

@@ -1,5 +1,6 @@
 // The roster: every radio unit grouped by team (or talkgroup), with presence, battery and last heard.
 import { t } from "./i18n.js";
+import { ListPanel } from "./listpanel.js";
 import { ago, el, icon, talkgroupColour, talkgroupKey } from "./util.js";
 import { radioId, talkgroupLabels } from "./radio.js";
 
@@ -52,58 +53,15 @@ class RosterRow {
   }
 }
 
-export class RosterPanel {
+export class RosterPanel extends ListPanel {
   // actions: { select(id) }; badge shows "online/total" next to the tab's name.
   constructor(root, badge, actions) {
+    super(badge, actions);
     this.root = root.querySelector("#roster");
     this.empty = root.querySelector("#roster-empty");
     this.filter = root.querySelector("#roster-filter");
-    this.badge = badge;
-    this.actions = actions;
-    this.units = new Map();
-    this.rows = new Map();
     this.groups = new Map(); // group name -> { root, head, list }
-    this.selected = null;
-    this.queued = false;
     this.filter.addEventListener("input", () => this.render());
-    document.addEventListener("languagechange", () => this.render());
-  }
-
-  replace(units) {
-    this.units = new Map(units.map((u) => [u.id, u]));
-    this.queue();
-  }
-
-  upsert(unit) {
-    this.units.set(unit.id, unit);
-    this.queue();
-  }
-
-  remove(id) {
-    if (this.units.delete(id)) this.queue();
-  }
-
-  select(id) {
-    this.selected = id;
-    for (const [key, row] of this.rows) row.root.classList.toggle("selected", key === id);
-  }
-
-  // Re-render at most once per frame: a busy gateway reports many units a second.
-  queue() {
-    if (this.queued) return;
-    this.queued = true;
-    requestAnimationFrame(() => {
-      this.queued = false;
-      this.render();
-    });
-  }
-
-  // "last heard" moves on by itself.
-  refresh() {
-    for (const [id, row] of this.rows) {
-      const u = this.units.get(id);
-      if (u) row.refresh(u);
-    }
   }
 
   groupOf(u, labels) {
@@ -118,7 +76,7 @@ export class RosterPanel {
   }
 
   render() {
-    const all = [...this.units.values()];
+    const all = [...this.items.values()];
     const labels = talkgroupLabels(all);
     const needle = this.filter.value.trim().toLowerCase();
     const grouped = new Map();
