@@ -78,6 +78,12 @@ async def test_the_post_serves_an_edge_s_snapshot_and_live_video_only_while_watc
         assert r.headers["content-type"] == "image/jpeg" and r.headers["x-origin"] == "edge1"
         assert r.content.startswith(b"\xff\xd8\xff") and len(r.content) <= 20_000
         assert (await c.get("/api/feeds/feed:edge1:nope/snapshot.jpg")).status_code == 404
+        encoded = await c.get("/api/feeds/feed%3Aedge1%3Acam1/snapshot.jpg")  # as the page asks (encodeURIComponent)
+        assert encoded.status_code == 200 and encoded.content.startswith(b"\xff\xd8\xff")
+    async with client(edge) as c:  # the kit itself answers for its own feed by id, too
+        own = await c.get("/api/feeds/feed%3Aedge1%3Acam1/snapshot.jpg")
+        assert own.status_code == 200 and own.headers["x-origin"] == "edge1"
+    async with client(hub) as c:
 
         # Nobody watches: the edge sends no video at all.
         idle = await rate(proxy, 3.0)
