@@ -21,7 +21,7 @@ from whep_client import SIM_FEED, watch
 from edge.auth import Role
 from edge.scene import Feed
 from mesh.feedwire import SnapW, UnitW, WantW, encode, want_key
-from mesh.snapshots import SNAP_MAX_BYTES
+from mesh.snapshots import MAX_ENTRIES, SNAP_MAX_BYTES
 
 FEED_ID = "feed:edge1:cam1"
 MEDIA = {"feeds": [SIM_FEED], "snapshot_interval_s": 1.0}
@@ -84,7 +84,6 @@ async def test_the_post_serves_an_edge_s_snapshot_and_live_video_only_while_watc
         own = await c.get("/api/feeds/feed%3Aedge1%3Acam1/snapshot.jpg")
         assert own.status_code == 200 and own.headers["x-origin"] == "edge1"
     async with client(hub) as c:
-
         # Nobody watches: the edge sends no video at all.
         idle = await rate(proxy, 3.0)
         assert feeds(edge)["video_units_sent"] == 0 and feeds(edge)["video_sending"] == []
@@ -219,6 +218,18 @@ async def test_hostile_snapshot_and_video_payloads_are_dropped_and_counted(net: 
             await eventually(lambda: feeds(hub)["snapshots_received"] > snaps, 20, "a real snapshot after the attack")
             r = await c.get(f"/api/feeds/{FEED_ID}/snapshot.jpg")
             assert r.status_code == 200 and r.content.startswith(b"\xff\xd8\xff")
+
+            # A flood of well-formed snapshots of made-up feeds: the post holds a bounded number.
+            tiny = encode(SnapW(2.0, 10, 10, b"\xff\xd8\xff\xe0JFIF\xff\xd9"))
+
+            def flood() -> None:
+                for n in range(MAX_ENTRIES + 100):
+                    raw.put(f"fk/edge1/snap/made-up-{n}", tiny)
+
+            received = feeds(hub)["snapshots_received"]
+            await asyncio.to_thread(flood)
+            await eventually(lambda: feeds(hub)["snapshots_received"] >= received + MAX_ENTRIES + 100, 20, "the flood")
+            assert feeds(hub)["snapshots_held"] == MAX_ENTRIES
             assert not hub.task.done() and not edge.task.done()
             assert hub.mesh.session.is_open and edge.mesh.session.is_open
             await viewer.close(c)
