@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import zenoh
 from meshkit import CutProxy, MeshNet, MeshNode, endpoint, eventually, free_port, mesh_config
+from prometheus_client.parser import text_string_to_metric_families
 from whep_client import SIM_FEED, watch
 
 from edge.auth import Role
@@ -102,6 +103,14 @@ async def test_the_post_serves_an_edge_s_snapshot_and_live_video_only_while_watc
         assert hub.node.media.remote.opened == 1
         assert hub.node.media.remote.runners[FEED_ID].relay.viewers == 2
         assert feeds(hub)["video_subscriptions"] == 1 and feeds(hub)["video_watching"] == ["edge1/cam1"]
+        samples = {
+            (m.name, m.labels.get("what")): m.value
+            for family in text_string_to_metric_families((await c.get("/metrics")).text)
+            for m in family.samples
+        }
+        assert samples[("fieldkit_remote_feeds", None)] == 1
+        assert samples[("fieldkit_mesh_feed_samples_total", "video_subscriptions")] == 1
+        assert samples[("fieldkit_mesh_feed_samples_total", "video_units_received")] >= 30
         watched = await rate(proxy, 3.0)
         assert watched > 5 * idle, (watched, idle)
 
