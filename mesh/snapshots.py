@@ -42,6 +42,24 @@ SNAP_EVERY_S: dict[LinkClass, float] = {"lan": 5.0, "lte": 10.0, "mesh": 30.0, "
 SNAP_MAX_BYTES: dict[LinkClass, int] = {"lan": 20_000, "lte": 20_000, "mesh": 20_000, "narrowband": 4_000}
 TICK_S = 0.5
 MAX_ENTRIES = 256
+MAX_WARNED = 1000  # origins remembered for "log once"; past it, every drop logs at DEBUG
+
+
+class DropLog:
+    """Log a dropped payload at WARNING once per origin, then at DEBUG (a hostile flood stays quiet)."""
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._warned: set[str] = set()
+
+    def __call__(self, key: str, why: str) -> None:
+        node = key.split("/")[1][:40] if key.count("/") >= 2 else key[:40]
+        first = node not in self._warned and len(self._warned) < MAX_WARNED
+        if first:
+            self._warned.add(node)
+        log.log(
+            logging.WARNING if first else logging.DEBUG, "mesh: dropped %s on %s: %s", self._what, key[:120], why[:200]
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +148,7 @@ class SnapshotBoard:
         self._ctx = ctx
         self._max = max_entries
         self._held: OrderedDict[tuple[str, str], RemoteSnapshot] = OrderedDict()
-        self._warned: set[str] = set()
+        self._warn = DropLog("a snapshot")
         self.received = 0
         self.dropped_malformed = 0  # bad key, not a JPEG, wrong schema
         self.dropped_oversize = 0
@@ -188,7 +206,4 @@ class SnapshotBoard:
             self.dropped_unknown += 1
         else:
             self.dropped_malformed += 1
-        node = key.split("/")[1][:40] if key.count("/") >= 2 else key[:40]
-        level = logging.WARNING if node not in self._warned else logging.DEBUG
-        self._warned.add(node)
-        log.log(level, "mesh: dropped a snapshot on %s: %s", key[:120], why[:200])
+        self._warn(key, why)

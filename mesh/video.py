@@ -45,6 +45,7 @@ from .feedwire import (
     want_key,
 )
 from .inbox import Inbox
+from .snapshots import DropLog
 
 log = logging.getLogger(__name__)
 
@@ -54,21 +55,6 @@ KEYFRAME_EVERY_S = 0.5  # keyframe requests per feed at most this often
 MAX_PENDING = 120  # units waiting at the origin; past it the queue is dropped and restarts at a keyframe
 MAX_RX_INBOX = 300
 VIDEO_PRIORITY = zenoh.Priority.BACKGROUND
-MAX_WARNED = 1000
-
-
-class _Warner:
-    """Log a dropped payload once per origin at WARNING, then at DEBUG."""
-
-    def __init__(self) -> None:
-        self._warned: set[str] = set()
-
-    def __call__(self, key: str, why: str) -> None:
-        node = key.split("/")[1][:40] if key.count("/") >= 2 else key[:40]
-        level = logging.WARNING if node not in self._warned else logging.DEBUG
-        if len(self._warned) < MAX_WARNED:
-            self._warned.add(node)
-        log.log(level, "mesh: dropped video on %s: %s", key[:120], why[:200])
 
 
 @dataclass
@@ -91,7 +77,7 @@ class VideoOrigin:
         self._streams: dict[str, _Stream] = {}
         self._pending: deque[tuple[str, UnitW]] = deque()
         self._wake = asyncio.Event()
-        self._warn = _Warner()
+        self._warn = DropLog("video")
         self.wants = 0
         self.wants_refused = 0  # from a node behind a narrowband link
         self.wants_dropped = 0  # malformed, unknown node or feed
@@ -240,7 +226,7 @@ class VideoWatch:
         self._keyframe: dict[tuple[str, str], bool] = {}
         self._key_asked: dict[tuple[str, str], float] = {}
         self._wakes: dict[tuple[str, str], asyncio.Event] = {}
-        self._warn = _Warner()
+        self._warn = DropLog("video")
         self.subscriptions = 0  # subscribers declared, in all
         self.wants_sent = 0
         self.units_received = 0
