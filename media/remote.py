@@ -43,16 +43,18 @@ class RemoteFeeds:
         self._mesh = mesh
         self._cfg = cfg
         self._clock = clock
-        self.runners: dict[str, FeedRunner] = {}  # by feed id
+        self.runners: dict[str, FeedRunner] = {}  # by feed id, ``<feed id>.<profile>`` for a variant
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._idle_since: dict[str, float] = {}
         self.opened = 0  # relays made, in all (a second viewer of one feed makes none)
 
-    def relay(self, feed_id: str) -> Relay:
-        """The relay of another node's feed, started if needed; raises RemoteRefused/RemoteUnavailable."""
-        runner = self.runners.get(feed_id)
+    def relay(self, feed_id: str, profile: str = "main") -> Relay:
+        """The relay of another node's feed (``profile``: main or a variant it encodes), started if needed;
+        raises RemoteRefused/RemoteUnavailable."""
+        key = feed_id if profile == "main" else f"{feed_id}.{profile}"
+        runner = self.runners.get(key)
         if runner is not None:
-            self._idle_since.pop(feed_id, None)
+            self._idle_since.pop(key, None)
             return runner.relay
         where = split_feed_id(feed_id)
         mesh = self._mesh()
@@ -62,14 +64,13 @@ class RemoteFeeds:
             raise RemoteUnavailable("the mesh is not running on this node")
         node, name = where
         mesh.check(node)
-        cfg = FeedConfig(name=name, source="sim", title=feed_id)  # source is unused: the runner is given its source
-        runner = FeedRunner(
-            cfg, MeshSource(mesh, node, name), viewer_queue=self._cfg.viewer_queue, stall_s=self._cfg.stall_s
-        )
-        self.runners[feed_id] = runner
-        self._tasks[feed_id] = asyncio.create_task(runner.run(), name=f"remote-feed-{feed_id}")
+        cfg = FeedConfig(name=name, source="sim", title=key)  # source is unused: the runner is given its source
+        source = MeshSource(mesh, node, name, profile)
+        runner = FeedRunner(cfg, source, viewer_queue=self._cfg.viewer_queue, stall_s=self._cfg.stall_s)
+        self.runners[key] = runner
+        self._tasks[key] = asyncio.create_task(runner.run(), name=f"remote-feed-{key}")
         self.opened += 1
-        log.info("serving %s here over the mesh", feed_id)
+        log.info("serving %s here over the mesh", key)
         return runner.relay
 
     def state(self, feed_id: str) -> str | None:

@@ -216,9 +216,9 @@ class MediaService:
         where = split_feed_id(name)
         if not isinstance(entity, Feed) or where is None or entity.origin != where[0]:
             raise NoSuchFeed(f"no feed {name!r} in the picture")
-        if profile != "main":
-            raise NoSuchFeed(f"another node's feed crosses the mesh as it is encoded (profile main), not {profile!r}")
-        return {"main": self.remote.relay(name)}
+        if profile != "main" and profile not in entity.profiles:
+            raise NoSuchFeed(f"feed {name!r} has no profile {profile!r} (it has {', '.join(entity.profiles)})")
+        return {profile: self.remote.relay(name, profile)}
 
     async def close_viewer(self, name: str, viewer_id: str) -> bool:
         viewer = self.viewers.get(viewer_id)

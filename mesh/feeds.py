@@ -19,7 +19,7 @@ from media.relay import AccessUnit, Relay
 from media.snapshot import Snapshot
 
 from .context import MeshContext
-from .feedwire import SNAP_ALL, want_all
+from .feedwire import SNAP_ALL, split_stream, stream_name, want_all
 from .inbox import Inbox
 from .snapshots import RemoteSnapshot, SnapshotBoard, SnapshotSender
 from .video import VideoOrigin, VideoWatch
@@ -53,13 +53,13 @@ class MeshFeeds:
         """MeshVideo: raise if ``node``'s feeds cannot be watched now."""
         self.watcher.check(node)
 
-    async def watch(self, node: str, feed: str, on_unit: Callable[[AccessUnit], None]) -> None:
-        """MeshVideo: ``node``'s ``feed`` into ``on_unit`` until cancelled."""
-        await self.watcher.watch(node, feed, on_unit)
+    async def watch(self, node: str, feed: str, profile: str, on_unit: Callable[[AccessUnit], None]) -> None:
+        """MeshVideo: ``node``'s ``feed`` (``profile``) into ``on_unit`` until cancelled."""
+        await self.watcher.watch(node, stream_name(feed, profile), on_unit)
 
-    def request_keyframe(self, node: str, feed: str) -> None:
+    def request_keyframe(self, node: str, feed: str, profile: str) -> None:
         """MeshVideo: ask the origin for a keyframe."""
-        self.watcher.request_keyframe(node, feed)
+        self.watcher.request_keyframe(node, stream_name(feed, profile))
 
     def report(self) -> dict[str, object]:
         """Counters, for the mesh's report."""
@@ -127,7 +127,9 @@ class MeshFeeds:
             return {}
         return {name: snap for name, d in media.derived.items() if (snap := d.snapshots.latest) is not None}
 
-    def _local_relay(self, feed: str) -> Relay | None:
+    def _local_relay(self, stream: str) -> Relay | None:
+        """Our relay of a stream name (``<feed>`` or ``<feed>.<profile>``), or None."""
+        feed, profile = split_stream(stream)
         media = self._node.media
         runner = media.feeds.get(feed) if media is not None else None
-        return runner.relay if runner is not None else None
+        return runner.relays.get(profile) if runner is not None else None

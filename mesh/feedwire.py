@@ -2,7 +2,8 @@
 
 - ``fk/<node>/snap/<feed>``: the newest JPEG snapshot of one of ``node``'s feeds (``SnapW``);
 - ``fk/<node>/video/<feed>``: the feed's encoded H.264 access units (``UnitW``), published only
-  while some node wants them;
+  while some node wants them; ``<feed>.<profile>`` for a narrow-link variant (``low``: a feed name
+  has no dot, so the two never clash);
 - ``fk/<node>/want/<feed>``: a node asking ``node`` for that video (``WantW``), repeated while it
   watches; ``keyframe`` asks the origin to start (again) at a keyframe.
 
@@ -30,14 +31,18 @@ JPEG_END = b"\xff\xd9"
 
 _NODE = r"[A-Za-z0-9._-]{1,40}"
 _FEED = r"[A-Za-z0-9_-]{1,40}"  # media/config.py's FeedName, plus "-overlay"
-_KEY = re.compile(rf"^{PREFIX}/(?P<node>{_NODE})/(?P<what>snap|video|want)/(?P<feed>{_FEED})$")
+_STREAM = rf"{_FEED}(?:\.{_FEED})?"  # a feed, or <feed>.<profile>
+_KEY = re.compile(
+    rf"^{PREFIX}/(?P<node>{_NODE})/(?:(?P<snap>snap)/(?P<sfeed>{_FEED})|(?P<what>video|want)/(?P<feed>{_STREAM}))$"
+)
 
 T = TypeVar("T")
 Seconds = Annotated[float, Meta(ge=0.0, le=1e10)]
 
 
 class FeedKey(Struct, frozen=True):
-    """A video key read back: whose feed, which feed, and what (``snap``, ``video`` or ``want``)."""
+    """A video key read back: whose feed, which feed (``<feed>.<profile>`` for a variant's video), and
+    what (``snap``, ``video`` or ``want``)."""
 
     node: str
     what: str
@@ -66,8 +71,21 @@ def want_all(node: str) -> str:
 
 def parse_feed_key(key: str) -> FeedKey | None:
     """Read a video key; None if it is not one (or malformed)."""
-    m = _KEY.match(key) if len(key) < 120 else None
-    return None if m is None else FeedKey(m["node"], m["what"], m["feed"])
+    m = _KEY.match(key) if len(key) < 160 else None
+    if m is None:
+        return None
+    return FeedKey(m["node"], "snap", m["sfeed"]) if m["snap"] else FeedKey(m["node"], m["what"], m["feed"])
+
+
+def stream_name(feed: str, profile: str = "main") -> str:
+    """What the video and want keys call ``feed``'s ``profile``: the feed's name for main."""
+    return feed if profile == "main" else f"{feed}.{profile}"
+
+
+def split_stream(stream: str) -> tuple[str, str]:
+    """(feed, profile) of a stream name."""
+    feed, _, profile = stream.partition(".")
+    return feed, profile or "main"
 
 
 class SnapW(Struct, frozen=True, array_like=True):

@@ -32,11 +32,12 @@ class MeshVideo(Protocol):
     def check(self, node: str) -> None:
         """Raise RemoteRefused or RemoteUnavailable if ``node``'s video cannot be watched now."""
 
-    async def watch(self, node: str, feed: str, on_unit: Callable[[AccessUnit], None]) -> None:
-        """Hand ``node``'s ``feed`` access units to ``on_unit`` until cancelled."""
+    async def watch(self, node: str, feed: str, profile: str, on_unit: Callable[[AccessUnit], None]) -> None:
+        """Hand the access units of ``node``'s ``feed`` (``profile``: main or a variant) to ``on_unit`` until
+        cancelled."""
 
-    def request_keyframe(self, node: str, feed: str) -> None:
-        """Ask the origin for a keyframe of ``feed``."""
+    def request_keyframe(self, node: str, feed: str, profile: str) -> None:
+        """Ask the origin for a keyframe of ``feed`` (``profile``)."""
 
 
 class MeshSource:
@@ -45,15 +46,16 @@ class MeshSource:
     kind = "mesh"
     forces_keyframes = True  # the origin makes one on request, or replays its GOP
 
-    def __init__(self, mesh: MeshVideo, node: str, feed: str) -> None:
+    def __init__(self, mesh: MeshVideo, node: str, feed: str, profile: str = "main") -> None:
         self.mesh = mesh
         self.node = node
         self.feed = feed
+        self.profile = profile
         self.info = StreamInfo("H264")
 
     def request_keyframe(self) -> None:
-        self.mesh.request_keyframe(self.node, self.feed)
+        self.mesh.request_keyframe(self.node, self.feed, self.profile)
 
     async def run(self, relay: Relay) -> None:
-        await self.mesh.watch(self.node, self.feed, relay.publish)
+        await self.mesh.watch(self.node, self.feed, self.profile, relay.publish)
         raise SourceError(f"the mesh stopped carrying {self.node}'s feed {self.feed}")

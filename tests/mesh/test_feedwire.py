@@ -27,6 +27,8 @@ from mesh.feedwire import (
     encode,
     parse_feed_key,
     snap_key,
+    split_stream,
+    stream_name,
     video_key,
     want_key,
 )
@@ -39,8 +41,22 @@ def test_keys_round_trip_and_hostile_keys_are_refused() -> None:
     assert parse_feed_key(snap_key("edge-1", "cam1")) == FeedKey("edge-1", "snap", "cam1")
     assert parse_feed_key(video_key("e", "cam1-overlay")) == FeedKey("e", "video", "cam1-overlay")
     assert parse_feed_key(want_key("e", "c")) == FeedKey("e", "want", "c")
-    for bad in ("fk/e/snap/a.b", "fk/e/snap/", "fk/e/snap/a/b", "fk//snap/a", "xx/e/snap/a", "fk/e/state/a",
-                "fk/e/snap/" + "a" * 41, "fk/" + "e" * 200 + "/snap/a"):  # fmt: skip
+    assert parse_feed_key(video_key("e", stream_name("cam1", "low"))) == FeedKey("e", "video", "cam1.low")
+    assert split_stream("cam1.low") == ("cam1", "low") and split_stream("cam1") == ("cam1", "main")
+    assert stream_name("cam1") == "cam1"
+    bad_keys = [
+        "fk/e/snap/a.b",  # a variant has no snapshot of its own
+        "fk/e/video/a.b.c",
+        "fk/e/video/.low",
+        "fk/e/snap/",
+        "fk/e/snap/a/b",
+        "fk//snap/a",
+        "xx/e/snap/a",
+        "fk/e/state/a",
+        "fk/e/snap/" + "a" * 41,
+        "fk/" + "e" * 200 + "/snap/a",
+    ]
+    for bad in bad_keys:
         assert parse_feed_key(bad) is None, bad
 
 

@@ -44,7 +44,7 @@ def feeds(node: MeshNode) -> dict[str, Any]:
 
 
 async def start_pair(
-    net: MeshNet, hub: dict[str, Any] | None = None, edge: dict[str, Any] | None = None
+    net: MeshNet, hub: dict[str, Any] | None = None, edge: dict[str, Any] | None = None, media: dict[str, Any] = MEDIA
 ) -> tuple[MeshNode, MeshNode, CutProxy]:
     """The post (listening) and edge1 (a sim camera) dialing it through a proxy; both up to each other.
 
@@ -53,7 +53,7 @@ async def start_pair(
     post = await net.start("hub", mesh_config(listen=[endpoint(port)], **(hub or {})), role="command-post")
     proxy = await net.proxy(port)
     kit = await net.start(
-        "edge1", mesh_config(connect=[proxy.endpoint], listen=[endpoint(free_port())], **(edge or {})), media=MEDIA
+        "edge1", mesh_config(connect=[proxy.endpoint], listen=[endpoint(free_port())], **(edge or {})), media=media
     )
     await eventually(lambda: post.mesh.ctx is not None and post.mesh.ctx.links.is_up("edge1"), 20, "edge1 up")
     await eventually(lambda: isinstance(post.scene.get(FEED_ID), Feed), 20, "the edge's feed in the post's picture")
@@ -140,6 +140,24 @@ async def test_a_stalled_edge_camera_shows_as_stalled_on_the_post(net: MeshNet) 
         frames = viewer.frames
         await viewer.wait_frames(frames + 10, timeout=30)
         await eventually(lambda: hub.node.media.remote.state(FEED_ID) == "live", 20, "live again at the post")
+        await viewer.close(c)
+
+
+async def test_a_narrow_link_variant_of_an_edge_s_feed_crosses_as_its_own_stream(net: MeshNet) -> None:
+    low = {"name": "low", "width": 160, "height": 90, "fps": 5.0, "bitrate_kbps": 60}
+    hub, edge, _ = await start_pair(net, media={"feeds": [{**SIM_FEED, "variants": [low]}]})
+    assert hub.node.media is not None
+    await eventually(lambda: "low" in getattr(hub.scene.get(FEED_ID), "profiles", []), 20, "the variant in the picture")
+    async with client(hub) as c:
+        viewer = await watch(c, FEED_ID, profile="low")
+        await viewer.wait_frames(10, timeout=30)
+        assert viewer.sizes == {(160, 90)}  # the kit's second encode, passed through the post as it is
+        assert feeds(edge)["video_sending"] == ["cam1.low"]
+        assert set(hub.node.media.remote.runners) == {f"{FEED_ID}.low"}
+        r = await c.post(
+            f"/api/feeds/{FEED_ID}/whep?profile=huge", content="v=0", headers={"Content-Type": "application/sdp"}
+        )
+        assert r.status_code == 404 and "no profile 'huge'" in r.text
         await viewer.close(c)
 
 
