@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import time
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -10,9 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.scene import Position, Unit
+from edge.journal import Journal
+from edge.scene import Position, Scene, Unit
 from media.snapshot import encode_jpeg, shrink_jpeg
 from mesh.budget import PROFILES, Budget
+from mesh.config import MeshSection
+from mesh.context import MeshContext
 from mesh.errors import WireError
 from mesh.feedwire import (
     MAX_SNAPSHOT_BYTES,
@@ -32,6 +37,9 @@ from mesh.feedwire import (
     video_key,
     want_key,
 )
+from mesh.seqs import SeqBook
+from mesh.session import MeshSession
+from mesh.video import VideoWatch, _Rx
 
 JPEG = b"\xff\xd8\xff\xe0" + b"JFIF" + bytes(100) + b"\xff\xd9"
 IDR = b"\x00\x00\x00\x01\x67\x42" + b"\x00\x00\x00\x01\x65\x88\x84"
@@ -116,3 +124,46 @@ def test_a_snapshot_waits_for_alarms_and_due_positions_and_for_the_link() -> Non
     assert not b.waiting_above(4, 1.0)  # a position held back by its interval does not block a snapshot
     b.charge(4000, 1.0)  # a 4 KB snapshot went: ~4 s of 9.6 kbit/s at 80 %
     assert not b.affords(100, 2.0) and b.affords(100, 6.0)
+
+
+def _watch_context(tmp_path: Path) -> MeshContext:
+    cfg = MeshSection()
+    journal = Journal(tmp_path / "j.sqlite", node_id="hub")  # never opened: the watcher only counts and hands on
+    ctx = MeshContext(
+        me="hub",
+        cfg=cfg,
+        scene=Scene("hub", journal, clock=time.time),
+        journal=journal,
+        session=MeshSession(cfg, "command-post"),
+        seqs=SeqBook(),
+        clock=time.monotonic,
+    )
+    ctx.links.set_up("edge1", True, 0.0)
+    return ctx
+
+
+def test_a_watcher_starts_at_a_real_keyframe_and_waits_for_the_next_after_a_lost_unit(tmp_path: Path) -> None:
+    watcher = VideoWatch(_watch_context(tmp_path))
+    got: list[tuple[int, bool]] = []
+    rx = _Rx()
+    key = video_key("edge1", "cam1")
+    delta = b"\x00\x00\x00\x01\x41\x9a"  # a non-IDR slice
+
+    def feed(*units: UnitW) -> None:
+        watcher._received(
+            ("edge1", "cam1"), rx, lambda u: got.append((u.packet.pts, u.keyframe)), [(key, encode(u)) for u in units]
+        )
+
+    feed(UnitW(1, 0, False, 1.0, delta), UnitW(2, 1, True, 1.0, delta))  # a "keyframe" with no IDR inside is not one
+    assert got == [] and watcher.units_skipped == 2
+    feed(UnitW(3, 2, True, 1.0, IDR), UnitW(4, 3, False, 1.0, delta))
+    assert got == [(2, True), (3, False)]
+    feed(UnitW(6, 5, False, 1.0, delta), UnitW(7, 6, False, 1.0, delta))  # 5 was lost on the way
+    assert got == [(2, True), (3, False)] and watcher._keyframe[("edge1", "cam1")]  # a keyframe asked for
+    feed(UnitW(8, 7, True, 1.0, IDR))
+    assert got[-1] == (7, True) and watcher.units_received == 3
+    feed(UnitW(9, 8, False, 1.0, delta))
+    watcher._received(
+        ("edge1", "cam1"), rx, got.append, [(video_key("edge1", "other"), encode(UnitW(10, 9, False, 1.0, delta)))]
+    )
+    assert watcher.units_dropped_malformed == 1 and len(got) == 4  # the stray key went nowhere
