@@ -293,7 +293,8 @@ class VideoWatch:
         finally:
             inbox.close()
             self._watching.discard(key)
-            self._wakes.pop(key, None)
+            for book in (self._wakes, self._keyframe, self._key_asked):
+                book.pop(key, None)
             if sub is not None and session.opens == opens:
                 with contextlib.suppress(SessionError, zenoh.ZError, RuntimeError):
                     await session.call(lambda _: sub.undeclare())
