@@ -41,6 +41,7 @@ class NodeCollector(Collector):
         yield from self._drones()
         yield from self._tak()
         yield from self._media()
+        yield from self._mesh_feeds()
 
     def _scene(self) -> Iterator[Metric]:
         scene = self._node.scene
@@ -181,6 +182,27 @@ class NodeCollector(Collector):
         yield restarts
         yield requests
         yield GaugeMetricFamily("fieldkit_webrtc_viewers", "WHEP sessions open on this node.", len(media.viewers))
+
+    def _mesh_feeds(self) -> Iterator[Metric]:
+        """Snapshots and video across the mesh (mesh/feeds.py), and other nodes' feeds relayed here."""
+        mesh = getattr(self._node, "mesh", None)
+        feeds = mesh.feeds if mesh is not None else None
+        if feeds is not None:
+            doc = "Snapshots, video units and wants sent, received and dropped across the mesh."
+            counts = CounterMetricFamily("fieldkit_mesh_feed_samples", doc, labels=["what"])
+            report = feeds.report()
+            for what, value in report.items():
+                if isinstance(value, int) and what != "snapshots_held":
+                    counts.add_metric([what], value)
+            yield counts
+            yield GaugeMetricFamily(
+                "fieldkit_mesh_snapshots_held", "Other nodes' feed snapshots held here.", report["snapshots_held"]
+            )
+        media = getattr(self._node, "media", None)
+        if media is not None:
+            yield GaugeMetricFamily(
+                "fieldkit_remote_feeds", "Other nodes' feeds relayed on this node now.", len(media.remote.runners)
+            )
 
 
 def registry_for(node: EdgeNode, live_clients: Callable[[], int]) -> CollectorRegistry:

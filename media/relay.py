@@ -179,6 +179,10 @@ class Relay:
     def unsubscribe(self, track: RelayTrack) -> None:
         self._viewers.discard(track)
 
+    def current_gop(self) -> list[AccessUnit]:
+        """The current group of pictures from its keyframe (what a newcomer of a pass-through source is shown)."""
+        return list(self._gop)
+
     def listen(self, listener: Callable[[AccessUnit], None]) -> Callable[[], None]:
         """Call ``listener`` with every access unit (snapshots, recording); returns the way to stop."""
         self._listeners.append(listener)

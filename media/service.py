@@ -27,9 +27,12 @@ from media.derived import RECORDING_NAME, FeedDerived
 from media.encoder import Profile
 from media.feed import FeedRunner
 from media.ice import host_addresses_for, use_host_addresses
+from media.relay import Relay
+from media.remote import RemoteFeeds, split_feed_id
 from media.snapshot import Snapshot
 from media.sources import Source, SourceError
 from media.sources.demux import MpegTsSource, RtpSource, RtspSource
+from media.sources.mesh import MeshVideo
 from media.sources.overlay import OverlaySource
 from media.sources.sim import SimCamera
 from media.sources.tsudp import udp_address
@@ -112,6 +115,11 @@ class MediaService:
         self._published: dict[str, tuple[object, ...]] = {}
         self._published_at: dict[str, float] = {}
         self.recordings_dir = Path(cfg.recordings_dir) if cfg.recordings_dir else node.config.data_dir / "recordings"
+        self.remote = RemoteFeeds(self._mesh_video, cfg)  # other nodes' feeds, watched over the mesh
+
+    def _mesh_video(self) -> MeshVideo | None:
+        mesh = self.node.mesh
+        return mesh.feeds if mesh is not None else None
 
     def _overlay_of(self, parent: FeedRunner, cfg: MediaSection) -> FeedRunner:
         """The derived feed ``<name>-overlay``: ``parent`` with telemetry drawn on it, encoded once."""
@@ -161,6 +169,7 @@ class MediaService:
                 for runner in self.feeds.values():
                     group.create_task(runner.run(), name=f"feed-{runner.name}")
                 group.create_task(self._report(), name="feed-report")
+                group.create_task(self.remote.run(), name="remote-feeds")
         finally:
             await close_all(list(self.viewers.values()))
             self.viewers.clear()
@@ -177,18 +186,39 @@ class MediaService:
     async def open_viewer(self, name: str, offer_sdp: str, who: str, profile: str = "main") -> tuple[Viewer, str]:
         """A WHEP session on feed ``name`` (``profile``: main or a variant); raises NoSuchFeed, TooManyViewers
         or OfferError."""
-        runner = self.feed(name)
-        relay = runner.relays.get(profile)
+        relays = self._relays_of(name, profile)
+        relay = relays.get(profile)
         if relay is None:
-            raise NoSuchFeed(f"feed {name!r} has no profile {profile!r} (it has {', '.join(runner.relays)})")
+            raise NoSuchFeed(f"feed {name!r} has no profile {profile!r} (it has {', '.join(relays)})")
         if len(self.viewers) >= self.cfg.max_viewers:
             raise TooManyViewers(f"this node serves at most {self.cfg.max_viewers} viewers")
-        if sum(r.viewers for r in runner.relays.values()) >= self.cfg.max_viewers_per_feed:
+        if sum(r.viewers for r in relays.values()) >= self.cfg.max_viewers_per_feed:
             raise TooManyViewers(f"feed {name!r} serves at most {self.cfg.max_viewers_per_feed} viewers")
         viewer, answer = await answer_offer(relay, name, offer_sdp, who, self._forget)
         self.viewers[viewer.id] = viewer
         log.info("viewer %s of feed %s opened by %s", viewer.id, name, who)
         return viewer, answer
+
+    def local_name(self, name: str) -> str | None:
+        """The name of our feed called ``name`` or ``feed:<us>:<name>``; None for another node's feed id."""
+        where = split_feed_id(name)
+        if where is None:
+            return name
+        return where[1] if where[0] == self.node.node_id else None
+
+    def _relays_of(self, name: str, profile: str) -> dict[str, Relay]:
+        """A feed's relays by profile: ours, or the one relay of another node's feed (over the mesh)."""
+        local = self.local_name(name)
+        if local is not None:
+            return self.feed(local).relays
+        scene = self.node.scene
+        entity = scene.get(name) if scene is not None else None
+        where = split_feed_id(name)
+        if not isinstance(entity, Feed) or where is None or entity.origin != where[0]:
+            raise NoSuchFeed(f"no feed {name!r} in the picture")
+        if profile != "main" and profile not in entity.profiles:
+            raise NoSuchFeed(f"feed {name!r} has no profile {profile!r} (it has {', '.join(entity.profiles)})")
+        return {profile: self.remote.relay(name, profile)}
 
     async def close_viewer(self, name: str, viewer_id: str) -> bool:
         viewer = self.viewers.get(viewer_id)

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
+import numpy as np
 
 from media.keyframes import Image, KeyframeDecoder
 
@@ -96,3 +97,14 @@ class Snapshotter:
         if self._on_snapshot is not None and self._loop is not None:
             with contextlib.suppress(RuntimeError):  # the loop is closing
                 self._loop.call_soon_threadsafe(self._on_snapshot, snapshot)
+
+
+def shrink_jpeg(jpeg: bytes, max_bytes: int) -> bytes:
+    """``jpeg`` itself if it fits ``max_bytes``, else the picture re-encoded smaller (a narrow mesh link)."""
+    if len(jpeg) <= max_bytes:
+        return jpeg
+    decoded = cv2.imdecode(np.frombuffer(jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError("not a JPEG OpenCV can read")
+    image: Image = np.asarray(decoded, dtype=np.uint8)
+    return encode_jpeg(image, max_bytes=max_bytes, max_width=image.shape[1])[0]

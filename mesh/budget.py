@@ -200,6 +200,20 @@ class Budget:
             self._tokens -= size
         return item
 
+    # -- samples outside the queues (mesh/snapshots.py) ---------------------------------------
+
+    def waiting_above(self, cls: int, now: float) -> bool:
+        """True if an event or a due value of a class higher than ``cls`` waits: a sample of class
+        ``cls`` sent outside the queues (a snapshot) must let it go first."""
+        return any(self._events[c] for c in range(cls)) or any(
+            self._due(change, now) for c in range(cls) for change, _ in self._states[c].values()
+        )
+
+    def affords(self, nbytes: int, now: float) -> bool:
+        """True if ``nbytes`` fit the bucket now (one larger than the bucket fits a full bucket)."""
+        self._refill(now)
+        return not self.profile.rate_bps or self._tokens >= min(nbytes + SAMPLE_OVERHEAD, self._burst())
+
 
 def _size(item: Queued) -> int:
     return len(item[0]) + len(item[1]) + SAMPLE_OVERHEAD

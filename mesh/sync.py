@@ -36,6 +36,7 @@ from .config import MeshSection
 from .context import MeshContext
 from .discovery import Announcement, Discovery
 from .errors import SessionError
+from .feeds import MeshFeeds
 from .inbox import Inbox
 from .journal_view import read_journal_view
 from .keys import ALIVE_ALL, EVENT_ALL, POS_ALL, STATE_ALL, alive_key, parse_key
@@ -75,6 +76,7 @@ class MeshSync:
         self._publisher: Publisher | None = None
         self._receiver: Receiver | None = None
         self._catchup: Catchup | None = None
+        self.feeds: MeshFeeds | None = None  # snapshots and live video across the mesh
 
     # -- public view ---------------------------------------------------------------------------
 
@@ -95,6 +97,7 @@ class MeshSync:
             "inbox_dropped": self._inbox.dropped if self._inbox else 0,
             "deltas_without_base": self._receiver.deltas.dropped_no_base if self._receiver else 0,
             "links": [msgspec.to_builtins(link) for link in self.links()],
+            "feeds": self.feeds.report() if self.feeds else {},
         }
 
     # -- running -------------------------------------------------------------------------------
@@ -127,6 +130,7 @@ class MeshSync:
             self._receiver = Receiver(ctx, catchup.request_gap, catchup.request_state)
             self._publisher = Publisher(ctx, self._decorate if self.cfg.links_in_node else None)
             self._inbox = Inbox(loop, self._receiver.handle, self.cfg.max_inbox)
+            self.feeds = MeshFeeds(ctx, node, loop)
             async with ctx.session_lock:
                 await self.session.close()  # left open by a run that could not close it: start clean
                 await self.session.open(self._dial)
@@ -139,6 +143,7 @@ class MeshSync:
                     group.create_task(catchup.run(), name="mesh-catchup")
                     group.create_task(self._dialer(), name="mesh-dialer")
                     group.create_task(self._reconcile(), name="mesh-liveliness")
+                    group.create_task(self.feeds.run(), name="mesh-feeds")
                     if self.cfg.discovery:
                         group.create_task(self._discover(), name="mesh-discovery")
             except ExceptionGroup as group_error:
@@ -163,6 +168,8 @@ class MeshSync:
                 await _quietly(discovery.aclose(), "stopping discovery")
             if self._inbox is not None:
                 self._inbox.close()
+            if self.feeds is not None:
+                self.feeds.close()
             if self._catchup is not None:
                 await _quietly(self._catchup.aclose(), "stopping catch-up")
         finally:
@@ -177,7 +184,8 @@ class MeshSync:
     def _declare_on(self, loop: asyncio.AbstractEventLoop) -> Callable[[zenoh.Session], list[Any]]:
         """What to declare, in order, on the session's thread; Zenoh's callbacks hand over to ``loop``."""
         assert self.ctx is not None and self._inbox is not None and self._catchup is not None
-        assert self._publisher is not None
+        assert self._publisher is not None and self.feeds is not None
+        feeds = self.feeds
         push = self._inbox.push
         me = self.ctx.me
         catchup, publisher = self._catchup, self._publisher
@@ -200,6 +208,7 @@ class MeshSync:
                 session.declare_subscriber(POS_ALL, on_sample, allowed_origin=remote),
                 catchup.declare(session, loop),
                 *publisher.declare(session),
+                *feeds.declare(session, me),
             ]
             liveliness = session.liveliness()
             declared.append(liveliness.declare_subscriber(ALIVE_ALL, on_alive, history=True))

@@ -30,7 +30,9 @@ from edge.api.guards import NodeDep, authorize, principal_of
 from edge.auth import Role
 from edge.scene import Entity
 from media.derived import RecordingError
+from media.remote import split_feed_id
 from media.service import MediaService, NoSuchFeed, RecordingFile, TooManyViewers
+from media.sources.mesh import RemoteRefused, RemoteUnavailable
 from media.webrtc import MAX_SDP_BYTES, OfferError
 
 VIEW = {"role": Role.VIEWER}
@@ -81,7 +83,9 @@ async def whep(
         viewer, answer = await media.open_viewer(name, offer, principal_of(request).label, profile)
     except NoSuchFeed as exc:
         raise NotFoundException(str(exc)) from exc
-    except TooManyViewers as exc:
+    except RemoteRefused as exc:  # a narrowband link to the feed's node: snapshots only
+        raise ClientException(str(exc), status_code=HTTP_409_CONFLICT) from exc
+    except (TooManyViewers, RemoteUnavailable) as exc:
         raise ServiceUnavailableException(str(exc)) from exc
     except OfferError as exc:
         raise ClientException(str(exc)) from exc
@@ -123,15 +127,28 @@ async def whip_end(node: NodeDep, name: FromPath[str]) -> None:
 
 @get("/feeds/{name:str}/snapshot.jpg", opt=VIEW, sync_to_thread=False)
 def snapshot(node: NodeDep, name: FromPath[str]) -> Response[bytes]:
-    """The feed's newest snapshot: a JPEG small enough for a narrow link (``[media] snapshot_max_bytes``)."""
+    """The feed's newest snapshot: a JPEG small enough for a narrow link (``[media] snapshot_max_bytes``).
+
+    ``name`` is one of this node's feeds, or any feed's id (``feed:<node>:<name>``): another node's
+    feed is answered with the newest snapshot that node sent over the mesh."""
+    where = split_feed_id(name)
+    if where is not None and where[0] != node.node_id:
+        remote = node.mesh.feeds.snapshot(*where) if node.mesh is not None and node.mesh.feeds else None
+        if remote is None:
+            raise NotFoundException(f"no snapshot of {name} has come over the mesh yet")
+        return _jpeg(remote.jpeg, remote.captured, remote.node)
     try:
-        snap = _media(node).snapshot(name)
+        snap = _media(node).snapshot(where[1] if where else name)
     except NoSuchFeed as exc:
         raise NotFoundException(str(exc)) from exc
     if snap is None:
         raise NotFoundException("no snapshot of this feed yet")
-    headers = {"Cache-Control": "no-store", "X-Captured": f"{snap.captured:.3f}"}
-    return Response(snap.jpeg, media_type="image/jpeg", headers=headers)
+    return _jpeg(snap.jpeg, snap.captured, node.node_id)
+
+
+def _jpeg(jpeg: bytes, captured: float, origin: str) -> Response[bytes]:
+    headers = {"Cache-Control": "no-store", "X-Captured": f"{captured:.3f}", "X-Origin": origin}
+    return Response(jpeg, media_type="image/jpeg", headers=headers)
 
 
 class RecordingRequest(Struct, frozen=True, forbid_unknown_fields=True):

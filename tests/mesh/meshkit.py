@@ -100,9 +100,15 @@ class MeshNet:
         self.nodes: dict[str, MeshNode] = {}
         self.proxies: list[CutProxy] = []
 
-    async def start(self, name: str, mesh: MeshSection, *, role: str = "edge") -> MeshNode:
-        """Start node ``name`` (its data dir is kept across restarts) and wait until its mesh is up."""
-        config = kit_config(self.tmp / name, node={"id": name, "role": role}, mesh=msgspec.to_builtins(mesh))
+    async def start(
+        self, name: str, mesh: MeshSection, *, role: str = "edge", media: dict[str, object] | None = None
+    ) -> MeshNode:
+        """Start node ``name`` (its data dir is kept across restarts) and wait until its mesh is up.
+
+        ``media``: the node's `[media]` section, if not the default (no feeds)."""
+        config = kit_config(
+            self.tmp / name, node={"id": name, "role": role}, mesh=msgspec.to_builtins(mesh), media=media or {}
+        )
         node = EdgeNode(config, tokens=TokenStore(config.tokens_path))
         task = asyncio.create_task(node.run(), name=f"node-{name}")
         await eventually(lambda: task.done() or (node.mesh and node.mesh.ready.is_set()), 15, f"{name} mesh ready")

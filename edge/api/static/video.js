@@ -1,6 +1,7 @@
 // Video: tiles playing feeds over WHEP (one RTCPeerConnection per tile), and camera cones on the map.
-// The node relays encoded H.264 to every viewer, so a tile costs the kit no encoding; a tile whose
-// live video cannot play (a feed of another kit, a narrow link) shows the feed's newest snapshot.
+// The node relays encoded H.264 to every viewer, so a tile costs the kit no encoding. Paths name a feed
+// by its id (feed:<node>:<name>): a command post serves another kit's feed over the mesh, live while
+// watched; a tile whose live video cannot play (a narrowband link to that kit) shows its newest snapshot.
 import { t } from "./i18n.js";
 import { el, send } from "./util.js";
 
@@ -15,6 +16,7 @@ const SNAPSHOT_EVERY_MS = 5000;
 const MAX_TILES = 4;
 
 const feedName = (id) => id.split(":").slice(2).join(":");
+const feedPath = (id) => `/api/feeds/${encodeURIComponent(id)}`;
 
 // Wait until the browser has gathered its ICE candidates (WHEP here is non-trickle), or give up waiting.
 function gathered(pc) {
@@ -100,12 +102,13 @@ class Tile {
     try {
       await pc.setLocalDescription(await pc.createOffer());
       await gathered(pc);
-      const path = `/api/feeds/${encodeURIComponent(feedName(this.id))}/whep?profile=${encodeURIComponent(this.profile)}`;
+      const path = `${feedPath(this.id)}/whep?profile=${encodeURIComponent(this.profile)}`;
       const response = await send("POST", path, pc.localDescription.sdp, "application/sdp");
       this.location = response.headers.get("Location");
       await pc.setRemoteDescription({ type: "answer", sdp: await response.text() });
     } catch (error) {
-      if (error.status === 404) this.fallBack();
+      if (error.status === 404) this.fallBack("video.remote");
+      else if (error.status === 409) this.fallBack("video.narrow"); // a narrowband link: snapshots only
       else this.retry(error.message);
     }
   }
@@ -118,11 +121,11 @@ class Tile {
   }
 
   // No live video here: show the newest snapshot, refreshed while the tile is open.
-  fallBack() {
+  fallBack(why) {
     this.hangUp();
-    this.showNote("video.remote");
+    this.showNote(why);
     this.video.hidden = true;
-    const path = `/api/feeds/${encodeURIComponent(feedName(this.id))}/snapshot.jpg`;
+    const path = `${feedPath(this.id)}/snapshot.jpg`;
     const load = async () => {
       try {
         const blob = await (await send("GET", path)).blob();
