@@ -109,7 +109,7 @@ class MeshSync:
         # Subscribe before reading the journal, so no change falls between the two.
         sub = scene.subscribe("mesh")
         try:
-            view = await asyncio.to_thread(read_journal_view, node.journal.path, node.node_id)
+            view = await read_journal_view(node.journal, node.node_id)
             ctx = MeshContext(
                 me=node.node_id,
                 cfg=self.cfg,

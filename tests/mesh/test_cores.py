@@ -203,12 +203,20 @@ async def test_journal_view_reads_heads_and_our_tombstones(tmp_path: Path) -> No
                 Node(id="node:me", origin="me", ts=5.0),
             ]
         )
-        view = await asyncio.to_thread(read_journal_view, journal.path, "me")
+        assert await journal.contiguous_seqs() == {"me": (3, 3), "x": (3, 6), "y": (0, 3)}
+        view = await read_journal_view(journal, "me")
+        await journal.append([Alert(id="x-4", origin="x", seq=4, ts=1.0, title="x")])  # the gap filled
+        assert (await journal.contiguous_seqs())["x"] == (6, 6)
     finally:
         journal.close()
     assert view.heads == {"me": Heads(3, 3), "x": Heads(3, 6), "y": Heads(0, 3)}
     assert [r.id for r in view.tombstones] == ["marker:me:1"]
-    assert read_journal_view(tmp_path / "missing.sqlite", "me").heads == {}
+    empty = Journal(tmp_path / "empty.sqlite", node_id="me")
+    empty.open()
+    try:
+        assert (await read_journal_view(empty, "me")).heads == {}
+    finally:
+        empty.close()
 
 
 async def test_inbox_batches_items_from_other_threads_and_drops_past_its_bound() -> None:
