@@ -119,6 +119,11 @@ class Budget:
             self.superseded += 1
         queue[change.id] = (change, item)
 
+    def drop_state(self, entity_id: str) -> None:
+        """Forget the value of ``entity_id`` still waiting (the entity was removed)."""
+        for queue in self._states:
+            queue.pop(entity_id, None)
+
     def take(self, now: float) -> list[Queued]:
         """Everything that may be sent now, highest class first, within the cap."""
         self._refill(now)
@@ -199,6 +204,11 @@ class Budget:
         if self.profile.rate_bps:
             self._tokens -= size
         return item
+
+
+def item_size(item: Queued) -> int:
+    """What one queued sample costs the link, as the budget counts it."""
+    return _size(item)
 
 
 def _size(item: Queued) -> int:

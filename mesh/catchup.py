@@ -133,7 +133,7 @@ class Catchup:
             error = str(exc).encode()
         asker = params.get("from", "")
         if data is not None:
-            self._ctx.budget.charge(len(data), self._ctx.clock())
+            self._ctx.pacing.charge(asker, len(data), self._ctx.clock())  # to the asker's link class
             if asker:
                 self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
         self._ctx.counters.queries_served += 1
@@ -162,11 +162,13 @@ class Catchup:
         if "summary" in params:
             return self.summary(settled="all" not in params)
         origin = params.get("origin") or None
-        budget = self._ctx.budget
+        pacing, asker = self._ctx.pacing, params.get("from", "")
         if "state" in params:
-            return self.state_page(origin, params.get("after") or None, budget.page_items(self._ctx.cfg.batch_states))
+            return self.state_page(
+                origin, params.get("after") or None, pacing.page_items(asker, self._ctx.cfg.batch_states)
+            )
         since = _int(params.get("since", "0"), "since")
-        most = budget.page_items(self._ctx.cfg.batch_events)
+        most = pacing.page_items(asker, self._ctx.cfg.batch_events)
         limit = min(_int(params.get("limit", str(most)), "limit"), most)
         return await self.event_page(origin or self._ctx.me, since, max(1, limit))
 

@@ -35,10 +35,10 @@ from .catchup import Catchup
 from .config import MeshSection
 from .context import MeshContext
 from .discovery import Announcement, Discovery
-from .errors import SessionError
+from .errors import MeshError, SessionError
 from .inbox import Inbox
 from .journal_view import read_journal_view
-from .keys import ALIVE_ALL, EVENT_ALL, POS_ALL, STATE_ALL, alive_key, parse_key
+from .keys import ALIVE_ALL, EVENT_ALL, REMOVED_ALL, alive_key, parse_key, tier_subscription
 from .links import LinkState
 from .publish import Publisher
 from .receive import Receiver, Sample
@@ -75,6 +75,7 @@ class MeshSync:
         self._publisher: Publisher | None = None
         self._receiver: Receiver | None = None
         self._catchup: Catchup | None = None
+        self._following: dict[str, int] = {}  # peer -> session generation its state tier was subscribed in
 
     # -- public view ---------------------------------------------------------------------------
 
@@ -195,11 +196,11 @@ class MeshSync:
         def declare(session: zenoh.Session) -> list[Any]:
             remote = zenoh.Locality.REMOTE
             declared: list[Any] = [
-                session.declare_subscriber(STATE_ALL, on_sample, allowed_origin=remote),
+                # Removals and events from everyone; live state per peer, in the tier of our link to it.
+                session.declare_subscriber(REMOVED_ALL, on_sample, allowed_origin=remote),
                 session.declare_subscriber(EVENT_ALL, on_sample, allowed_origin=remote),
-                session.declare_subscriber(POS_ALL, on_sample, allowed_origin=remote),
                 catchup.declare(session, loop),
-                *publisher.declare(session),
+                *publisher.declare(session, loop),
             ]
             liveliness = session.liveliness()
             declared.append(liveliness.declare_subscriber(ALIVE_ALL, on_alive, history=True))
@@ -217,8 +218,41 @@ class MeshSync:
         if changed:
             log.info("mesh %s: %s is %s", ctx.me, parsed.node, "up" if up else "down")
             self._refresh_node()
-        if up:
+        if up and self._following.get(parsed.node) != generation:
+            self._following[parsed.node] = generation
+            task = asyncio.get_running_loop().create_task(self._follow(parsed.node, generation))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif up:
             catchup.request(parsed.node, full=True)
+
+    async def _follow(self, peer: str, generation: int) -> None:
+        """Subscribe to ``peer``'s state in the tier of our link class to it (once a session), then catch up.
+
+        In this order, so what the peer sends after answering the catch-up already reaches us live.
+        """
+        ctx, inbox, catchup = self.ctx, self._inbox, self._catchup
+        assert ctx is not None and inbox is not None and catchup is not None
+        push = inbox.push
+        keys = tier_subscription(peer, ctx.pacing.peer_class(peer))
+
+        def on_sample(sample: zenoh.Sample) -> None:  # on a Zenoh thread
+            push((str(sample.key_expr), sample.payload.to_bytes()))
+
+        def declare(session: zenoh.Session) -> list[Any]:
+            remote = zenoh.Locality.REMOTE
+            return [session.declare_subscriber(key, on_sample, allowed_origin=remote) for key in keys]
+
+        try:
+            async with ctx.session_lock:
+                if generation != self._generation:
+                    return  # the session was reopened meanwhile: its liveliness history follows again
+                await self.session.declare(declare)
+        except MeshError as exc:
+            log.debug("mesh: subscribing to %s's state: %s", peer, exc)
+            self._following.pop(peer, None)
+            return
+        catchup.request(peer, full=True)
 
     async def _reconcile(self) -> None:
         """Every audit interval, check the liveliness subscriber's view against a fresh query.
