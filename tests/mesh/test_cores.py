@@ -21,6 +21,7 @@ from mesh.links import LinkMonitor
 from mesh.seqs import Heads, SeqBook
 from mesh.session import zenoh_config
 from mesh.thinning import movement_only
+from mesh.tiers import Pacing
 
 
 def test_seqbook_keeps_the_contiguous_head_below_any_gap() -> None:
@@ -129,6 +130,30 @@ def test_catch_up_replies_are_charged_and_paged_by_the_link() -> None:
     due = narrow.next_due(12.0)
     assert due is not None and 12.0 < due <= 13.2
     assert len(narrow.take(13.2)) == 1
+
+
+def test_catch_up_is_charged_to_the_asking_peers_link_class_and_events_go_at_the_narrowest_up() -> None:
+    links = LinkMonitor()
+    pacing = Pacing(MeshSection(peer_link_classes={"radio": "narrowband"}), links, now=0.0)
+    assert pacing.page_items("radio", 500) == 16 and pacing.page_items("lan", 500) == 500
+    assert not pacing.update() and pacing.shared_class == "lan"  # nobody up: our own class
+    links.set_up("lan", True, 0.0)
+    assert not pacing.update() and pacing.shared_class == "lan"
+    links.set_up("radio", True, 0.0)
+    assert pacing.update() and pacing.shared_class == "narrowband"
+    narrow, lan = pacing.tiers["narrowband"], pacing.tiers["lan"]
+    for tier in (narrow, lan):
+        tier.start(10.0)
+        tier.budget.offer_state(unit(10.0), queued(unit(10.0)))
+    pacing.charge("radio", 3000, now=10.0)  # ~3 s of the radio link went to the radio
+    assert narrow.budget.take(10.0) == [] and pacing.shared.take(10.0) == []  # both wait for that link
+    pacing.shared.offer_event("alert", event_item("alert", 1))
+    assert pacing.shared.take(10.0) == []
+    assert len(lan.budget.take(10.0)) == 1  # the LAN peer's tier goes on at once
+    pacing.charge("lan", 10**6, now=10.0)
+    assert len(pacing.shared.take(13.2)) == 1 and len(narrow.budget.take(13.2)) == 1
+    links.set_up("radio", False, 20.0)
+    assert pacing.update() and pacing.shared_class == "lan"
 
 
 def test_narrowest_link_class() -> None:
