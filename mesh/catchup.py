@@ -383,13 +383,14 @@ class Catchup:
     async def _query(self, peer: str, params: str) -> list[bytes]:
         ctx = self._ctx
         selector = f"{journal_key(peer)}?{params};from={ctx.me}"
+        refusals: list[bytes] = []
         try:
-            replies = await ctx.session.get(selector, ctx.cfg.query_timeout_s)
+            replies = await ctx.session.get(selector, ctx.cfg.query_timeout_s, refusals)
         except TimeoutError:
             ctx.links.probed(peer, False, ctx.clock())
             raise
         now = ctx.clock()
-        ctx.links.probed(peer, bool(replies), now)
+        ctx.links.probed(peer, bool(replies or refusals), now)  # a refusal ("busy") crossed the link: not lost
         for data in replies:
             ctx.links.heard(peer, len(data), now)
         if any(len(d) > ctx.cfg.max_payload_bytes for d in replies):

@@ -26,7 +26,7 @@ from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subsc
 from .budget import LinkClass, item_size
 from .context import MeshContext
 from .errors import SessionError
-from .keys import event_key, state_key, tier_keys
+from .keys import event_key, parse_key, state_key, tier_keys
 from .posdelta import PosDelta, base_name, encode_deltas
 from .tiers import Tier
 from .wire import encode_event, encode_state, encode_state_batch, kind_of
@@ -328,7 +328,7 @@ class Publisher:
             except zenoh.ZError as exc:
                 log.debug("mesh: put on %s failed: %s", key, exc)
                 continue
-            self._ctx.links.published(len(payload))
+            self._ctx.links.publish(len(payload), _tier_of(key))
             sent += 1
         return sent
 
@@ -336,3 +336,11 @@ class Publisher:
 def _matches(status: object) -> bool:
     """A publisher's matching status (zenoh's stubs say ``bool``; it is a ``MatchingStatus``)."""
     return bool(getattr(status, "matching", status))
+
+
+def _tier_of(key: str) -> str:
+    """The state tier a key belongs to ("lan" for the full-rate keys), or "" for the shared stream."""
+    parsed = parse_key(key)
+    if parsed is None or parsed.what not in ("batch", "pos"):
+        return ""
+    return parsed.tier or "lan"

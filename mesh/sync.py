@@ -290,7 +290,7 @@ class MeshSync:
         return msgspec.structs.replace(
             node,
             components={**node.components, **lines},
-            links=self.ctx.links.report(self.ctx.clock()),
+            links=self.ctx.links.report(self.ctx.clock(), self.ctx.pacing.peer_class),
             ts=math.nextafter(node.ts, math.inf),
         )
 
@@ -303,7 +303,7 @@ class MeshSync:
             return
         base = {k: v for k, v in current.components.items() if not k.startswith("link:")}
         ts = max(ctx.clock(), math.nextafter(current.ts, math.inf))
-        links = ctx.links.report(ctx.clock())
+        links = ctx.links.report(ctx.clock(), ctx.pacing.peer_class)
         ctx.scene.apply_state(
             msgspec.structs.replace(current, components={**base, **ctx.links.components()}, links=links, ts=ts)
         )

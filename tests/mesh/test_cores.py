@@ -180,6 +180,25 @@ def test_link_monitor_history_and_lines() -> None:
     assert m.changes == 2 and m.up_peers() == []
 
 
+def test_link_report_rates_count_what_crossed_each_peers_link() -> None:
+    m = LinkMonitor()
+    for peer in ("lan", "radio"):
+        m.set_up(peer, True, 0.0)
+    tiers = {"radio": "narrowband"}.get
+    m.report(0.0, lambda p: tiers(p, "lan"))  # the first report sets the marks
+    m.publish(1000)  # the shared stream (events): both links
+    m.publish(9000, "lan")
+    m.publish(500, "narrowband")
+    m.sent_to("radio", 500, 1.0)  # a catch-up reply to the radio alone
+    m.heard("radio", 200, 1.0)
+    for answered in (True, True, False, True):  # one query of four got nothing back
+        m.probed("radio", answered, 1.0)
+    links = {x.peer: x for x in m.report(10.0, lambda p: tiers(p, "lan"))}
+    assert (links["lan"].tx_bps, links["radio"].tx_bps) == (1000.0, 200.0)
+    assert (links["lan"].rx_bps, links["radio"].rx_bps) == (0.0, 20.0)
+    assert (links["lan"].loss_pct, links["radio"].loss_pct) == (None, 25.0)
+
+
 def test_parameters() -> None:
     assert parse_parameters("summary;all;from=kit-1") == {"summary": "", "all": "", "from": "kit-1"}
     assert parse_parameters("origin=a;since=5;limit=10") == {"origin": "a", "since": "5", "limit": "10"}
