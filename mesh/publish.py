@@ -251,11 +251,10 @@ class Publisher:
         now = self._ctx.clock()
         taken: list[Outgoing] = self.pacing.shared.take(now)  # type: ignore[assignment]
         outgoing = list(taken)
-        shared_bytes = sum(map(item_size, taken))
+        self.pacing.shared_sent(sum(map(item_size, taken)), now)
         for tier in self.pacing.active():
-            if shared_bytes:
-                tier.budget.charge(shared_bytes, now)  # the shared stream crosses this tier's links too
             states: list[Outgoing] = tier.budget.take(now)  # type: ignore[assignment]
+            self.pacing.tier_sent(tier, sum(map(item_size, states)), now)
             taken += states
             outgoing += self._batched(tier, states)
         if not outgoing:

@@ -152,7 +152,18 @@ def test_catch_up_is_charged_to_the_asking_peers_link_class_and_events_go_at_the
     assert len(lan.budget.take(10.0)) == 1  # the LAN peer's tier goes on at once
     pacing.charge("lan", 10**6, now=10.0)
     assert len(pacing.shared.take(13.2)) == 1 and len(narrow.budget.take(13.2)) == 1
-    links.set_up("radio", False, 20.0)
+    # What the narrowest tier sends counts against the shared stream (one link, one bucket), and the
+    # shared stream against every running tier; the LAN tier's bytes against nothing else.
+    pacing.tier_sent(lan, 10**6, 20.0)
+    pacing.shared.offer_event("alert", event_item("alert", 2))
+    assert len(pacing.shared.take(20.0)) == 1
+    pacing.tier_sent(narrow, 2000, 20.0)
+    pacing.shared.offer_event("alert", event_item("alert", 3))
+    assert pacing.shared.take(20.0) == []
+    narrow.budget.offer_state(unit(21.0), queued(unit(21.0)))
+    pacing.shared_sent(3000, 30.0)
+    assert narrow.budget.take(30.0) == []  # it would go now, but for the shared stream's 3000 B
+    links.set_up("radio", False, 40.0)
     assert pacing.update() and pacing.shared_class == "lan"
 
 
