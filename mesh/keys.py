@@ -19,9 +19,7 @@ import re
 from msgspec import Struct
 
 PREFIX = "fk"
-STATE_ALL = f"{PREFIX}/*/state/**"
 EVENT_ALL = f"{PREFIX}/*/event/**"
-POS_ALL = f"{PREFIX}/*/pos"
 ALIVE_ALL = f"{PREFIX}/*/alive"
 REMOVED_ALL = f"{PREFIX}/*/state/*/*"  # one entity's removal (reliable, to everyone): never a batch
 TIERS = ("lte", "mesh", "narrowband")  # the thinned tiers; ``lan`` is the full-rate keys above
