@@ -22,7 +22,7 @@ PREFIX = "fk"
 EVENT_ALL = f"{PREFIX}/*/event/**"
 ALIVE_ALL = f"{PREFIX}/*/alive"
 REMOVED_ALL = f"{PREFIX}/*/state/*/*"  # one entity's removal (reliable, to everyone): never a batch
-TIERS = ("lte", "mesh", "narrowband")  # the thinned tiers; ``lan`` is the full-rate keys above
+TIERS = ("lte", "mesh", "narrowband")  # the thinned tiers; ``lan`` is the full-rate batch_key and pos_key
 
 # Node ids follow edge/config.py's pattern; entity ids follow edge/scene/model.py's EntityId.
 _NODE = r"[A-Za-z0-9._-]{1,40}"
