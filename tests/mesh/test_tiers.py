@@ -92,6 +92,8 @@ async def test_a_lan_peer_gets_full_rate_while_a_narrowband_peer_of_the_same_nod
     # most one more (the narrowband tier sends a drone that only moves at most every 10 s).
     assert on_lan.updates >= 0.8 * offered, (on_lan.updates, offered)
     assert VEHICLES <= on_radio.updates <= 2 * VEHICLES, on_radio.updates
-    # On the wire, at the same time: the narrowband link carried what 9.6 kbit/s allows, the LAN link far more.
+    # On the wire, at the same time: the narrowband link carried what 9.6 kbit/s allows (its first
+    # positions, the events, node entity and catch-up: 3.6-5.3 KB seen), the LAN link every position
+    # (~35 B each: 41 KB seen). Paced at the narrowest peer, both would have carried about the same.
     assert radio_bytes <= 9600 / 8 * (SECONDS + 5), radio_bytes
-    assert lan_bytes > 10 * radio_bytes, (lan_bytes, radio_bytes)
+    assert lan_bytes >= 25 * offered and lan_bytes > 4 * radio_bytes, (lan_bytes, radio_bytes)
