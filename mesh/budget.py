@@ -152,6 +152,17 @@ class Budget:
         if self.profile.rate_bps:
             self._tokens -= nbytes
 
+    def debt_s(self, now: float) -> float:
+        """Seconds until the bucket is out of debt (0: it is not), e.g. after a large reply was charged."""
+        self._refill(now)
+        rate = self.profile.rate_bps / 8 * HEADROOM
+        return -self._tokens / rate if rate and self._tokens < 0 else 0.0
+
+    @property
+    def events_waiting(self) -> bool:
+        """True if an event waits (an alarm or a message not yet sent)."""
+        return any(self._events)
+
     def page_items(self, default: int) -> int:
         """How many events or entities one catch-up reply may carry: about a second of the link.
 

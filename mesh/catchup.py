@@ -70,6 +70,7 @@ STATE_REFETCH_S = 60.0  # an audit fetches one origin's state from one peer at m
 MAX_SERVING = 16  # queries answered at once; more are refused (the asker retries next round)
 MAX_PAGES = 100_000
 RETRY_MIN_S = 0.1  # a round that got no answer is tried again, doubling up to the audit interval
+MAX_REPLY_WAITS = 1000  # a reply held for the asker's link looks again at most this often (bounded anyway)
 
 
 class Catchup:
@@ -133,11 +134,23 @@ class Catchup:
             error = str(exc).encode()
         asker = params.get("from", "")
         if data is not None:
+            await self._wait_for_link(asker)
             self._ctx.pacing.charge(asker, len(data), self._ctx.clock())  # to the asker's link class
             if asker:
                 self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
         self._ctx.counters.queries_served += 1
         await self._send_reply(query, data, error)
+
+    async def _wait_for_link(self, asker: str) -> None:
+        """Hold a reply while the asker's link is in debt or our own events wait for it (at most half a
+        query timeout, so the asker still gets it): alarms go between catch-up pages, not after them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._ctx.cfg.query_timeout_s / 2
+        for _ in range(MAX_REPLY_WAITS):  # the budgets are pure: nothing to await but their clock
+            wait, left = self._ctx.pacing.reply_wait(asker, self._ctx.clock()), deadline - loop.time()
+            if wait <= 0 or left <= 0:
+                return
+            await asyncio.sleep(min(wait, left))
 
     async def _send_reply(self, query: zenoh.Query, data: bytes | None, error: bytes | None) -> None:
         try:

@@ -31,6 +31,8 @@ from .config import MeshSection
 from .links import LinkMonitor
 from .posdelta import DeltaSender
 
+REPLY_POLL_S = 0.05  # a reply held for our waiting events looks again this often
+
 
 class Tier:
     """One link class's copy of our state: its budget, its position deltas, whether anyone subscribes."""
@@ -114,6 +116,17 @@ class Pacing:
         self.tiers[link_class].budget.charge(nbytes, now)
         if link_class == self.shared_class:
             self.shared.charge(nbytes, now)
+
+    def reply_wait(self, peer: str, now: float) -> float:
+        """How long a catch-up reply to ``peer`` should wait: until its link's budget is out of debt
+        and, where the shared stream goes at that link's pace, until no event of ours waits. Pages go
+        back to back otherwise, each charged after it went, and an alarm would wait behind all of them.
+        """
+        link_class = self.peer_class(peer)
+        wait = self.tiers[link_class].budget.debt_s(now)
+        if link_class == self.shared_class:
+            wait = max(wait, self.shared.debt_s(now), REPLY_POLL_S if self.shared.events_waiting else 0.0)
+        return wait
 
     def page_items(self, peer: str, default: int) -> int:
         """Events or entities per catch-up reply to ``peer``: about a second of its link."""

@@ -163,7 +163,16 @@ def test_catch_up_is_charged_to_the_asking_peers_link_class_and_events_go_at_the
     narrow.budget.offer_state(unit(21.0), queued(unit(21.0)))
     pacing.shared_sent(3000, 30.0)
     assert narrow.budget.take(30.0) == []  # it would go now, but for the shared stream's 3000 B
-    links.set_up("radio", False, 40.0)
+    # A catch-up reply to the radio waits while its link is in debt, then while our alarm waits for
+    # it; a reply to the LAN peer never waits.
+    assert pacing.reply_wait("radio", 30.0) == pytest.approx(2040 / 960)  # the 3000 B above, 960 B/s
+    assert pacing.reply_wait("lan", 30.0) == 0.0
+    assert pacing.shared.take(40.0) != [] and pacing.reply_wait("radio", 40.0) == 0.0
+    pacing.shared.offer_event("alert", event_item("alert", 4))
+    pacing.charge("radio", 1000, 40.0)  # the alarm cannot go yet: the reply waits for it
+    assert pacing.reply_wait("radio", 40.0) > 0 and pacing.reply_wait("radio", 41.1) > 0
+    assert len(pacing.shared.take(41.1)) == 1 and pacing.reply_wait("radio", 41.1) == 0.0
+    links.set_up("radio", False, 50.0)
     assert pacing.update() and pacing.shared_class == "lan"
 
 
