@@ -1,12 +1,15 @@
 """A narrowband mesh link (9.6 kbit/s, a PDT data channel): radio positions plus alarms, and the backlog.
 
-Two kits in this process; b dials a through the link proxy of ``sim/linkproxy.py`` shaped to
-9,600 bit/s each way (token bucket), and a runs the ``narrowband`` link class. Two phases:
+Three kits in this process; b dials a through the link proxy of ``sim/linkproxy.py`` shaped to
+9,600 bit/s each way (token bucket), both ends configured ``narrowband`` for that link; c dials a
+over LAN through an unshaped proxy (counting only), at the same time. Two phases:
 
 - the issue's load: 100 radios reporting once a minute (spread over the minute) and an alarm every
   10 s; does the link carry it all, and does anything pile up?
 - 12 times that: 100 radios every 5 s and an alarm every 5 s; alarms must still get through at
   once while positions are downsampled (each unit at most once per 30 s) and nothing grows.
+
+In both, the LAN peer c must get every position at once: link classes apply per peer.
 
     .venv/bin/python benchmarks/mesh_narrowband.py            # ~4 min
     .venv/bin/python benchmarks/mesh_narrowband.py --quick    # ~2 min
@@ -73,7 +76,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 class Watch:
-    """What b sees of a: alarm latencies and unit positions, from a scene subscription."""
+    """What a peer sees of a: alarm latencies and unit positions, from a scene subscription."""
 
     def __init__(self, b: EdgeNode) -> None:
         assert b.scene is not None
@@ -109,6 +112,8 @@ async def phase(
     mesh: MeshSync,
     b: EdgeNode,
     proxy: LinkProxy,
+    c: EdgeNode,
+    lan_proxy: LinkProxy,
     *,
     seconds: int,
     report_s: float,
@@ -116,9 +121,10 @@ async def phase(
     tag: str,
 ) -> dict[str, float]:
     assert a.scene is not None and mesh._publisher is not None and b.mesh is not None
-    budget = mesh._publisher.budget
-    watch = Watch(b)
+    budget = mesh._publisher.pacing
+    watch, lan_watch = Watch(b), Watch(c)
     bytes_before = proxy.bytes_up + proxy.bytes_down
+    lan_before = lan_proxy.bytes_up + lan_proxy.bytes_down
     offered = 0
     backlog: list[int] = []
     link_down = 0
@@ -136,7 +142,7 @@ async def phase(
                 )
         if step % round(alarm_s / tick) == 0:
             alert = Alert(id=f"{tag}-alarm-{step}", origin="a", ts=time.time(), title="man down")
-            watch.raised[alert.id] = time.monotonic()
+            watch.raised[alert.id] = lan_watch.raised[alert.id] = time.monotonic()
             await a.scene.append(alert)
         if step % 10 == 0:
             backlog.append(budget.backlog)
@@ -147,8 +153,14 @@ async def phase(
         if not watch.raised:
             break
         await asyncio.sleep(0.1)
+    for _ in range(100):
+        if not lan_watch.raised:
+            break
+        await asyncio.sleep(0.1)
     wire = (proxy.bytes_up + proxy.bytes_down - bytes_before) / seconds
+    lan_wire = (lan_proxy.bytes_up + lan_proxy.bytes_down - lan_before) / seconds
     await watch.aclose()
+    await lan_watch.aclose()
     return {
         "seconds": seconds,
         "offered": offered,
@@ -162,6 +174,9 @@ async def phase(
         "backlog_last": backlog[-1],
         "backlog_max": max(backlog),
         "link_down_s": link_down,
+        "lan_delivered": lan_watch.positions,
+        "lan_alarms_lost": len(lan_watch.raised),
+        "lan_wire_bps": lan_wire * 8,
     }
 
 
@@ -171,14 +186,18 @@ async def run(quick: bool) -> list[tuple[str, dict[str, float]]]:
         tmp = Path(tmpdir)
         port = free_port()
         proxy = LinkProxy(port, shaping=Shaping(rate_bps=RATE_BPS))
+        lan_proxy = LinkProxy(port)
         await proxy.start()
+        await lan_proxy.start()
         a, a_mesh, a_task = await start_node(
-            tmp, "a", MeshSection(listen=[f"tcp/127.0.0.1:{port}"], link_class="narrowband")
+            tmp, "a", MeshSection(listen=[f"tcp/127.0.0.1:{port}"], peer_link_classes={"b": "narrowband"})
         )
-        b, b_mesh, b_task = await start_node(tmp, "b", MeshSection(connect=[proxy.endpoint]))
+        b, b_mesh, b_task = await start_node(tmp, "b", MeshSection(connect=[proxy.endpoint], link_class="narrowband"))
+        c, c_mesh, c_task = await start_node(tmp, "c", MeshSection(connect=[lan_proxy.endpoint]))
         try:
             for _ in range(200):
-                if b_mesh.ctx and b_mesh.ctx.links.is_up("a") and a_mesh.ctx and a_mesh.ctx.links.is_up("b"):
+                ends = ((b_mesh, "a"), (c_mesh, "a"), (a_mesh, "b"), (a_mesh, "c"))
+                if all(m.ctx and m.ctx.links.is_up(peer) for m, peer in ends):
                     break
                 await asyncio.sleep(0.05)
             await asyncio.sleep(3.0)
@@ -186,21 +205,33 @@ async def run(quick: bool) -> list[tuple[str, dict[str, float]]]:
             results.append(
                 (
                     f"100 radios once a minute + an alarm every 10 s, {minutes} min",
-                    await phase(a, a_mesh, b, proxy, seconds=60 * minutes, report_s=60.0, alarm_s=10.0, tag="target"),
+                    await phase(
+                        a,
+                        a_mesh,
+                        b,
+                        proxy,
+                        c,
+                        lan_proxy,
+                        seconds=60 * minutes,
+                        report_s=60.0,
+                        alarm_s=10.0,
+                        tag="target",
+                    ),
                 )
             )
             results.append(
                 (
                     "12x: 100 radios every 5 s + an alarm every 5 s, 1 min",
-                    await phase(a, a_mesh, b, proxy, seconds=60, report_s=5.0, alarm_s=5.0, tag="over"),
+                    await phase(a, a_mesh, b, proxy, c, lan_proxy, seconds=60, report_s=5.0, alarm_s=5.0, tag="over"),
                 )
             )
         finally:
-            for n, t in ((b, b_task), (a, a_task)):
+            for n, t in ((c, c_task), (b, b_task), (a, a_task)):
                 n.stop()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(t, 10)
             await proxy.aclose()
+            await lan_proxy.aclose()
     return results
 
 
@@ -213,17 +244,20 @@ def main() -> None:
     results = asyncio.run(run(args.quick))
     print(
         "| load | positions offered / delivered | alarms (lost) | alarm latency p50 / max | on the wire "
-        "| budget backlog at 1/4, end, max | link down |\n| --- | --- | --- | --- | --- | --- | --- |"
+        "| budget backlog at 1/4, end, max | link down | LAN peer at the same time: positions, alarms lost, wire |"
+        "\n| --- | --- | --- | --- | --- | --- | --- | --- |"
     )
     for name, r in results:
         print(
             f"| {name} | {r['offered']:.0f} / {r['delivered']:.0f} | {r['alarms']:.0f} ({r['alarms_lost']:.0f}) "
             f"| {r['p50']:.0f} / {r['max']:.0f} ms | {r['wire_bps']:.0f} bit/s of {RATE_BPS} "
-            f"| {r['backlog_first']:.0f}, {r['backlog_last']:.0f}, {r['backlog_max']:.0f} | {r['link_down_s']:.0f} s |"
+            f"| {r['backlog_first']:.0f}, {r['backlog_last']:.0f}, {r['backlog_max']:.0f} | {r['link_down_s']:.0f} s "
+            f"| {r['lan_delivered']:.0f}, {r['lan_alarms_lost']:.0f}, {r['lan_wire_bps']:.0f} bit/s |"
         )
     print(
-        f"\n({time.monotonic() - started:.0f} s; two kits in one process, b dials a through a 9,600 bit/s token-bucket "
-        f"proxy; eclipse-zenoh {importlib.metadata.version('eclipse-zenoh')})"
+        f"\n({time.monotonic() - started:.0f} s; three kits in one process, b dials a through a 9,600 bit/s "
+        f"token-bucket proxy (narrowband at both ends), c through an unshaped one (lan); "
+        f"eclipse-zenoh {importlib.metadata.version('eclipse-zenoh')})"
     )
 
 

@@ -93,14 +93,19 @@ class HealthReader:
         self._proc = proc
         self._sys = sys
         self._cpu_before: tuple[int, int] | None = None
+        self._cpu_last: float | None = None
 
     def read(self) -> NodeHealth:
         """The health now (best effort: unreadable parts are None)."""
-        cpu: float | None = None
+        cpu = self._cpu_last
         sample = cpu_times(_read(self._proc / "stat") or "")
         if sample is not None and self._cpu_before is not None:
-            cpu = cpu_pct(self._cpu_before, sample)
-        self._cpu_before = sample or self._cpu_before
+            # Two reads within one clock tick measure nothing: keep the last share and the older sample.
+            if (now := cpu_pct(self._cpu_before, sample)) is not None:
+                cpu = self._cpu_last = now
+                self._cpu_before = sample
+        else:
+            self._cpu_before = sample or self._cpu_before
         mem = memory(_read(self._proc / "meminfo") or "")
         source, battery = power(self._supplies())
         return NodeHealth(

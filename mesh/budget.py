@@ -119,6 +119,11 @@ class Budget:
             self.superseded += 1
         queue[change.id] = (change, item)
 
+    def drop_state(self, entity_id: str) -> None:
+        """Forget the value of ``entity_id`` still waiting (the entity was removed)."""
+        for queue in self._states:
+            queue.pop(entity_id, None)
+
     def take(self, now: float) -> list[Queued]:
         """Everything that may be sent now, highest class first, within the cap."""
         self._refill(now)
@@ -146,6 +151,17 @@ class Budget:
         self.sent_bytes += nbytes
         if self.profile.rate_bps:
             self._tokens -= nbytes
+
+    def debt_s(self, now: float) -> float:
+        """Seconds until the bucket is out of debt (0: it is not), e.g. after a large reply was charged."""
+        self._refill(now)
+        rate = self.profile.rate_bps / 8 * HEADROOM
+        return -self._tokens / rate if rate and self._tokens < 0 else 0.0
+
+    @property
+    def events_waiting(self) -> bool:
+        """True if an event waits (an alarm or a message not yet sent)."""
+        return any(self._events)
 
     def page_items(self, default: int) -> int:
         """How many events or entities one catch-up reply may carry: about a second of the link.
@@ -213,6 +229,11 @@ class Budget:
         """True if ``nbytes`` fit the bucket now (one larger than the bucket fits a full bucket)."""
         self._refill(now)
         return not self.profile.rate_bps or self._tokens >= min(nbytes + SAMPLE_OVERHEAD, self._burst())
+
+
+def item_size(item: Queued) -> int:
+    """What one queued sample costs the link, as the budget counts it."""
+    return _size(item)
 
 
 def _size(item: Queued) -> int:

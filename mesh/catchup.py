@@ -70,6 +70,7 @@ STATE_REFETCH_S = 60.0  # an audit fetches one origin's state from one peer at m
 MAX_SERVING = 16  # queries answered at once; more are refused (the asker retries next round)
 MAX_PAGES = 100_000
 RETRY_MIN_S = 0.1  # a round that got no answer is tried again, doubling up to the audit interval
+MAX_REPLY_WAITS = 1000  # a reply held for the asker's link looks again at most this often (bounded anyway)
 
 
 class Catchup:
@@ -133,11 +134,23 @@ class Catchup:
             error = str(exc).encode()
         asker = params.get("from", "")
         if data is not None:
-            self._ctx.budget.charge(len(data), self._ctx.clock())
+            await self._wait_for_link(asker)
+            self._ctx.pacing.charge(asker, len(data), self._ctx.clock())  # to the asker's link class
             if asker:
                 self._ctx.links.sent_to(asker, len(data), self._ctx.clock())
         self._ctx.counters.queries_served += 1
         await self._send_reply(query, data, error)
+
+    async def _wait_for_link(self, asker: str) -> None:
+        """Hold a reply while the asker's link is in debt or our own events wait for it (at most half a
+        query timeout, so the asker still gets it): alarms go between catch-up pages, not after them."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._ctx.cfg.query_timeout_s / 2
+        for _ in range(MAX_REPLY_WAITS):  # the budgets are pure: nothing to await but their clock
+            wait, left = self._ctx.pacing.reply_wait(asker, self._ctx.clock()), deadline - loop.time()
+            if wait <= 0 or left <= 0:
+                return
+            await asyncio.sleep(min(wait, left))
 
     async def _send_reply(self, query: zenoh.Query, data: bytes | None, error: bytes | None) -> None:
         try:
@@ -162,11 +175,13 @@ class Catchup:
         if "summary" in params:
             return self.summary(settled="all" not in params)
         origin = params.get("origin") or None
-        budget = self._ctx.budget
+        pacing, asker = self._ctx.pacing, params.get("from", "")
         if "state" in params:
-            return self.state_page(origin, params.get("after") or None, budget.page_items(self._ctx.cfg.batch_states))
+            return self.state_page(
+                origin, params.get("after") or None, pacing.page_items(asker, self._ctx.cfg.batch_states)
+            )
         since = _int(params.get("since", "0"), "since")
-        most = budget.page_items(self._ctx.cfg.batch_events)
+        most = pacing.page_items(asker, self._ctx.cfg.batch_events)
         limit = min(_int(params.get("limit", str(most)), "limit"), most)
         return await self.event_page(origin or self._ctx.me, since, max(1, limit))
 
@@ -381,13 +396,14 @@ class Catchup:
     async def _query(self, peer: str, params: str) -> list[bytes]:
         ctx = self._ctx
         selector = f"{journal_key(peer)}?{params};from={ctx.me}"
+        refusals: list[bytes] = []
         try:
-            replies = await ctx.session.get(selector, ctx.cfg.query_timeout_s)
+            replies = await ctx.session.get(selector, ctx.cfg.query_timeout_s, refusals)
         except TimeoutError:
             ctx.links.probed(peer, False, ctx.clock())
             raise
         now = ctx.clock()
-        ctx.links.probed(peer, bool(replies), now)
+        ctx.links.probed(peer, bool(replies or refusals), now)  # a refusal ("busy") crossed the link: not lost
         for data in replies:
             ctx.links.heard(peer, len(data), now)
         if any(len(d) > ctx.cfg.max_payload_bytes for d in replies):

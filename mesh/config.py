@@ -89,12 +89,19 @@ class MeshSection(Struct, frozen=True, kw_only=True, forbid_unknown_fields=True)
             "(200 kbit/s; 5 s / 1 s) or `narrowband` (9.6 kbit/s, a PDT data channel; 30 s / 10 s). What is "
             "sent leaves in strict priority: alarms, then messages and commands, unit positions, vehicle "
             "positions, feeds, everything else; a change with news (a new entity, a status, an emergency) waits "
-            "only for its turn. The node sends at the pace of the narrowest class among the peers that are up."
+            "only for its turn. Per peer: this node follows each peer's state in the tier of its class to that "
+            "peer, so a LAN peer gets every position while a narrowband peer of the same node gets its thinned "
+            "rate; events and removals go to everyone at the pace of the narrowest class among the peers that "
+            "are up, and a catch-up reply at the pace of the class of the peer that asked."
         ),
     ] = "lan"
     peer_link_classes: Annotated[
         dict[str, LinkClass],
-        _doc('Link class per peer node id, e.g. `{ hub = "narrowband" }` for a kit reaching its post over PDT.'),
+        _doc(
+            'Link class per peer node id, e.g. `{ hub = "narrowband" }` for a kit reaching its post over PDT. '
+            "Name it at both ends: the receiver's class picks the state it follows, the sender's paces events "
+            "and catch-up."
+        ),
     ] = msgspec.field(default_factory=dict)
     lease_s: Annotated[
         Annotated[float, Meta(ge=0.5, le=600.0)],

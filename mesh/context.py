@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from edge.journal import Journal
 from edge.scene import Removed, Scene
 
-from .budget import PROFILES, Budget
 from .config import MeshSection
 from .links import LinkMonitor
 from .seqs import SeqBook
 from .session import MeshSession
+from .tiers import Pacing
 
 MAX_TOMBSTONES = 10_000
 
@@ -60,10 +60,13 @@ class MeshContext:
     links: LinkMonitor = field(default_factory=LinkMonitor)
     counters: MeshCounters = field(default_factory=MeshCounters)
     tombstones: dict[str, Removed] = field(default_factory=dict)  # our own removals, newest last
-    # What this node sends, and at what pace: the publisher's queues; catch-up replies are charged to it.
-    budget: Budget = field(default_factory=lambda: Budget(PROFILES["lan"], 0.0))
+    # What this node sends, and at what pace, per link class: catch-up replies are charged to the asker's.
+    pacing: Pacing = field(init=False)
     # Held while the session is being reopened, so nothing is sent on a closing session.
     session_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    def __post_init__(self) -> None:
+        self.pacing = Pacing(self.cfg, self.links, self.clock())
 
     def keep_tombstone(self, removed: Removed) -> None:
         """Remember one of our own removals so catch-up can tell peers the entity is gone."""

@@ -1,14 +1,18 @@
 """Link monitor: per peer, up/down (from liveliness), last heard, bytes, RTT (pure, clock passed in).
 
 Pub/sub is one-to-many, so ``bytes_out`` of a peer counts only what was sent to that peer alone
-(catch-up replies it asked for); what this node offered everyone is ``published_bytes``. ``bytes_in``
-counts every payload received under the peer's key prefix ``fk/<peer>/`` plus the catch-up replies
-it sent us.
+(catch-up replies it asked for); what this node offered everyone is ``published_bytes``, and per
+state tier (tiers.py) in ``published``. A peer's ``tx_bps`` in ``report`` is what crossed its link:
+the shared stream, the tier of its link class, and its catch-up replies. ``bytes_in`` counts every
+payload received under the peer's key prefix ``fk/<peer>/`` plus the catch-up replies it sent us.
+Loss is the share of catch-up queries to the peer that got no reply at all (a refusal such as
+"busy" is an answer), RTT the time the last summary query took (each round, and every audit).
 """
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable
 
 from msgspec import Struct
 
@@ -57,7 +61,7 @@ class _Link:
         self.rtt_ms: float | None = None
         self.catchups = 0
         self.probes: deque[bool] = deque(maxlen=PROBE_WINDOW)  # answered?
-        self.mark: tuple[float, int] | None = None  # (when, bytes_in) at the last ``report``
+        self.mark: tuple[float, int, int] | None = None  # (when, bytes_in, bytes sent its way) at the last report
 
 
 class LinkMonitor:
@@ -67,8 +71,8 @@ class LinkMonitor:
         self._links: dict[str, _Link] = {}
         self.published_bytes = 0
         self.published_msgs = 0
+        self.published: Counter[str] = Counter()  # bytes per tier ("": the shared stream, to everyone)
         self.changes = 0  # up/down transitions, so a caller can tell whether to refresh a view
-        self._published_mark: tuple[float, int] | None = None
 
     def _get(self, peer: str, now: float) -> _Link:
         link = self._links.get(peer)
@@ -98,10 +102,11 @@ class LinkMonitor:
         """``nbytes`` were sent to ``peer`` alone."""
         self._get(peer, now).bytes_out += nbytes
 
-    def published(self, nbytes: int) -> None:
-        """``nbytes`` were offered to every subscriber."""
+    def publish(self, nbytes: int, tier: str = "") -> None:
+        """``nbytes`` were offered to the subscribers of ``tier`` ("": the shared stream, everyone)."""
         self.published_bytes += nbytes
         self.published_msgs += 1
+        self.published[tier] += nbytes
 
     def rtt(self, peer: str, seconds: float, now: float) -> None:
         """A query to ``peer`` was answered after ``seconds``."""
@@ -113,18 +118,20 @@ class LinkMonitor:
         """A query to ``peer`` was answered (or timed out unanswered): the loss measure."""
         self._get(peer, now).probes.append(answered)
 
-    def report(self, now: float) -> list[NodeLink]:
-        """Each peer's link for the node entity: RTT, loss, and rates since the previous report."""
-        tx: float | None = None
-        if self._published_mark is not None and now > self._published_mark[0]:
-            tx = float(round((self.published_bytes - self._published_mark[1]) / (now - self._published_mark[0])))
-        self._published_mark = (now, self.published_bytes)
+    def report(self, now: float, tier_of: Callable[[str], str] = lambda _: "lan") -> list[NodeLink]:
+        """Each peer's link for the node entity: RTT, loss, and rates since the previous report.
+
+        ``tier_of(peer)``: the state tier that peer follows (its link class).
+        """
         out = []
         for link in sorted(self._links.values(), key=lambda x: x.peer):
+            sent = self.published[""] + self.published[tier_of(link.peer)] + link.bytes_out
             rx: float | None = None
+            tx: float | None = None
             if link.mark is not None and now > link.mark[0]:
                 rx = float(round(max(0, link.bytes_in - link.mark[1]) / (now - link.mark[0])))  # whole B/s
-            link.mark = (now, link.bytes_in)
+                tx = float(round(max(0, sent - link.mark[2]) / (now - link.mark[0])))
+            link.mark = (now, link.bytes_in, sent)
             loss = round(100.0 * link.probes.count(False) / len(link.probes), 1) if link.probes else None
             out.append(NodeLink(peer=link.peer, up=link.up, rtt_ms=link.rtt_ms, loss_pct=loss, rx_bps=rx, tx_bps=tx))
         return out

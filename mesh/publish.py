@@ -1,29 +1,34 @@
-"""Publish this node's own changes: state on ``fk/<me>/state/<kind>/<id>``, events on ``fk/<me>/event/<kind>``.
+"""Publish this node's own changes: state per link-class tier (``tiers.py``), events on ``fk/<me>/event/<kind>``.
 
 The publisher reads the scene like any subscriber (snapshot first, then deltas) and sends only
 changes whose origin is this node. State goes best-effort (congestion DROP, low priority: a newer
-value follows); events go reliable (congestion BLOCK, high priority) and were committed to the
-journal before the scene offered them, so a peer that misses one live fetches it by seq.
+value follows), in batches on the keys of each tier some peer subscribes to, each thinned by its
+class's budget; events and removals go reliable (congestion BLOCK, high priority) to everyone in one
+stream, and events were committed to the journal before the scene offered them, so a peer that
+misses one live fetches it by seq.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 from collections.abc import Callable
 from itertools import pairwise
+from typing import Any
 
 import msgspec
 import zenoh
 
 from edge.scene import Delta, Event, Node, Removed, Snapshot, StateChange, Subscription, Vehicle
 
-from .budget import PROFILES, narrowest
+from .budget import LinkClass, item_size
 from .context import MeshContext
 from .errors import SessionError
-from .keys import batch_key, event_key, pos_key, state_key
-from .posdelta import DeltaSender, PosDelta, base_name, encode_deltas
+from .keys import event_key, parse_key, state_key, tier_keys
+from .posdelta import PosDelta, base_name, encode_deltas
+from .tiers import Tier
 from .wire import encode_event, encode_state, encode_state_batch, kind_of
 
 log = logging.getLogger(__name__)
@@ -52,30 +57,68 @@ class Publisher:
     def __init__(self, ctx: MeshContext, decorate: Callable[[Node], Node | None] | None = None) -> None:
         self._ctx = ctx
         self._decorate = decorate
-        self.budget = ctx.budget
-        self.budget.set_profile(PROFILES[ctx.cfg.link_class])
-        self._link_changes = -1  # the link monitor's count when the profile was last chosen
+        self.pacing = ctx.pacing
         self._publishers: dict[str, zenoh.Publisher] = {}
         self._sent_seq = ctx.seqs.heads(ctx.me).max_seq  # our events up to here are in the journal already
         self._self_id = f"node:{ctx.me}"
         self._self_sent: tuple[float, Node] | None = None  # when, and what, our node entity was last sent
-        self._positions = DeltaSender()
-        self._vehicles: dict[str, Vehicle] = {}  # the value waiting in the budget, per vehicle
-        self._bases_changes = -1  # the link monitor's count when full states were last forced
+        self._generation = 0  # of the declarations: matching news of a closed session is ignored
+        self._kick = asyncio.Event()  # a tier started: flush without waiting for the scene
 
     # -- declarations (on every session open) ------------------------------------------------
 
-    def declare(self, session: zenoh.Session) -> list[zenoh.Publisher]:
-        """Declare one reliable publisher per event kind (on the session's thread); returns them."""
-        self._publishers = {
-            event_key(self._ctx.me, kind): session.declare_publisher(
-                event_key(self._ctx.me, kind),
-                congestion_control=zenoh.CongestionControl.BLOCK,
-                priority=priority,
+    def declare(self, session: zenoh.Session, loop: asyncio.AbstractEventLoop) -> list[Any]:
+        """Declare the event publishers and each tier's (on the session's thread); returns what to undeclare.
+
+        Each tier's state publisher has a matching listener: the tier runs while some peer subscribes.
+        """
+        self._generation += 1
+        generation, me = self._generation, self._ctx.me
+        publishers = {
+            event_key(me, kind): session.declare_publisher(
+                event_key(me, kind), congestion_control=zenoh.CongestionControl.BLOCK, priority=priority
             )
             for kind, priority in EVENT_PRIORITY.items()
         }
-        return list(self._publishers.values())
+        declared: list[Any] = list(publishers.values())
+
+        def matching(link_class: LinkClass, status: bool) -> None:  # on a Zenoh thread, or this one
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._matching, generation, link_class, status)
+
+        for link_class in self.pacing.tiers:
+            state, pos = tier_keys(me, link_class)
+            for key in (state, pos):
+                publishers[key] = session.declare_publisher(
+                    key,
+                    congestion_control=zenoh.CongestionControl.DROP,
+                    priority=STATE_PRIORITY,
+                    allowed_destination=zenoh.Locality.REMOTE,
+                )
+            listener = publishers[state].declare_matching_listener(
+                functools.partial(lambda c, status: matching(c, _matches(status)), link_class)
+            )
+            declared += [publishers[state], publishers[pos], listener]
+            matching(link_class, _matches(publishers[state].matching_status))
+        self._publishers = publishers
+        return declared
+
+    def _matching(self, generation: int, link_class: LinkClass, subscribed: bool) -> None:
+        """Start or stop a tier as peers subscribe to it or leave (on the loop)."""
+        tier = self.pacing.tiers[link_class]
+        if generation != self._generation or subscribed == tier.active:
+            return
+        ctx = self._ctx
+        log.info("mesh %s: %s tier %s", ctx.me, link_class, "subscribed" if subscribed else "unsubscribed")
+        if not subscribed:
+            tier.stop(ctx.clock())
+            return
+        tier.start(ctx.clock())
+        # The newcomer has none of our state on this tier: all of it goes (catch-up covers it too).
+        for entity in ctx.scene.entities():
+            if entity.origin == ctx.me:
+                self._offer(tier, entity)
+        self._kick.set()
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -93,25 +136,22 @@ class Publisher:
             await self._flush()
 
     async def _next(self, sub: Subscription) -> Snapshot | list[Delta] | None:
-        due = self.budget.next_due(self._ctx.clock())
-        if due is None:
-            return await sub.get()
-        try:
-            return await asyncio.wait_for(sub.get(), max(0.0, due - self._ctx.clock()))
-        except TimeoutError:
+        """The scene's next batch, or None when something may go (or a tier started) first."""
+        due = self.pacing.next_due(self._ctx.clock())
+        timeout = None if due is None else max(0.0, due - self._ctx.clock())
+        if self._kick.is_set():
+            self._kick.clear()
             return None
-
-    def _choose_profile(self) -> None:
-        """Send at the pace of the narrowest link class among the peers that are up."""
-        ctx = self._ctx
-        if ctx.links.changes == self._link_changes:
-            return
-        self._link_changes = ctx.links.changes
-        classes = [ctx.cfg.peer_link_classes.get(peer, ctx.cfg.link_class) for peer in ctx.links.up_peers()]
-        chosen = narrowest(classes or [ctx.cfg.link_class])
-        if PROFILES[chosen] != self.budget.profile:
-            log.info("mesh %s: sending at the %s profile", ctx.me, chosen)
-            self.budget.set_profile(PROFILES[chosen])
+        getter = asyncio.ensure_future(sub.get())
+        kick = asyncio.ensure_future(self._kick.wait())
+        try:
+            await asyncio.wait((getter, kick), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            kick.cancel()
+            if not getter.done():
+                getter.cancel()  # Subscription.get keeps what it has not returned
+        self._kick.clear()
+        return getter.result() if getter.done() and not getter.cancelled() else None
 
     async def _deltas(self, batch: list[Delta]) -> None:
         me = self._ctx.me
@@ -157,8 +197,8 @@ class Publisher:
                     continue
             if isinstance(change, Removed):
                 self._ctx.keep_tombstone(change)
-                self._positions.forget(change.id)
-                self._vehicles.pop(change.id, None)
+                for tier in self.pacing.tiers.values():
+                    tier.forget(change.id)
             else:
                 self._ctx.tombstones.pop(change.id, None)
             out.append(change)
@@ -181,28 +221,44 @@ class Publisher:
         return True
 
     async def _send(self, states: list[StateChange], events: list[Event]) -> None:
-        """Queue our changes in the budget; events count as handed over (the budget never drops one)."""
+        """Queue our changes: events and removals in the shared stream (never dropped), state in each tier."""
         me = self._ctx.me
+        shared = self.pacing.shared
         for event in events:
             kind = kind_of(event)
-            self.budget.offer_event(kind, (event_key(me, kind), encode_event(event), True, EVENT_PRIORITY[kind]))
+            shared.offer_event(kind, (event_key(me, kind), encode_event(event), True, EVENT_PRIORITY[kind]))
             self._sent_seq = max(self._sent_seq, event.seq)
             self._ctx.seqs.note(me, event.seq)
+        tiers = self.pacing.active()
         for change in states:
-            kind = kind_of(change)
-            removed = isinstance(change, Removed)
-            if isinstance(change, Vehicle):
-                self._vehicles[change.id] = change  # full or delta is chosen when the budget lets it go
-            priority = REMOVED_PRIORITY if removed else STATE_PRIORITY
-            self.budget.offer_state(change, (state_key(me, kind, change.id), encode_state(change), removed, priority))
+            if isinstance(change, Removed):
+                item = (state_key(me, kind_of(change), change.id), encode_state(change), True, REMOVED_PRIORITY)
+                shared.offer_state(change, item)
+            else:
+                for tier in tiers:
+                    self._offer(tier, change)
+
+    def _offer(self, tier: Tier, change: StateChange) -> None:
+        if isinstance(change, Vehicle):
+            tier.vehicles[change.id] = change  # full or delta is chosen when the budget lets it go
+        key = state_key(self._ctx.me, kind_of(change), change.id)
+        tier.budget.offer_state(change, (key, encode_state(change), False, STATE_PRIORITY))
 
     async def _flush(self) -> None:
-        """Send what the budget lets go now."""
-        self._choose_profile()
-        taken: list[Outgoing] = self.budget.take(self._ctx.clock())  # type: ignore[assignment]
-        if not taken:
+        """Send what the budgets let go now: the shared stream first, charged to every running tier."""
+        if self.pacing.update():
+            log.info("mesh %s: events and removals at the %s pace", self._ctx.me, self.pacing.shared_class)
+        now = self._ctx.clock()
+        taken: list[Outgoing] = self.pacing.shared.take(now)  # type: ignore[assignment]
+        outgoing = list(taken)
+        self.pacing.shared_sent(sum(map(item_size, taken)), now)
+        for tier in self.pacing.active():
+            states: list[Outgoing] = tier.budget.take(now)  # type: ignore[assignment]
+            self.pacing.tier_sent(tier, sum(map(item_size, states)), now)
+            taken += states
+            outgoing += self._batched(tier, states)
+        if not outgoing:
             return
-        outgoing = self._batched(taken)
         try:
             async with self._ctx.session_lock:
                 sent = await self._ctx.session.call(functools.partial(self._put_all, outgoing))
@@ -218,39 +274,39 @@ class Publisher:
         counters.states_sent += len(taken) - events
         counters.send_errors += len(outgoing) - sent
 
-    def _batched(self, taken: list[Outgoing]) -> list[Outgoing]:
-        """Events and removals one by one (reliable); other state in batches on ``fk/<me>/state``."""
-        singles = [item for item in taken if item[2]]
-        states, deltas = self._vehicle_deltas([item for item in taken if not item[2]])
+    def _batched(self, tier: Tier, taken: list[Outgoing]) -> list[Outgoing]:
+        """A tier's state in batches on its state key, its vehicles' position deltas on its pos key."""
+        states, deltas = self._vehicle_deltas(tier, taken)
+        batch, pos = tier_keys(self._ctx.me, tier.link_class)
+        out: list[Outgoing] = []
         if deltas:
-            singles.append((pos_key(self._ctx.me), encode_deltas(self._positions.epoch, deltas), False, STATE_PRIORITY))
-        batch = batch_key(self._ctx.me)
+            out.append((pos, encode_deltas(tier.positions.epoch, deltas), False, STATE_PRIORITY))
         for start in range(0, len(states), STATE_BATCH):
             chunk = states[start : start + STATE_BATCH]
             # The per-entity key is fk/<me>/state/<kind>/<id>: the id is what follows the 4th slash.
             payload = encode_state_batch([(key.split("/", 4)[4], body) for key, body, _, _ in chunk])
-            singles.append((batch, payload, False, STATE_PRIORITY))
-        return singles
+            out.append((batch, payload, False, STATE_PRIORITY))
+        return out
 
-    def _vehicle_deltas(self, states: list[Outgoing]) -> tuple[list[Outgoing], list[tuple[str, PosDelta]]]:
+    def _vehicle_deltas(self, tier: Tier, states: list[Outgoing]) -> tuple[list[Outgoing], list[tuple[str, PosDelta]]]:
         """Each vehicle as a position delta if only its position moved, else as a marked full state."""
         now = self._ctx.clock()
-        if self._ctx.links.changes != self._bases_changes:  # someone (re)appeared: it has no bases of ours
-            self._bases_changes = self._ctx.links.changes
-            self._positions.reset()
+        if self._ctx.links.changes != tier.bases_changes:  # someone (re)appeared: it has no bases of ours
+            tier.bases_changes = self._ctx.links.changes
+            tier.positions.reset()
         full: list[Outgoing] = []
         deltas: list[tuple[str, PosDelta]] = []
         for key, payload, reliable, priority in states:
             entity_id = key.split("/", 4)[4]
-            vehicle = self._vehicles.pop(entity_id, None) if key.split("/", 4)[3] == "vehicle" else None
+            vehicle = tier.vehicles.pop(entity_id, None) if key.split("/", 4)[3] == "vehicle" else None
             if vehicle is None:
                 full.append((key, payload, reliable, priority))
                 continue
-            d, gen = self._positions.choose(vehicle, now)
+            d, gen = tier.positions.choose(vehicle, now)
             if d is not None:
                 deltas.append((entity_id, d))
             else:
-                full.append((key, encode_state(vehicle, base_name(self._positions.epoch, gen)), reliable, priority))
+                full.append((key, encode_state(vehicle, base_name(tier.positions.epoch, gen)), reliable, priority))
         return full, deltas
 
     def _put_all(self, outgoing: list[Outgoing], session: zenoh.Session) -> int:
@@ -271,6 +327,19 @@ class Publisher:
             except zenoh.ZError as exc:
                 log.debug("mesh: put on %s failed: %s", key, exc)
                 continue
-            self._ctx.links.published(len(payload))
+            self._ctx.links.publish(len(payload), _tier_of(key))
             sent += 1
         return sent
+
+
+def _matches(status: object) -> bool:
+    """A publisher's matching status (zenoh's stubs say ``bool``; it is a ``MatchingStatus``)."""
+    return bool(getattr(status, "matching", status))
+
+
+def _tier_of(key: str) -> str:
+    """The state tier a key belongs to ("lan" for the full-rate keys), or "" for the shared stream."""
+    parsed = parse_key(key)
+    if parsed is None or parsed.what not in ("batch", "pos"):
+        return ""
+    return parsed.tier or "lan"

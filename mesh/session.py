@@ -201,8 +201,11 @@ class MeshSession:
         """Zenoh ids of every peer and router this session has a transport to."""
         return await self.call(_connected_zids)
 
-    async def get(self, selector: str, timeout_s: float) -> list[bytes]:
-        """Query ``selector``; the payloads of every good reply (none if nobody answered in time)."""
+    async def get(self, selector: str, timeout_s: float, errors: list[bytes] | None = None) -> list[bytes]:
+        """Query ``selector``; the payloads of every good reply (none if nobody answered in time).
+
+        Error replies (the replier refused, e.g. "busy") go to ``errors`` if given.
+        """
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
         payloads: list[bytes] = []
@@ -212,6 +215,8 @@ class MeshSession:
                 payloads.append(reply.ok.payload.to_bytes())
             elif reply.err is not None:
                 log.debug("%s answered with an error: %s", selector, reply.err.payload.to_string())
+                if errors is not None:
+                    errors.append(reply.err.payload.to_bytes())
 
         def on_done() -> None:
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile

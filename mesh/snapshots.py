@@ -92,7 +92,7 @@ class SnapshotSender:
         peers = ctx.links.up_peers()
         if not peers:
             return None
-        return narrowest([ctx.cfg.peer_link_classes.get(p, ctx.cfg.link_class) for p in peers])
+        return narrowest([ctx.pacing.peer_class(p) for p in peers])
 
     async def run(self) -> None:
         """Send what is due every ``TICK_S`` until cancelled."""
@@ -114,15 +114,15 @@ class SnapshotSender:
             last = self._sent.get(feed)
             if last is not None and (last[1] >= snap.captured or now - last[0] < SNAP_EVERY_S[cls]):
                 continue
-            if ctx.budget.waiting_above(SNAPSHOT_CLASS, now):
+            if ctx.pacing.waiting_above(SNAPSHOT_CLASS, now):
                 return  # strict priority: the rest waits for the next tick
             jpeg = await asyncio.to_thread(shrink_jpeg, snap.jpeg, SNAP_MAX_BYTES[cls])
             payload = encode(SnapW(snap.captured, snap.width, snap.height, jpeg))
             key = snap_key(ctx.me, feed)
-            if not ctx.budget.affords(len(key) + len(payload), ctx.clock()):
+            if not ctx.pacing.affords_everywhere(len(key) + len(payload), ctx.clock()):
                 return
             if await self._put(key, payload):
-                ctx.budget.charge(len(key) + len(payload), ctx.clock())
+                ctx.pacing.sent_everywhere(len(key) + len(payload), ctx.clock())
                 self._sent[feed] = (now, snap.captured)
 
     async def _put(self, key: str, payload: bytes) -> bool:
@@ -135,7 +135,7 @@ class SnapshotSender:
         except SessionError as exc:
             log.debug("mesh: snapshot not sent (%s)", exc)
             return False
-        self._ctx.links.published(len(payload))
+        self._ctx.links.publish(len(payload))
         self.sent += 1
         self.sent_bytes += len(payload)
         return True

@@ -35,11 +35,11 @@ from .catchup import Catchup
 from .config import MeshSection
 from .context import MeshContext
 from .discovery import Announcement, Discovery
-from .errors import SessionError
+from .errors import MeshError, SessionError
 from .feeds import MeshFeeds
 from .inbox import Inbox
 from .journal_view import read_journal_view
-from .keys import ALIVE_ALL, EVENT_ALL, POS_ALL, STATE_ALL, alive_key, parse_key
+from .keys import ALIVE_ALL, EVENT_ALL, REMOVED_ALL, alive_key, parse_key, tier_subscription
 from .links import LinkState
 from .publish import Publisher
 from .receive import Receiver, Sample
@@ -77,6 +77,7 @@ class MeshSync:
         self._receiver: Receiver | None = None
         self._catchup: Catchup | None = None
         self.feeds: MeshFeeds | None = None  # snapshots and live video across the mesh
+        self._following: dict[str, int] = {}  # peer -> session generation its state tier was subscribed in
 
     # -- public view ---------------------------------------------------------------------------
 
@@ -112,7 +113,7 @@ class MeshSync:
         # Subscribe before reading the journal, so no change falls between the two.
         sub = scene.subscribe("mesh")
         try:
-            view = await asyncio.to_thread(read_journal_view, node.journal.path, node.node_id)
+            view = await read_journal_view(node.journal, node.node_id)
             ctx = MeshContext(
                 me=node.node_id,
                 cfg=self.cfg,
@@ -203,11 +204,11 @@ class MeshSync:
         def declare(session: zenoh.Session) -> list[Any]:
             remote = zenoh.Locality.REMOTE
             declared: list[Any] = [
-                session.declare_subscriber(STATE_ALL, on_sample, allowed_origin=remote),
+                # Removals and events from everyone; live state per peer, in the tier of our link to it.
+                session.declare_subscriber(REMOVED_ALL, on_sample, allowed_origin=remote),
                 session.declare_subscriber(EVENT_ALL, on_sample, allowed_origin=remote),
-                session.declare_subscriber(POS_ALL, on_sample, allowed_origin=remote),
                 catchup.declare(session, loop),
-                *publisher.declare(session),
+                *publisher.declare(session, loop),
                 *feeds.declare(session, me),
             ]
             liveliness = session.liveliness()
@@ -226,8 +227,41 @@ class MeshSync:
         if changed:
             log.info("mesh %s: %s is %s", ctx.me, parsed.node, "up" if up else "down")
             self._refresh_node()
-        if up:
+        if up and self._following.get(parsed.node) != generation:
+            self._following[parsed.node] = generation
+            task = asyncio.get_running_loop().create_task(self._follow(parsed.node, generation))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        elif up:
             catchup.request(parsed.node, full=True)
+
+    async def _follow(self, peer: str, generation: int) -> None:
+        """Subscribe to ``peer``'s state in the tier of our link class to it (once a session), then catch up.
+
+        In this order, so what the peer sends after answering the catch-up already reaches us live.
+        """
+        ctx, inbox, catchup = self.ctx, self._inbox, self._catchup
+        assert ctx is not None and inbox is not None and catchup is not None
+        push = inbox.push
+        keys = tier_subscription(peer, ctx.pacing.peer_class(peer))
+
+        def on_sample(sample: zenoh.Sample) -> None:  # on a Zenoh thread
+            push((str(sample.key_expr), sample.payload.to_bytes()))
+
+        def declare(session: zenoh.Session) -> list[Any]:
+            remote = zenoh.Locality.REMOTE
+            return [session.declare_subscriber(key, on_sample, allowed_origin=remote) for key in keys]
+
+        try:
+            async with ctx.session_lock:
+                if generation != self._generation:
+                    return  # the session was reopened meanwhile: its liveliness history follows again
+                await self.session.declare(declare)
+        except MeshError as exc:
+            log.debug("mesh: subscribing to %s's state: %s", peer, exc)
+            self._following.pop(peer, None)
+            return
+        catchup.request(peer, full=True)
 
     async def _reconcile(self) -> None:
         """Every audit interval, check the liveliness subscriber's view against a fresh query.
@@ -265,7 +299,7 @@ class MeshSync:
         return msgspec.structs.replace(
             node,
             components={**node.components, **lines},
-            links=self.ctx.links.report(self.ctx.clock()),
+            links=self.ctx.links.report(self.ctx.clock(), self.ctx.pacing.peer_class),
             ts=math.nextafter(node.ts, math.inf),
         )
 
@@ -278,7 +312,7 @@ class MeshSync:
             return
         base = {k: v for k, v in current.components.items() if not k.startswith("link:")}
         ts = max(ctx.clock(), math.nextafter(current.ts, math.inf))
-        links = ctx.links.report(ctx.clock())
+        links = ctx.links.report(ctx.clock(), ctx.pacing.peer_class)
         ctx.scene.apply_state(
             msgspec.structs.replace(current, components={**base, **ctx.links.components()}, links=links, ts=ts)
         )

@@ -106,7 +106,7 @@ class VideoOrigin:
             raise WireError("not a want addressed to this node")
         if want.node == ctx.me or not ctx.links.is_up(want.node):
             raise WireError(f"a want from {want.node!r}, which is not up")
-        if ctx.cfg.peer_link_classes.get(want.node, ctx.cfg.link_class) == "narrowband":
+        if ctx.pacing.peer_class(want.node) == "narrowband":
             self.wants_refused += 1
             self._warn(key, f"{want.node} is behind a narrowband link: snapshots only")
             return
@@ -181,6 +181,7 @@ class VideoOrigin:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            feeds = [feed for feed, _ in self._pending]
             batch = [(video_key(ctx.me, feed), encode(unit)) for feed, unit in self._pending]
             self._pending.clear()
             if not batch:
@@ -191,8 +192,12 @@ class VideoOrigin:
             except SessionError as exc:
                 log.debug("mesh: video not sent (%s)", exc)
                 continue
-            for _, payload in batch:
-                ctx.links.published(len(payload))
+            now = ctx.clock()
+            for feed, (_, payload) in zip(feeds, batch, strict=True):
+                ctx.links.publish(len(payload), "video")
+                stream = self._streams.get(feed)
+                for peer in stream.wanted_by if stream is not None else ():
+                    ctx.links.sent_to(peer, len(payload), now)  # only the watchers' links carry it
                 self.bytes_sent += len(payload)
             self.units_sent += len(batch)
 
@@ -245,7 +250,7 @@ class VideoWatch:
         ctx = self._ctx
         if node == ctx.me:
             raise RemoteUnavailable("that feed is this node's own")
-        link_class = ctx.cfg.peer_link_classes.get(node, ctx.cfg.link_class)
+        link_class = ctx.pacing.peer_class(node)
         if link_class == "narrowband":
             raise RemoteRefused(
                 f"the link to {node} is narrowband: live video does not cross it (its snapshots do, "

@@ -338,6 +338,22 @@ class Journal:
 
         return await self._read(work)
 
+    async def contiguous_seqs(self) -> dict[str, tuple[int, int]]:
+        """Per origin: the end of the unbroken run of seqs from 1 (0 if seq 1 is missing), and the highest.
+
+        The mesh asks a peer for events after the first of these, so a gap is never skipped.
+        """
+        return await self._read(_contiguous_seqs)
+
+    async def states_of_kind(self, kind: str) -> list[StateChange]:
+        """The stored last values of every entity of ``kind`` (e.g. ``removed``: the tombstones)."""
+
+        def work(conn: sqlite3.Connection) -> list[StateChange]:
+            rows = conn.execute("SELECT body FROM state WHERE kind=?", (kind,))
+            return [s for (b,) in rows if isinstance(s := _decode_change(b), StateChange)]
+
+        return await self._read(work)
+
     async def events_between(
         self,
         since: float,
@@ -380,6 +396,21 @@ class Journal:
     async def span(self) -> tuple[float | None, float | None]:
         """The first and last stored times (None, None for an empty journal): the replay's range."""
         return await self._read(incident_span)
+
+
+# The end of the first run of consecutive seqs of each origin: the smallest seq whose successor is
+# missing. UNIQUE(origin, seq) gives the index that makes the NOT EXISTS a lookup.
+_CONTIGUOUS = """
+SELECT e.origin, min(e.seq), (SELECT min(seq) FROM events WHERE origin = e.origin),
+       (SELECT max(seq) FROM events WHERE origin = e.origin)
+FROM events e
+WHERE NOT EXISTS (SELECT 1 FROM events f WHERE f.origin = e.origin AND f.seq = e.seq + 1)
+GROUP BY e.origin
+"""
+
+
+def _contiguous_seqs(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    return {origin: (run_end if first == 1 else 0, last) for origin, run_end, first, last in conn.execute(_CONTIGUOUS)}
 
 
 def _resolve(future: asyncio.Future[Any], *, result: Any = None, error: BaseException | None = None) -> None:

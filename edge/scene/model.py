@@ -156,7 +156,7 @@ class NodeLink(Struct, frozen=True, kw_only=True):
     rtt_ms: Annotated[float, Meta(ge=0.0)] | None = None
     loss_pct: Annotated[float, Meta(ge=0.0, le=100.0)] | None = None  # unanswered queries, recent ones
     rx_bps: Annotated[float, Meta(ge=0.0)] | None = None  # bytes/s heard from the peer, since the last report
-    tx_bps: Annotated[float, Meta(ge=0.0)] | None = None  # bytes/s this node published (to every peer)
+    tx_bps: Annotated[float, Meta(ge=0.0)] | None = None  # bytes/s sent the peer's way (mesh/links.py)
 
 
 class Node(_State, tag="node", kw_only=True, frozen=True):

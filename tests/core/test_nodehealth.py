@@ -58,6 +58,9 @@ def test_the_reader_puts_it_together_from_files(tmp_path: Path) -> None:
     health = reader.read()
     assert health.cpu_pct == 50.0 and health.mem_pct == 75.0 and health.mem_total_mb == 2000
     assert (health.power, health.battery_pct) == ("battery", 81.0)
+    assert reader.read().cpu_pct == 50.0  # read again within the same tick: the last share, not None
+    (tmp_path / "proc" / "stat").write_text("cpu  300 0 150 800 150 0 0 0 0 0\n")
+    assert reader.read().cpu_pct == 75.0  # 150 busy of 200 more, measured from STAT_2 (not from STAT_1: 62.5)
     # Only interfaces that are up, loopback left out, global addresses only (no fe80::).
     assert [(u.name, u.addrs) for u in health.uplinks] == [("wlan9", ["fd00::2"])]
 

@@ -21,6 +21,7 @@ from mesh.links import LinkMonitor
 from mesh.seqs import Heads, SeqBook
 from mesh.session import zenoh_config
 from mesh.thinning import movement_only
+from mesh.tiers import Pacing
 
 
 def test_seqbook_keeps_the_contiguous_head_below_any_gap() -> None:
@@ -131,6 +132,50 @@ def test_catch_up_replies_are_charged_and_paged_by_the_link() -> None:
     assert len(narrow.take(13.2)) == 1
 
 
+def test_catch_up_is_charged_to_the_asking_peers_link_class_and_events_go_at_the_narrowest_up() -> None:
+    links = LinkMonitor()
+    pacing = Pacing(MeshSection(peer_link_classes={"radio": "narrowband"}), links, now=0.0)
+    assert pacing.page_items("radio", 500) == 16 and pacing.page_items("lan", 500) == 500
+    assert not pacing.update() and pacing.shared_class == "lan"  # nobody up: our own class
+    links.set_up("lan", True, 0.0)
+    assert not pacing.update() and pacing.shared_class == "lan"
+    links.set_up("radio", True, 0.0)
+    assert pacing.update() and pacing.shared_class == "narrowband"
+    narrow, lan = pacing.tiers["narrowband"], pacing.tiers["lan"]
+    for tier in (narrow, lan):
+        tier.start(10.0)
+        tier.budget.offer_state(unit(10.0), queued(unit(10.0)))
+    pacing.charge("radio", 3000, now=10.0)  # ~3 s of the radio link went to the radio
+    assert narrow.budget.take(10.0) == [] and pacing.shared.take(10.0) == []  # both wait for that link
+    pacing.shared.offer_event("alert", event_item("alert", 1))
+    assert pacing.shared.take(10.0) == []
+    assert len(lan.budget.take(10.0)) == 1  # the LAN peer's tier goes on at once
+    pacing.charge("lan", 10**6, now=10.0)
+    assert len(pacing.shared.take(13.2)) == 1 and len(narrow.budget.take(13.2)) == 1
+    # What the narrowest tier sends counts against the shared stream (one link, one bucket), and the
+    # shared stream against every running tier; the LAN tier's bytes against nothing else.
+    pacing.tier_sent(lan, 10**6, 20.0)
+    pacing.shared.offer_event("alert", event_item("alert", 2))
+    assert len(pacing.shared.take(20.0)) == 1
+    pacing.tier_sent(narrow, 2000, 20.0)
+    pacing.shared.offer_event("alert", event_item("alert", 3))
+    assert pacing.shared.take(20.0) == []
+    narrow.budget.offer_state(unit(21.0), queued(unit(21.0)))
+    pacing.shared_sent(3000, 30.0)
+    assert narrow.budget.take(30.0) == []  # it would go now, but for the shared stream's 3000 B
+    # A catch-up reply to the radio waits while its link is in debt, then while our alarm waits for
+    # it; a reply to the LAN peer never waits.
+    assert pacing.reply_wait("radio", 30.0) == pytest.approx(2040 / 960)  # the 3000 B above, 960 B/s
+    assert pacing.reply_wait("lan", 30.0) == 0.0
+    assert pacing.shared.take(40.0) != [] and pacing.reply_wait("radio", 40.0) == 0.0
+    pacing.shared.offer_event("alert", event_item("alert", 4))
+    pacing.charge("radio", 1000, 40.0)  # the alarm cannot go yet: the reply waits for it
+    assert pacing.reply_wait("radio", 40.0) > 0 and pacing.reply_wait("radio", 41.1) > 0
+    assert len(pacing.shared.take(41.1)) == 1 and pacing.reply_wait("radio", 41.1) == 0.0
+    links.set_up("radio", False, 50.0)
+    assert pacing.update() and pacing.shared_class == "lan"
+
+
 def test_narrowest_link_class() -> None:
     assert narrowest(["lan", "narrowband", "lte"]) == "narrowband"
     assert narrowest([]) == "lan"
@@ -153,6 +198,25 @@ def test_link_monitor_history_and_lines() -> None:
     (link,) = m.links()
     assert (link.up, link.since, link.last_heard, link.bytes_in, link.msgs_in) == (False, 4.0, 3.0, 100, 1)
     assert m.changes == 2 and m.up_peers() == []
+
+
+def test_link_report_rates_count_what_crossed_each_peers_link() -> None:
+    m = LinkMonitor()
+    for peer in ("lan", "radio"):
+        m.set_up(peer, True, 0.0)
+    tiers = {"radio": "narrowband"}.get
+    m.report(0.0, lambda p: tiers(p, "lan"))  # the first report sets the marks
+    m.publish(1000)  # the shared stream (events): both links
+    m.publish(9000, "lan")
+    m.publish(500, "narrowband")
+    m.sent_to("radio", 500, 1.0)  # a catch-up reply to the radio alone
+    m.heard("radio", 200, 1.0)
+    for answered in (True, True, False, True):  # one query of four got nothing back
+        m.probed("radio", answered, 1.0)
+    links = {x.peer: x for x in m.report(10.0, lambda p: tiers(p, "lan"))}
+    assert (links["lan"].tx_bps, links["radio"].tx_bps) == (1000.0, 200.0)
+    assert (links["lan"].rx_bps, links["radio"].rx_bps) == (0.0, 20.0)
+    assert (links["lan"].loss_pct, links["radio"].loss_pct) == (None, 25.0)
 
 
 def test_parameters() -> None:
@@ -203,12 +267,20 @@ async def test_journal_view_reads_heads_and_our_tombstones(tmp_path: Path) -> No
                 Node(id="node:me", origin="me", ts=5.0),
             ]
         )
-        view = await asyncio.to_thread(read_journal_view, journal.path, "me")
+        assert await journal.contiguous_seqs() == {"me": (3, 3), "x": (3, 6), "y": (0, 3)}
+        view = await read_journal_view(journal, "me")
+        await journal.append([Alert(id="x-4", origin="x", seq=4, ts=1.0, title="x")])  # the gap filled
+        assert (await journal.contiguous_seqs())["x"] == (6, 6)
     finally:
         journal.close()
     assert view.heads == {"me": Heads(3, 3), "x": Heads(3, 6), "y": Heads(0, 3)}
     assert [r.id for r in view.tombstones] == ["marker:me:1"]
-    assert read_journal_view(tmp_path / "missing.sqlite", "me").heads == {}
+    empty = Journal(tmp_path / "empty.sqlite", node_id="me")
+    empty.open()
+    try:
+        assert (await read_journal_view(empty, "me")).heads == {}
+    finally:
+        empty.close()
 
 
 async def test_inbox_batches_items_from_other_threads_and_drops_past_its_bound() -> None:

@@ -117,7 +117,8 @@ async def test_a_moving_drone_travels_as_deltas_and_a_mode_change_as_a_full_stat
     assert b.mesh._receiver is not None and b.mesh._receiver.deltas.dropped_no_base == 0
     value = b.scene.get("vehicle:a:1")
     assert isinstance(value, Vehicle) and value.pos == quantise(drone(0, 29)).pos and value.mode == "GUIDED"
-    assert a.mesh._publisher is not None and a.mesh._publisher._positions._gens["vehicle:a:1"] == 0  # one full
+    assert a.mesh._publisher is not None
+    assert a.mesh._publisher.pacing.tiers["lan"].positions._gens["vehicle:a:1"] == 0  # one full state
     a.scene.apply_state(msgspec.structs.replace(drone(start + 2, 30, mode="RTL"), origin="a"))
     await eventually(lambda: _at(b, start + 2), 5, "the mode change on b")
     late = b.scene.get("vehicle:a:1")

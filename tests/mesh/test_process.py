@@ -79,11 +79,30 @@ def _drain(proc: subprocess.Popen[str]) -> None:
         pass
 
 
-async def alert_ids(p: Proc) -> list[str]:
+async def alert_ids(p: Proc, kind: str = "alert") -> list[str]:
+    """Ids of the events of ``kind`` in ``p``'s journal, sorted (a repeat would show twice)."""
     async with p.client() as c:
-        r = await c.get("/api/events", params={"since": time.time() - 3600, "limit": 1000, "kind": "alert"})
+        r = await c.get("/api/events", params={"since": time.time() - 3600, "limit": 1000, "kind": kind})
         r.raise_for_status()
-        return sorted(e["id"] for e in r.json() if e["kind"] == "alert")
+        return sorted(e["id"] for e in r.json() if e["kind"] == kind)
+
+
+async def send_messages(p: Proc, count: int, tag: str) -> list[str]:
+    ids = []
+    async with p.client() as c:
+        for i in range(count):
+            r = await c.post("/api/messages", json={"text": f"{p.name} {tag} {i}"})
+            assert r.status_code == 201, r.text  # 201: committed to the journal
+            ids.append(r.json()["id"])
+    return ids
+
+
+async def scene_message_ids(p: Proc) -> list[str]:
+    """Ids of the messages in ``p``'s picture, in its order (a message applied twice would show twice)."""
+    async with p.client() as c:
+        r = await c.get("/api/messages")
+        r.raise_for_status()
+        return [m["id"] for m in r.json()]
 
 
 async def raise_alerts(p: Proc, count: int, tag: str) -> list[str]:
@@ -128,9 +147,13 @@ async def test_sigkilled_edge_and_hub_lose_nothing_they_acknowledged(tmp_path: P
     try:
         hub = write_node(tmp_path, "hub", "command-post", listen=[endpoint(hub_port)])
         edge = write_node(tmp_path, "edge1", connect=[proxy.endpoint])
-        procs += [hub, edge]
-        await asyncio.gather(start(hub), start(edge))
+        edge2 = write_node(tmp_path, "edge2", connect=[endpoint(hub_port)])
+        procs += [hub, edge, edge2]
+        await asyncio.gather(start(hub), start(edge), start(edge2))
         await until(lambda: sees(hub, "node:edge1"), 15, "the hub sees edge1")
+        await until(lambda: sees(hub, "node:edge2"), 15, "the hub sees edge2")
+        before = await raise_alerts(edge2, 2, "before")  # the hub holds these already when it is killed
+        await until(lambda: _has(hub, before), 10, "edge2's first alarms on the hub")
 
         # edge1 is cut off, acknowledges 5 alarms (201 = committed), and loses power.
         proxy.blackhole()
@@ -144,18 +167,25 @@ async def test_sigkilled_edge_and_hub_lose_nothing_they_acknowledged(tmp_path: P
         await start(edge)
         await until(lambda: _has(hub, cut), 15, "the hub has every alarm edge1 acknowledged while cut")
 
-        # The hub loses power; edge1 goes on; the hub comes back on the same journal and catches up.
+        # The hub loses power; both edges go on, each alone (they link only through the hub); the
+        # hub comes back on the same journal and catches up both: every alarm and message, none twice.
         assert hub.proc is not None
         hub.proc.send_signal(signal.SIGKILL)
         hub.proc.wait(5)
-        later = await raise_alerts(edge, 3, "hub-down")
+        later = await raise_alerts(edge, 3, "hub-down") + await raise_alerts(edge2, 3, "hub-down")
+        said = await send_messages(edge, 2, "hub-down") + await send_messages(edge2, 2, "hub-down")
         await start(hub)
-        await until(lambda: _has(hub, cut + later), 15, "the restarted hub catches up")
-        await until(lambda: _has(edge, cut + later), 5, "edge1 keeps its own")
-        assert await alert_ids(hub) == sorted(cut + later)  # none twice
+        alarms = cut + before + later
+        await until(lambda: _has(hub, alarms), 15, "the restarted hub catches up with both edges' alarms")
+        await until(lambda: _has(hub, said, "message"), 15, "and with their messages")
+        await until(lambda: _has(edge, cut + later[:3]), 5, "edge1 keeps its own")
+        assert await alert_ids(hub) == sorted(alarms)  # none twice
+        assert await alert_ids(hub, "message") == sorted(said)
+        shown = await scene_message_ids(hub)
+        assert sorted(shown) == sorted(said), shown  # each message in the hub's picture once
     finally:
         await proxy.aclose()
 
 
-async def _has(p: Proc, ids: list[str]) -> bool:
-    return set(ids) <= set(await alert_ids(p))
+async def _has(p: Proc, ids: list[str], kind: str = "alert") -> bool:
+    return set(ids) <= set(await alert_ids(p, kind))

@@ -170,6 +170,9 @@ async def test_hostile_payloads_are_dropped_and_counted(net: MeshNet) -> None:
     }
     rogue = await asyncio.to_thread(zenoh.open, zenoh.Config.from_json5(json.dumps(conf)))
     try:
+        # Live state is followed per peer seen alive (its own tier), so the rogue shows a token too.
+        token = rogue.liveliness().declare_token("fk/x/alive")
+        await eventually(lambda: a.mesh.ctx is not None and a.mesh.ctx.links.is_up("x"), 5, "a sees the rogue")
         await asyncio.sleep(0.5)
         good_unit = Unit(id="unit:pdt:7", origin="x", ts=time.time())
         sends = [
@@ -183,7 +186,7 @@ async def test_hostile_payloads_are_dropped_and_counted(net: MeshNet) -> None:
                 state_key("a", "unit", "unit:pdt:8"),
                 encode_state(msgspec.structs.replace(good_unit, origin="a")),
             ),  # our own
-            ("fk/x/state/unit", b"\x90"),  # not a mesh key
+            ("fk/x/state/unit/no-colon", b"\x90"),  # not a mesh key (not an entity id)
             (batch_key("x"), encode_state_batch([("not an id", encode_state(good_unit))])),  # a bad batch
             (pos_key("x"), b"\x91\x92\xa3v:1\x93\x00"),  # position deltas of the wrong shape
         ]
@@ -207,19 +210,21 @@ async def test_hostile_payloads_are_dropped_and_counted(net: MeshNet) -> None:
         assert a.scene.get("vehicle:x:1") is None
         assert not a.task.done()
     finally:
+        token.undeclare()
         await asyncio.to_thread(rogue.close)
 
 
 async def test_narrowband_link_carries_every_alarm_while_positions_are_downsampled(net: MeshNet) -> None:
-    # a's link to b is a 9.6 kbit/s PDT data channel (the proxy's token bucket), and a knows it.
+    # a's link to b is a 9.6 kbit/s PDT data channel (the proxy's token bucket), and both ends know it.
     port = free_port()
     options = {"lease_s": 5.0, "link_class": "narrowband"}
     a = await net.start("a", mesh_config(listen=[endpoint(port)], **options))
     proxy = await net.proxy(port, shaping=Shaping(rate_bps=9600))
-    b = await net.start("b", mesh_config(connect=[proxy.endpoint], lease_s=5.0))
+    b = await net.start("b", mesh_config(connect=[proxy.endpoint], **options))
     await linked(a, b)
     assert a.mesh._publisher is not None
-    budget = a.mesh._publisher.budget
+    budget = a.mesh._publisher.pacing
+    await eventually(lambda: [t.link_class for t in budget.active()] == ["narrowband"], 5, "b follows a's narrow tier")
     backlog: list[int] = []
     alarms: list[str] = []
     for second in range(12):  # 100 radios report every second (6 times what 9.6 kbit/s carries), 1 alarm

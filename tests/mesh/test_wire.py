@@ -33,7 +33,7 @@ from edge.scene.model import (
     Vehicle,
 )
 from mesh.errors import WireError
-from mesh.keys import Key, batch_key, event_key, parse_key, state_key
+from mesh.keys import Key, batch_key, event_key, parse_key, state_key, tier_keys, tier_subscription
 from mesh.wire import (
     WIRE_ONLY,
     EventPage,
@@ -326,7 +326,17 @@ def test_keys() -> None:
     assert parse_key(event_key("kit-1", "alert_ack")) == Key("kit-1", "event", "alert_ack")
     assert parse_key("fk/kit-1/alive") == Key("kit-1", "alive")
     assert parse_key(batch_key("kit-1")) == Key("kit-1", "batch")
+    # State tiers per link class: lan is the full-rate keys, the others read back with their class.
+    assert tier_keys("kit-1", "lan") == ("fk/kit-1/state", "fk/kit-1/pos")
+    for tier in ("lte", "mesh", "narrowband"):
+        state, pos = tier_keys("kit-1", tier)
+        assert (parse_key(state), parse_key(pos)) == (Key("kit-1", "batch", tier=tier), Key("kit-1", "pos", tier=tier))
+        assert tier_subscription("kit-1", tier) == [f"fk/kit-1/tier/{tier}/*"]
+    assert tier_subscription("kit-1", "lan") == ["fk/kit-1/state", "fk/kit-1/pos"]
     for bad in (
+        "fk/kit-1/tier/lan/state",
+        "fk/kit-1/tier/satellite/state",
+        "fk/kit-1/tier/mesh/event",
         "fk/kit-1/state/unit",
         "fk/k*/alive",
         "xx/kit-1/alive",
