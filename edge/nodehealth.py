@@ -92,7 +92,7 @@ class HealthReader:
     def __init__(self, proc: Path = Path("/proc"), sys: Path = Path("/sys")) -> None:
         self._proc = proc
         self._sys = sys
-        self._cpu_before: tuple[int, int] | None = None
+        self._cpu_before = cpu_times(_read(proc / "stat") or "")  # so the first read can give a share
         self._cpu_last: float | None = None
 
     def read(self) -> NodeHealth:
