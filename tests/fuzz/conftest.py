@@ -6,7 +6,6 @@ import logging
 from collections.abc import Iterator
 
 import pytest
-
 from fuzz.harness import FUZZ_EXAMPLES, TALLIES, summary_lines
 
 PACKAGES = ("edge", "drones", "mesh", "media", "sim")

@@ -40,7 +40,7 @@ settings.register_profile(
 FUZZ = settings.get_profile("fuzz")
 
 
-class Hang(BaseException):  # noqa: N818 -- it is what it says; BaseException so parsers cannot catch it
+class Hang(BaseException):
     """One input took more CPU time than the per-input budget."""
 
 
@@ -120,3 +120,20 @@ def summary_lines() -> list[str]:
         lines.append(f"{name:<28} {t.inputs:>9} {len(t.crashes):>7} {t.hangs:>5} {t.seconds:>8.1f} {rate:>9.0f}")
         lines += [f"    crash: {c}" for c in sorted(t.crashes)]
     return lines
+
+
+def corpus_module(relative: str) -> Any:
+    """A test module's fixtures by file (``drones/test_framer.py``): ``tests/drones`` is shadowed by the package."""
+    import importlib.util  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+    from pathlib import Path  # noqa: PLC0415
+
+    name = "fuzz_corpus_" + relative.replace("/", "_").removesuffix(".py")
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / relative)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

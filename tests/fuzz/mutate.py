@@ -10,6 +10,7 @@ pieces together between runs of garbage, as a serial line delivers them.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 from hypothesis import strategies as st
 
@@ -66,7 +67,7 @@ def stream(frames: Sequence[bytes], max_pieces: int = 12) -> st.SearchStrategy[b
 def chunked(data: bytes, cuts: Sequence[int]) -> list[bytes]:
     """``data`` split at ``cuts`` (positions past the end are ignored), as reads deliver it."""
     edges = [0, *sorted({c for c in cuts if 0 < c < len(data)}), len(data)]
-    return [data[a:b] for a, b in zip(edges, edges[1:], strict=False)]
+    return [data[a:b] for a, b in pairwise(edges)]
 
 
 cuts = st.lists(st.integers(0, 4096), max_size=8)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from fuzz.harness import FUZZ, check, rounds
+from fuzz.mutate import chunked, cuts, mutated, stream
 from hypothesis import given
 from hypothesis import strategies as st
 from radio.test_binary import FRAMING, ONE_OF_EACH
@@ -56,9 +58,6 @@ from edge.radio.mototrbo import MotoTrboCodec
 from edge.radio.mototrbo_records import MAX_PAYLOAD, Datagram, Service
 from edge.radio.nmea import MAX_SENTENCE, NmeaCodec
 
-from fuzz.harness import FUZZ, check, rounds
-from fuzz.mutate import chunked, cuts, mutated, stream
-
 T0 = 1_700_000_000.0
 
 # -- corpora ---------------------------------------------------------------------------------------
@@ -99,8 +98,8 @@ def _hdap_sealed_inside(draw: st.DrawFn) -> bytes:
     """A valid HDAP envelope around a mutated HDAP payload, inside a valid HRNP frame: past both checksums."""
     msg = HdapMessage.parse(draw(st.sampled_from(HDAP)))
     payload = draw(mutated([msg.payload]))
-    return _hdap_resealed(bytes(HdapMessage(msg.service, draw(st.sampled_from([msg.opcode, draw(st.integers(0, 0xFFFF))])),
-                                            payload[:0xFFFF], msg.reliable)))
+    opcode = draw(st.sampled_from([msg.opcode, draw(st.integers(0, 0xFFFF))]))
+    return _hdap_resealed(bytes(HdapMessage(msg.service, opcode, payload[:0xFFFF], msg.reliable)))
 
 
 @st.composite

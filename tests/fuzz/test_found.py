@@ -1,0 +1,41 @@
+"""What the fuzzers found, each pinned by its minimal input so it cannot come back."""
+
+from __future__ import annotations
+
+from interop.test_cot import atak_pli
+from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+from drones.vehicle import MAX_CHUNKED_TEXTS, Fleet
+from edge.tak import EventFramer, parse_event
+from edge.tak.proto import stream_frame
+
+
+def test_stray_0xbf_claiming_a_4_gb_frame_does_not_deafen_a_tak_stream() -> None:
+    # Found by fuzz/test_tak.py: the framer skipped 4 GB "by its length", so nothing after it was read.
+    framer = EventFramer(max_event_bytes=4096, protobuf=True)
+    events = framer.feed(b"\xbf\xff\xff\xff\xff\x0f" + atak_pli("AFTER"))
+    assert [parse_event(e).uid for e in events] == ["AFTER"]
+    assert framer.drops["garbage_bytes"] > 0 and not framer.drops["oversize"]
+
+
+def test_an_oversized_but_plausible_tak_frame_is_still_skipped_by_its_length() -> None:
+    framer = EventFramer(max_event_bytes=4096, protobuf=True)
+    big = stream_frame(b"\x0a" + b"<event " * 1000)  # 7 kB: over the limit, well under the skip bound
+    events = framer.feed(big + atak_pli("AFTER"))
+    assert [parse_event(e).uid for e in events] == ["AFTER"]
+    assert framer.drops["oversize"] == 1
+
+
+def test_unfinished_statustext_chunks_do_not_pile_up() -> None:
+    # Found reading the ingest fuzz target: each chunk id (65535 of them) kept up to 4 x 50 chars for good.
+    fleet = Fleet()
+    heartbeat = mavlink.MAVLink_heartbeat_message(2, 3, 0, 0, 4, 3)
+    fleet.apply(heartbeat, 1, 1, 0.0)
+    for chunk_id in range(1, 2000):
+        fleet.apply(mavlink.MAVLink_statustext_message(4, b"x" * 50, chunk_id, 0), 1, 1, 0.0)
+    state = fleet.vehicles[1]
+    assert len(state._chunks) == MAX_CHUNKED_TEXTS
+    # a long text still comes together when its chunks arrive in a row
+    for seq, piece in enumerate([b"a" * 50, b"b" * 10]):
+        fleet.apply(mavlink.MAVLink_statustext_message(4, piece, 7000, seq), 1, 1, 1.0)
+    assert "a" * 50 + "b" * 10 in state.texts
