@@ -36,7 +36,7 @@ from edge.scene import (
     Snapshot,
     TrackPoint,
 )
-from edge.scene.model import Color, Lat, Lon, Name, Text
+from edge.scene.model import Color, EntityId, Lat, Lon, Name, Text
 
 VIEW = {"role": Role.VIEWER}
 ACT = {"role": Role.PILOT}
@@ -49,7 +49,7 @@ class NewAlert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     title: Annotated[Name, msgspec.Meta(min_length=1)]
     text: Text = ""
     severity: Severity = Severity.WARNING
-    entity_id: str | None = None
+    entity_id: EntityId | None = None  # the Alert's own type: a looser one let "" into the journal (fuzz)
     pos: Position | None = None
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import msgspec
+import pytest
 from interop.test_cot import atak_pli
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from drones.vehicle import MAX_CHUNKED_TEXTS, Fleet
+from edge.auth import Role
+from edge.journal import Journal, JournalError
+from edge.scene import Alert, Severity
 from edge.tak import EventFramer, parse_event
 from edge.tak.proto import stream_frame
 
@@ -39,3 +46,28 @@ def test_unfinished_statustext_chunks_do_not_pile_up() -> None:
     for seq, piece in enumerate([b"a" * 50, b"b" * 10]):
         fleet.apply(mavlink.MAVLink_statustext_message(4, piece, 7000, seq), 1, 1, 1.0)
     assert "a" * 50 + "b" * 10 in state.texts
+
+
+async def test_an_alert_about_an_empty_entity_id_is_refused_and_the_log_still_reads(local_node) -> None:
+    # Found by schemathesis: accepted with 201, it then made /api/log, /api/events and a restart fail.
+    async with local_node.client(Role.PILOT) as pilot:
+        r = await pilot.post("/api/alerts", json={"title": "0", "entity_id": ""})
+        assert r.status_code == 400 and "entity_id" in r.text
+        assert (await pilot.get("/api/log")).status_code == 200
+        assert (await pilot.get("/api/events", params={"since": 0})).status_code == 200
+
+
+async def test_the_journal_refuses_an_event_that_would_not_read_back(tmp_path: Path) -> None:
+    journal = Journal(tmp_path / "j.sqlite", node_id="kit", synchronous="NORMAL")
+    journal.open()
+    try:
+        bad = Alert(id="alert-1", origin="kit", ts=1.0, severity=Severity.WARNING, title="x", entity_id="")
+        with pytest.raises(JournalError, match="would not read back"):
+            await journal.append([bad])
+        (stored,) = await journal.append([msgspec.structs.replace(bad, entity_id=None)])
+        assert stored is not None and stored.seq == 1
+    finally:
+        journal.close()
+    reopened = Journal(tmp_path / "j.sqlite", node_id="kit", synchronous="NORMAL")
+    assert [a.id for a in reopened.open().lifecycle] == ["alert-1"]
+    reopened.close()
