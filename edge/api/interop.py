@@ -61,7 +61,8 @@ async def _picture(
     return snapshot, tracks
 
 
-Time = Annotated[float | None, QueryParameter(ge=0)]
+LAST_TS = 253_402_300_799.0  # 9999-12-31T23:59:59Z: the last time an export can write (fuzz: 1e16 made a 500)
+Time = Annotated[float | None, QueryParameter(ge=0, le=LAST_TS)]
 
 
 @get("/export.geojson", opt=VIEW)

@@ -71,3 +71,11 @@ async def test_the_journal_refuses_an_event_that_would_not_read_back(tmp_path: P
     reopened = Journal(tmp_path / "j.sqlite", node_id="kit", synchronous="NORMAL")
     assert [a.id for a in reopened.open().lifecycle] == ["alert-1"]
     reopened.close()
+
+
+async def test_an_export_of_a_time_past_year_9999_is_a_400_not_a_500(local_node) -> None:
+    # Found by schemathesis: time.gmtime() overflowed writing the export's time.
+    async with local_node.client(Role.VIEWER) as viewer:
+        for path in ("/api/export.geojson", "/api/export.kml"):
+            assert (await viewer.get(path, params={"at": 7.044937775632109e16})).status_code == 400
+            assert (await viewer.get(path, params={"at": 253_402_300_799.0})).status_code == 200
