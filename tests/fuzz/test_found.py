@@ -79,3 +79,20 @@ async def test_an_export_of_a_time_past_year_9999_is_a_400_not_a_500(local_node)
         for path in ("/api/export.geojson", "/api/export.kml"):
             assert (await viewer.get(path, params={"at": 7.044937775632109e16})).status_code == 400
             assert (await viewer.get(path, params={"at": 253_402_300_799.0})).status_code == 200
+
+
+async def test_metrics_carry_one_charset(local_node) -> None:
+    # Found by schemathesis' content-type check: "text/plain; version=0.0.4; charset=utf-8; charset=utf-8".
+    async with local_node.client(Role.VIEWER) as viewer:
+        r = await viewer.get("/metrics")
+    assert r.headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+
+
+async def test_the_openapi_document_lists_the_404s_and_media_types_the_api_answers_with(local_node) -> None:
+    # Found by schemathesis' status-code and content-type checks.
+    async with local_node.client(Role.VIEWER) as viewer:
+        paths = (await viewer.get("/api/schema/openapi.json")).json()["paths"]
+    assert "404" in paths["/api/alerts/{alert_id}/ack"]["post"]["responses"]
+    assert "409" in paths["/api/vehicles/{vehicle_id}/commands"]["post"]["responses"]
+    assert "415" in paths["/api/feeds/{name}/whep"]["post"]["responses"]
+    assert "application/geo+json" in paths["/api/export.geojson"]["get"]["responses"]["200"]["content"]
