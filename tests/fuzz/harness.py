@@ -44,6 +44,10 @@ class Hang(BaseException):
     """One input took more CPU time than the per-input budget."""
 
 
+class HangError(AssertionError):
+    """What the test sees of a :class:`Hang`: an ordinary failure, so Hypothesis shrinks and reports the input."""
+
+
 @dataclass
 class Tally:
     """What one target has seen."""
@@ -79,7 +83,12 @@ def _signature(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {at}"
 
 
-def check(target: str, body: Callable[[], Any], allowed: tuple[type[BaseException], ...] = ()) -> Any:
+def check(
+    target: str,
+    body: Callable[[], Any],
+    allowed: tuple[type[BaseException], ...] = (),
+    budget_s: float = INPUT_BUDGET_S,
+) -> Any:
     """Run ``body`` for one input under the watchdog; returns its value, or None for an allowed error.
 
     Anything else (an undocumented exception, a failed property, a hang) is tallied and re-raised, so
@@ -88,13 +97,13 @@ def check(target: str, body: Callable[[], Any], allowed: tuple[type[BaseExceptio
     tally = TALLIES.setdefault(target, Tally())
     tally.inputs += 1
     try:
-        with watchdog():
+        with watchdog(budget_s):
             return body()
     except allowed:
         return None
-    except Hang:
+    except Hang as exc:
         tally.hangs += 1
-        raise
+        raise HangError(str(exc)) from None
     except BaseException as exc:
         tally.crashes.add(_signature(exc))
         raise

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api.test_rest import json_values
-from fuzz.harness import FUZZ, FUZZ_EXAMPLES, TALLIES, Hang, Tally, check, rounds
+from fuzz.harness import FUZZ, FUZZ_EXAMPLES, TALLIES, HangError, Tally, check, rounds
 from fuzz.mutate import mutated
 from hypothesis import given
 from hypothesis import strategies as st
@@ -104,7 +104,8 @@ def test_api_json_bodies(node: NodeProcess) -> None:
             try:
                 r = client.request(method, path, content=body, headers={"Content-Type": "application/json"})
             except httpx.TimeoutException as exc:
-                raise Hang(f"{method} {path}: no answer in 10 s") from exc
+                TALLIES["api.json_bodies"].hangs += 1
+                raise HangError(f"{method} {path}: no answer in 10 s") from exc
             statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
             assert r.status_code < 500, f"{method} {path} {body[:200]!r} -> {r.status_code} {r.text[:300]}"
             if r.status_code != 204:
