@@ -28,7 +28,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
 
-from edge.auth import Role
+from edge.auth import Role, TokenStore
 
 NOW = time.time()
 VALID: dict[str, dict[str, object]] = {
@@ -156,3 +156,24 @@ def _requests_made(out: str) -> int:
     """The "N generated" of schemathesis' summary."""
     found = re.search(r"(\d+) generated", out)
     return int(found.group(1)) if found else 0
+
+
+# -- bearer tokens: the Authorization header and the WebSocket hello carry them from outside ---------------
+
+_STORE = TokenStore(None)
+_TOKENS = [_STORE.create(role, f"{role.name.lower()} fuzz", persist=False) for role in Role]
+
+
+@FUZZ
+@given(token=st.one_of(st.text(max_size=120), mutated([t.encode() for t in _TOKENS]).map(
+    lambda b: b.decode("utf-8", "replace"))))
+def _token_once(token: str) -> None:
+    def body() -> None:
+        principal = _STORE.verify(token)
+        assert principal is None or token in _TOKENS
+
+    check("api.token_verify", body)
+
+
+def test_token_verify() -> None:
+    rounds("api.token_verify", _token_once)
