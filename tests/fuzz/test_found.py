@@ -13,7 +13,7 @@ from drones.vehicle import MAX_CHUNKED_TEXTS, Fleet
 from edge.auth import Role
 from edge.journal import Journal, JournalError
 from edge.scene import Alert, Severity
-from edge.tak import EventFramer, parse_event
+from edge.tak import CotRejected, EventFramer, parse_event
 from edge.tak.proto import stream_frame
 
 
@@ -96,3 +96,12 @@ async def test_the_openapi_document_lists_the_404s_and_media_types_the_api_answe
     assert "409" in paths["/api/vehicles/{vehicle_id}/commands"]["post"]["responses"]
     assert "415" in paths["/api/feeds/{name}/whep"]["post"]["responses"]
     assert "application/geo+json" in paths["/api/export.geojson"]["get"]["responses"]["200"]["content"]
+
+
+@pytest.mark.parametrize("encoding", ["TTF-8", "utf-32", "x-mac-japanese", "idna", "rot13", "base64"])
+def test_an_unusable_xml_encoding_is_a_rejection_not_an_exception(encoding: str) -> None:
+    # Found by fuzz/test_tak.py at 10^4 inputs: LookupError/ValueError escaped parse_event and ended the link.
+    event = atak_pli().replace(b'encoding="UTF-8"', f'encoding="{encoding}"'.encode())
+    with pytest.raises(CotRejected) as caught:
+        parse_event(event)
+    assert caught.value.reason == "bad_xml"

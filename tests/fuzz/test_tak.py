@@ -34,7 +34,8 @@ FRAMES = XML + [stream_frame(p) for p in PROTO]
 NASTY = ["", "nan", "inf", "-inf", "1e309", "-0", "90.0000001", "1" * 400, "0x10", " 1", "\u0661",
          "2023-13-40T25:61:61Z", "9999-12-31T23:59:59.999999999Z",
          "0001-01-01T00:00:00Z", "&amp;", "\ud7ff", "a-f-G", "b-t-f", "b-a-o-tbl",
-         "rtsp://127.0.0.1:8554/x", "-1e308"]
+         "rtsp://127.0.0.1:8554/x", "-1e308",
+         "utf-32", "rot13", "latin-1", "ascii"]
 
 
 @st.composite
@@ -43,7 +44,7 @@ def pli(draw: st.DrawFn) -> bytes:
     plain = st.text(max_size=40).filter(lambda t: not {'"', "<", "&"} & set(t))
     values = st.sampled_from(NASTY) | plain
     data = atak_pli(uid=draw(values), callsign=draw(values), lat=draw(values), lon=draw(values))
-    for name in ("time", "start", "stale", "hae", "type", "battery", "course", "speed"):
+    for name in ("time", "start", "stale", "hae", "type", "battery", "course", "speed", "encoding", "version"):
         if draw(st.booleans()):
             data = data.replace(f'{name}="'.encode(), f'{name}="{draw(values)}" x{name}="'.encode(), 1)
     return data
