@@ -50,7 +50,7 @@ lint: $(STAMP)
 
 # Every parser of outside bytes, FUZZ_EXAMPLES inputs each (make test runs 300 of each), and schemathesis
 # over the OpenAPI document of a node process; prints inputs, crashes, hangs and time per target.
-# At 10^6 this takes many hours on 2 cores: `make fuzz FUZZ_EXAMPLES=100000` runs in about an hour.
+# At 10^4 each the whole run took 17 min here (docs/PERFORMANCE.md, "Fuzzing"); the default 10^6 is about a day.
 FUZZ_EXAMPLES ?= 1000000
 fuzz: $(STAMP)
 	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
