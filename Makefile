@@ -53,7 +53,7 @@ lint: $(STAMP)
 # At 10^4 each the whole run took 17 min here (docs/PERFORMANCE.md, "Fuzzing"); the default 10^6 is about a day.
 FUZZ_EXAMPLES ?= 1000000
 fuzz: $(STAMP)
-	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
+	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/scene_journal.py

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 from api.test_rest import json_values
-from fuzz.harness import FUZZ, FUZZ_EXAMPLES, TALLIES, HangError, Tally, check, rounds
+from fuzz.harness import DETERMINISTIC, FUZZ, FUZZ_EXAMPLES, TALLIES, HangError, Tally, check, rounds
 from fuzz.mutate import mutated
 from hypothesis import given
 from hypothesis import strategies as st
@@ -138,6 +138,7 @@ def test_schemathesis_against_the_openapi_document(node: NodeProcess, tmp_path: 
             "--request-timeout", "10",
             "--workers", "1",
             "--no-color",
+            *(["--seed", "1", "--generation-deterministic"] if DETERMINISTIC else []),
             "--report", "junit", "--report-junit-path", str(report),
         ],
         capture_output=True, text=True, timeout=None if FUZZ_EXAMPLES > 1000 else 600, cwd=tmp_path,
