@@ -30,6 +30,7 @@ EKF_NEEDED = 0x01 | 0x02 | 0x10  # EKF_ATTITUDE | EKF_VELOCITY_HORIZ | EKF_POS_H
 EKF_UNINITIALIZED = 0x400
 EKF_CONST_POS_MODE = 0x80
 EKF_VARIANCE_LIMIT = 0.8  # ArduCopter's FS_EKF_THRESH default: two variances at or above it is an EKF failsafe
+MAX_CHUNKED_TEXTS = 8  # long STATUSTEXTs being pieced together per vehicle; a vehicle sends one or two at once
 GPS_FIX = {0: "no_gps", 1: "no_fix", 2: "2d", 3: "3d", 4: "dgps", 5: "rtk_float", 6: "rtk_fixed", 7: "static", 8: "ppp"}
 UINT16_MAX = 0xFFFF
 
@@ -212,6 +213,8 @@ class VehicleState:
         if chunk_id:  # a long text comes in 50-character chunks sharing an id; the last one is shorter
             parts = self._chunks.setdefault(chunk_id, [])
             parts.append(text)
+            while len(self._chunks) > MAX_CHUNKED_TEXTS:  # ids never finished (65535 of them) must not pile up
+                del self._chunks[next(iter(self._chunks))]
             if len(text) == 50 and len(parts) < 5:
                 return
             text = "".join(self._chunks.pop(chunk_id))

@@ -24,6 +24,7 @@ import secrets
 
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody
 
 from drones import BadCommand, CommandOutcome, CommandRequest, CommandResult, LinkReport
@@ -47,6 +48,8 @@ STATUS = {
     CommandResult.TIMEOUT: 504,
 }
 """HTTP status for each command result."""
+_OUTCOMES = {code: ResponseSpec(CommandOutcome, description="the vehicle's answer, or none")
+             for code in sorted(set(STATUS.values())) if code != 200}
 
 
 @get("/vehicles", opt=VIEW, sync_to_thread=False)
@@ -56,7 +59,7 @@ def list_vehicles(node: NodeDep) -> list[Entity]:
     return node.scene.entities("vehicle")
 
 
-@post("/vehicles/{vehicle_id:str}/commands", opt=PILOT)
+@post("/vehicles/{vehicle_id:str}/commands", opt=PILOT, responses=_OUTCOMES)
 async def command_vehicle(
     node: NodeDep,
     vehicle_id: FromPath[str],

@@ -36,7 +36,7 @@ from edge.scene import (
     Snapshot,
     TrackPoint,
 )
-from edge.scene.model import Color, Lat, Lon, Name, Text
+from edge.scene.model import Color, EntityId, Lat, Lon, Name, Text
 
 VIEW = {"role": Role.VIEWER}
 ACT = {"role": Role.PILOT}
@@ -49,7 +49,7 @@ class NewAlert(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     title: Annotated[Name, msgspec.Meta(min_length=1)]
     text: Text = ""
     severity: Severity = Severity.WARNING
-    entity_id: str | None = None
+    entity_id: EntityId | None = None  # the Alert's own type: a looser one let "" into the journal (fuzz)
     pos: Position | None = None
 
 
@@ -130,7 +130,7 @@ def list_entities(node: NodeDep, kind: FromQuery[str | None] = None) -> list[Ent
     return _scene(node).entities(kind)
 
 
-@get("/entities/{entity_id:str}", opt=VIEW, sync_to_thread=False)
+@get("/entities/{entity_id:str}", opt=VIEW, sync_to_thread=False, raises=[NotFoundException])
 def get_entity(node: NodeDep, entity_id: FromPath[str]) -> Entity:
     """One entity's current value."""
     entity = _scene(node).get(entity_id)
@@ -214,7 +214,7 @@ async def raise_alert(node: NodeDep, data: JSONBody[NewAlert], request: Request)
     return _record(node, alert.id)
 
 
-@post("/alerts/{alert_id:str}/ack", opt=ACT, status_code=HTTP_200_OK)
+@post("/alerts/{alert_id:str}/ack", opt=ACT, status_code=HTTP_200_OK, raises=[NotFoundException])
 async def ack_alert(node: NodeDep, alert_id: FromPath[str], request: Request) -> AlertRecord:  # type: ignore[type-arg]
     """Acknowledge an alert; answered once the acknowledgement is committed."""
     _record(node, alert_id)
@@ -224,7 +224,7 @@ async def ack_alert(node: NodeDep, alert_id: FromPath[str], request: Request) ->
     return _record(node, alert_id)
 
 
-@post("/alerts/{alert_id:str}/clear", opt=ACT, status_code=HTTP_200_OK)
+@post("/alerts/{alert_id:str}/clear", opt=ACT, status_code=HTTP_200_OK, raises=[NotFoundException])
 async def clear_alert(node: NodeDep, alert_id: FromPath[str], request: Request) -> AlertRecord:  # type: ignore[type-arg]
     """Clear (resolve) an alert; answered once committed."""
     _record(node, alert_id)
@@ -267,7 +267,7 @@ async def add_marker(node: NodeDep, data: JSONBody[NewMarker], request: Request)
     return marker
 
 
-@put("/markers/{marker_id:str}", opt=ACT, status_code=HTTP_200_OK)
+@put("/markers/{marker_id:str}", opt=ACT, status_code=HTTP_200_OK, raises=[NotFoundException])
 async def edit_marker(
     node: NodeDep,
     marker_id: FromPath[str],
@@ -283,7 +283,7 @@ async def edit_marker(
     return marker
 
 
-@delete("/markers/{marker_id:str}", opt=ACT, status_code=HTTP_200_OK)
+@delete("/markers/{marker_id:str}", opt=ACT, status_code=HTTP_200_OK, raises=[NotFoundException])
 async def remove_marker(node: NodeDep, marker_id: FromPath[str], request: Request) -> Removed:  # type: ignore[type-arg]
     """Remove a marker."""
     scene = _scene(node)

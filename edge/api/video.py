@@ -13,14 +13,16 @@ to MP4 files listed and downloaded under ``/api/recordings``.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from litestar import Request, Response, Router, delete, get, post
 from litestar.exceptions import (
     ClientException,
+    HTTPException,
     NotFoundException,
     ServiceUnavailableException,
 )
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import File
 from litestar.status_codes import HTTP_409_CONFLICT, HTTP_415_UNSUPPORTED_MEDIA_TYPE
@@ -37,6 +39,9 @@ from media.webrtc import MAX_SDP_BYTES, OfferError
 
 VIEW = {"role": Role.VIEWER}
 PILOT = {"role": Role.PILOT}
+# What the WHEP/WHIP endpoints may answer besides 201, so the OpenAPI document lists it.
+_SDP_ERRORS: list[type[HTTPException]] = [NotFoundException, ServiceUnavailableException]
+_NOT_SDP = {HTTP_415_UNSUPPORTED_MEDIA_TYPE: ResponseSpec(dict[str, Any], description="the offer is not SDP")}
 SDP = "application/sdp"
 
 
@@ -68,7 +73,7 @@ def list_feeds(node: NodeDep) -> list[Entity]:
     return node.scene.entities("feed")
 
 
-@post("/feeds/{name:str}/whep", opt=VIEW, status_code=201)
+@post("/feeds/{name:str}/whep", opt=VIEW, status_code=201, raises=_SDP_ERRORS, responses=_NOT_SDP)
 async def whep(
     node: NodeDep,
     name: FromPath[str],
@@ -93,14 +98,14 @@ async def whep(
     return Response(answer, status_code=201, media_type=SDP, headers={"Location": location})
 
 
-@delete("/feeds/{name:str}/whep/{session:str}", opt=VIEW, status_code=204)
+@delete("/feeds/{name:str}/whep/{session:str}", opt=VIEW, status_code=204, raises=[NotFoundException])
 async def whep_end(node: NodeDep, name: FromPath[str], session: FromPath[str]) -> None:
     """Stop watching."""
     if not await _media(node).close_viewer(name, session):
         raise NotFoundException("no such viewing session")
 
 
-@post("/feeds/{name:str}/whip", opt=PILOT, status_code=201)
+@post("/feeds/{name:str}/whip", opt=PILOT, status_code=201, raises=_SDP_ERRORS, responses=_NOT_SDP)
 async def whip(node: NodeDep, name: FromPath[str], request: Request) -> Response[str]:  # type: ignore[type-arg]
     """Publish a camera into a ``whip`` feed: an SDP offer in, ``201`` with the answer out."""
     media = _media(node)
@@ -114,7 +119,7 @@ async def whip(node: NodeDep, name: FromPath[str], request: Request) -> Response
     return Response(answer, status_code=201, media_type=SDP, headers={"Location": f"/api/feeds/{name}/whip/session"})
 
 
-@delete("/feeds/{name:str}/whip/session", opt=PILOT, status_code=204)
+@delete("/feeds/{name:str}/whip/session", opt=PILOT, status_code=204, raises=[NotFoundException])
 async def whip_end(node: NodeDep, name: FromPath[str]) -> None:
     """Stop publishing."""
     try:
@@ -125,7 +130,7 @@ async def whip_end(node: NodeDep, name: FromPath[str]) -> None:
         raise NotFoundException("nobody is publishing on this feed")
 
 
-@get("/feeds/{name:str}/snapshot.jpg", opt=VIEW, sync_to_thread=False)
+@get("/feeds/{name:str}/snapshot.jpg", opt=VIEW, sync_to_thread=False, raises=[NotFoundException])
 def snapshot(node: NodeDep, name: FromPath[str]) -> Response[bytes]:
     """The feed's newest snapshot: a JPEG small enough for a narrow link (``[media] snapshot_max_bytes``).
 
@@ -163,7 +168,8 @@ class RecordingAnswer(Struct, frozen=True):
     file: str
 
 
-@post("/feeds/{name:str}/recording", opt=PILOT, status_code=200)
+@post("/feeds/{name:str}/recording", opt=PILOT, status_code=200, raises=[NotFoundException],
+      responses={HTTP_409_CONFLICT: ResponseSpec(dict[str, Any], description="the feed cannot record now")})
 async def record(
     node: NodeDep,
     name: FromPath[str],
@@ -190,7 +196,7 @@ def list_recordings(node: NodeDep) -> list[RecordingFile]:
     return _media(node).recordings()
 
 
-@get("/recordings/{file:str}", opt=VIEW, sync_to_thread=False)
+@get("/recordings/{file:str}", opt=VIEW, sync_to_thread=False, raises=[NotFoundException])
 def download_recording(node: NodeDep, file: FromPath[str]) -> File:
     """One recording as an MP4 file (fragmented: it plays while still being written)."""
     path = _media(node).recording_path(file)

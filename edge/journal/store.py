@@ -231,12 +231,21 @@ class Journal:
             _resolve(future, result=result)
 
     async def append(self, events: Sequence[Event]) -> list[Event | None]:
-        """Commit events; our own (seq 0) are numbered. Returns each stored event, None if a duplicate."""
+        """Commit events; our own (seq 0) are numbered. Returns each stored event, None if a duplicate.
+
+        An event that would not read back (a value outside its type's constraints, which building a
+        struct in Python does not check) is refused here: stored, it would fail every later read of the
+        journal and the node's restart (found by fuzzing the API).
+        """
         for event in events:
             if event.seq == 0 and event.origin != self.node_id:
                 raise JournalError(
                     f"event {event.id} from {event.origin} has no seq: only {self.node_id}'s own are numbered here"
                 )
+            try:
+                _decode_change(_encode(event))
+            except msgspec.ValidationError as exc:
+                raise JournalError(f"event {event.id} would not read back: {exc}") from exc
         return await self._submit(lambda conn: self._insert_events(conn, events))
 
     def _insert_events(self, conn: sqlite3.Connection, events: Sequence[Event]) -> list[Event | None]:

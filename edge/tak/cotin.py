@@ -105,6 +105,8 @@ def parse_event(data: bytes) -> CotEvent:
         raise CotRejected("forbidden_xml", type(exc).__name__) from exc
     except ET.ParseError as exc:
         raise CotRejected("bad_xml", str(exc)[:80]) from exc
+    except (LookupError, ValueError) as exc:  # encoding="TTF-8" / "utf-32" / "rot13" in the declaration (fuzz)
+        raise CotRejected("bad_xml", f"unusable encoding: {exc}"[:80]) from exc
     if root.tag != "event":
         raise CotRejected("not_event", root.tag[:40])
     uid, cot_type = root.get("uid", ""), root.get("type", "")

@@ -9,8 +9,10 @@ without being buffered: the framer discards input until its ``</event>`` and res
 With ``protobuf=True`` the same stream may also carry TAK Protocol v1 stream frames (``0xbf``, a
 varint length, a ``TakMessage``), as TAK Server sends once a connection speaks protobuf; a frame is
 returned whole, header included, so the caller tells the two apart by the first byte. An oversized
-frame is skipped by its length. XML-only links leave it off: a stray 0xbf in garbage would otherwise
-cost up to ``max_event_bytes`` of the stream.
+frame is skipped by its length, up to ``SKIP_FACTOR`` times ``max_event_bytes``: a longer length is
+no frame a TAK peer sends but a stray 0xbf in garbage (fuzzing found one claiming 4 GB, which left the
+link deaf for good), so only that byte is dropped and framing resumes right after it. XML-only links
+leave protobuf off: a stray 0xbf in garbage would otherwise cost up to ``max_event_bytes`` of the stream.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ _START = b"<event"
 _END = b"</event>"
 _DECL = re.compile(rb"\s*<\?xml[^>]{0,200}\?>")
 _MAGIC = 0xBF  # TAK Protocol v1 stream frame header
+SKIP_FACTOR = 16  # an oversized frame up to 16 x max_event_bytes is skipped by its length; longer is garbage
 
 
 class EventFramer:
@@ -125,6 +128,10 @@ class EventFramer:
         if length == 0:
             self.drops["garbage_bytes"] += body
             del self._buf[:body]
+            return b""
+        if length > self.max_event_bytes * SKIP_FACTOR:
+            self.drops["garbage_bytes"] += 1
+            del self._buf[:1]
             return b""
         if length > self.max_event_bytes:
             self.drops["oversize"] += 1
