@@ -16,8 +16,8 @@ After ``--warmup`` seconds the window opens: latency samples, CPU and RSS per pr
 at its end the nodes' drop counters are read from /metrics. ``--soak`` runs the same load for
 ``--duration`` (default 3600 s) and reports RSS growth after warm-up, sampled every 30 s.
 
-    .venv/bin/python -m benchmarks.incident --scale 0.2      # ~1 min: 10 drones, 400 radios, 1 feed x 2 viewers
-    .venv/bin/python -m benchmarks.incident --write-doc      # full scale, ~2 min; writes docs/PERFORMANCE.md
+    .venv/bin/python -m benchmarks.incident --scale 0.2      # ~70 s: 10 drones, 400 radios, 1 feed x 2 viewers
+    .venv/bin/python -m benchmarks.incident --write-doc      # full scale, ~100 s; writes docs/PERFORMANCE.md
     .venv/bin/python -m benchmarks.incident --soak --write-doc   # one hour (make soak)
 """
 
@@ -66,13 +66,14 @@ def plan_for(args: argparse.Namespace) -> Plan:
     s = args.scale
     feeds = max(1, round(4 * s)) if args.feeds is None else args.feeds
     soak = args.soak
+    warmup = 300.0 if soak else (30.0 if s >= 1 else 20.0)  # at full scale: every radio heard once first
     return Plan(
         drones=max(1, round(50 * s)),
         units=max(1, round(2000 * s)),
         feeds=feeds,
         viewers_per_feed=min(5, max(1, round(10 * s))) if feeds else 0,
-        warmup_s=args.warmup if args.warmup is not None else (300.0 if soak else 20.0),
-        duration_s=args.duration if args.duration is not None else (3600.0 if soak else 60.0),
+        warmup_s=args.warmup if args.warmup is not None else warmup,
+        duration_s=args.duration if args.duration is not None else (3600.0 if soak else warmup + 60.0),
         sample_s=30.0 if soak else 1.0,
     )
 

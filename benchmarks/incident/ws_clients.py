@@ -36,11 +36,22 @@ class Samples:
         self.wire: dict[str, array[float]] = {}
         self.publish: dict[str, array[float]] = {}
 
-    def add(self, label: str, delta: dict[str, Any], now: float) -> None:
+    def add(self, label: str, delta: dict[str, Any], now: float, seen: dict[str, tuple[float, float]]) -> None:
+        """Record a delta that brings a new position (``seen``: the last one this client had per id).
+
+        A unit also changes without moving (a call starts, its battery is reported): such a delta
+        carries the position of its last fix, whose stamp is that fix's, so it is not a sample.
+        """
         value = delta.get("value") or {}
         kind = value.get("kind")
         pos = value.get("pos")
         if kind not in KINDS or not pos:
+            return
+        where = (pos["lat"], pos["lon"])
+        if seen.get(value["id"]) == where:
+            return
+        seen[value["id"]] = where
+        if not self.recording:
             return
         key = f"{label}/{kind}"
         self.wire.setdefault(key, array("f")).append(latency_s(pos["lat"], pos["lon"], now) * 1000)
@@ -51,6 +62,7 @@ class Samples:
 async def client(label: str, url: str, token: str, samples: Samples, counters: dict[str, Any]) -> None:
     """One live client until cancelled."""
     ws_url = url.replace("http", "ws", 1).rstrip("/") + "/api/live"
+    seen: dict[str, tuple[float, float]] = {}
     async with connect(ws_url, max_size=None) as ws:
         await ws.send(json.dumps({"token": token}))
         async for raw in ws:
@@ -59,11 +71,13 @@ async def client(label: str, url: str, token: str, samples: Samples, counters: d
             counters["frames"] += 1
             if message["type"] == "snapshot":
                 counters["snapshots"] += 1
+                for entity in message["data"]["entities"]:
+                    if entity.get("pos"):
+                        seen[entity["id"]] = (entity["pos"]["lat"], entity["pos"]["lon"])
                 continue
-            if samples.recording:
-                for delta in message["data"]:
-                    if delta["op"] == "state":
-                        samples.add(label, delta, now)
+            for delta in message["data"]:
+                if delta["op"] == "state":
+                    samples.add(label, delta, now, seen)
 
 
 def summary(values: array[float]) -> dict[str, float]:
