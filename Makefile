@@ -7,7 +7,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 BUNDLE  := dist/fieldkit-bundle-$(VERSION).tar.gz
 DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg systemd libnss3-tools iproute2
 
-.PHONY: setup sim test lint bench deb-packages clean bundle check-wheels
+.PHONY: setup sim test lint bench soak deb-packages clean bundle check-wheels
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,14 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# Every benchmark in benchmarks/ in sequence, the incident benchmark last, rewriting docs/PERFORMANCE.md
+# (~25 min on 2 cores); BENCH_QUICK=1: their short options, docs left alone (~8 min).
 bench: $(STAMP)
-	$(PY) benchmarks/scene_journal.py
+	$(PY) benchmarks/run_all.py $(if $(BENCH_QUICK),--quick)
+
+# One hour at the full incident load (not in CI): RSS growth after warm-up, sampled every 30 s.
+soak: $(STAMP)
+	$(PY) -m benchmarks.incident --soak --write-doc $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
