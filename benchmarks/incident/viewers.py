@@ -59,7 +59,7 @@ def _counting(codec: Any) -> CountingDecoder:
 async def main() -> None:
     plan = json.loads(await asyncio.to_thread(sys.stdin.readline))
     use_host_addresses(["127.0.0.1"])
-    receiver.get_decoder = _counting  # type: ignore[assignment]
+    receiver.get_decoder = _counting  # type: ignore[attr-defined,assignment]
     headers = {"Authorization": f"Bearer {plan['token']}"}
     pcs: list[RTCPeerConnection] = []
     errors: list[str] = []

@@ -86,7 +86,10 @@ def summary(values: array[float]) -> dict[str, float]:
     n = len(ordered)
     if not n:
         return {"n": 0}
-    pick = lambda q: round(ordered[min(n - 1, int(q * n))], 1)  # noqa: E731
+
+    def pick(q: float) -> float:
+        return round(ordered[min(n - 1, int(q * n))], 1)
+
     return {"n": n, "p50": pick(0.50), "p95": pick(0.95), "p99": pick(0.99), "max": round(ordered[-1], 1)}
 
 
