@@ -47,7 +47,8 @@ class Sampler:
     def stop(self) -> None:
         """Close the window: CPU % of one core per process."""
         wall = time.monotonic() - self._start
-        self.sample()
+        if not self.watched or not self.watched[0].rss_at or wall - self.watched[0].rss_at[-1] > 1.0:
+            self.sample()  # the window's end, unless a sample was just taken
         for w in self.watched:
             try:
                 w.cpu_pct = 100 * (_cpu_s(w.proc) - w.cpu_at_start) / wall
