@@ -207,6 +207,7 @@ class DroneService:
         self._picture_ids = frozenset(MAVLINK_MSG_ID[n] for n in PICTURE_MESSAGES)
         self._published: dict[int, Vehicle] = {}
         self._published_at: dict[int, float] = {}  # by sysid: when it last went into the picture
+        self._position_at: dict[int, float] = {}  # by sysid: when its last GLOBAL_POSITION_INT came
         self._waiters: dict[int, _Waiter] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._seq = 0
@@ -266,8 +267,10 @@ class DroneService:
                 waiter.inbox.put_nowait(("ack", msg.result))
             return
         state = self.fleet.apply(msg, frame.sysid, frame.compid, now)
-        if frame.msgid == _GLOBAL_POSITION_INT and state is not None and self._due(state.sysid, now):
-            self._put(state, now)
+        if frame.msgid == _GLOBAL_POSITION_INT and state is not None:
+            self._position_at[state.sysid] = now
+            if self._due(state.sysid, now):
+                self._put(self._entity(state, now), now)
         if (
             frame.msgid == _HEARTBEAT
             and waiter is not None
@@ -327,7 +330,9 @@ class DroneService:
         fences = [m for m in self.picture.entities("marker") if isinstance(m, Marker) and m.category == "geofence"]
         events: list[Alert | AlertClear] = []
         for sysid, state in self.fleet.vehicles.items():
-            entity = self._put(state, now)
+            entity = self._entity(state, now)
+            if now - self._position_at.get(sysid, -math.inf) >= 1.0 / self.cfg.publish_rate_hz:
+                self._put(entity, now)  # no position stream to carry it (a live one publishes on arrival)
             found = alerts.conditions(state, self.thresholds, fences, now, open_keys=self.episodes.open_keys(sysid))
             events += self.episodes.update(sysid, entity.id, found, now, entity.pos)
         if events:
@@ -339,26 +344,29 @@ class DroneService:
         if self._tlog is not None:
             self._tlog.flush()
 
-    def _put(self, state: VehicleState, now: float) -> Vehicle:
-        """The vehicle as it is now, put into the picture if it changed and its turn has come.
-
-        Each vehicle goes in at most ``publish_rate_hz``; a new position (GLOBAL_POSITION_INT) goes
-        in as it arrives when that allows, so the picture shows it at once rather than up to a
-        publish tick later (that wait was 0-100 ms at 10 Hz telemetry, half the incident benchmark's
-        wire-to-WebSocket latency). The tick still publishes what changed without a new position.
-        """
-        entity = state.entity(
+    def _entity(self, state: VehicleState, now: float) -> Vehicle:
+        return state.entity(
             self.node_id, now, link_lost_after_s=self.cfg.link_lost_after_s, ceiling_m=self.cfg.tether_max_length_m
         )
-        sysid = state.sysid
+
+    def _put(self, entity: Vehicle, now: float) -> None:
+        """Put a vehicle into the picture if it changed and its turn has come.
+
+        Each vehicle goes in at most ``publish_rate_hz``. While its positions (GLOBAL_POSITION_INT)
+        stream in, it goes in as the first one after its turn arrives, so the picture shows a
+        position at once rather than up to a publish tick later (that wait was 0-100 ms at 10 Hz
+        telemetry, half the incident benchmark's wire-to-WebSocket latency); otherwise the tick
+        puts it in (a vehicle that fell silent, or whose positions come slower than the rate).
+        """
+        sysid = entity.sysid
+        assert sysid is not None
         if not self._due(sysid, now):
-            return entity
+            return
         held = self._published.get(sysid)
         changed = held is None or msgspec.structs.replace(held, ts=now) != entity
         if changed and self.picture.apply_state(entity):
             self._published[sysid] = entity
             self._published_at[sysid] = now
-        return entity
 
     def _due(self, sysid: int, now: float) -> bool:
         return now - self._published_at.get(sysid, -math.inf) >= 1.0 / self.cfg.publish_rate_hz - _SLACK_S

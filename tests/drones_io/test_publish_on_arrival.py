@@ -37,7 +37,7 @@ def journal(tmp_path: Path) -> Iterator[Journal]:
         journal.close()
 
 
-def test_positions_go_in_on_arrival_at_most_publish_rate_hz(journal: Journal) -> None:
+async def test_positions_go_in_on_arrival_at_most_publish_rate_hz(journal: Journal) -> None:
     clock = Clock()
     scene = Scene("kit", journal, clock=clock)
     service = DroneService(DronesSection(enabled=True, publish_rate_hz=2.0), node_id="kit", picture=scene, clock=clock)
@@ -66,8 +66,14 @@ def test_positions_go_in_on_arrival_at_most_publish_rate_hz(journal: Journal) ->
     assert shown() == (1, start + 0.01)  # at once, no publish tick in between
     position(2, start + 0.11)
     assert shown() == (1, start + 0.01)  # its turn has not come: 2 Hz at most
-    position(3, start + 0.51)
-    assert shown() == (3, start + 0.51)  # its turn came: the newest position, as it arrived
+    position(3, start + 0.45)
+    clock.now = start + 0.505
+    await service.publish()  # the tick leaves a vehicle whose positions stream in to their arrival
+    assert shown() == (1, start + 0.01)
+    position(4, start + 0.55)
+    assert shown() == (4, start + 0.55)  # its turn came: the newest position, as it arrived
+    position(5, start + 0.65)
+    assert shown() == (4, start + 0.55)
 
 
 async def test_the_tick_publishes_what_changed_without_a_position_on_its_turn(journal: Journal) -> None:
