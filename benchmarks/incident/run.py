@@ -68,8 +68,8 @@ def plan_for(args: argparse.Namespace) -> Plan:
     soak = args.soak
     warmup = 300.0 if soak else (30.0 if s >= 1 else 20.0)  # at full scale: every radio heard once first
     return Plan(
-        drones=max(1, round(50 * s)),
-        units=max(1, round(2000 * s)),
+        drones=max(1, round(50 * s)) if args.drones is None else args.drones,
+        units=max(1, round(2000 * s)) if args.units is None else args.units,
         feeds=feeds,
         viewers_per_feed=min(5, max(1, round(10 * s))) if feeds else 0,
         warmup_s=args.warmup if args.warmup is not None else warmup,
@@ -219,6 +219,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="share of the full load (0.2: ~1 min on 2 cores)")
     parser.add_argument("--duration", type=float, help="seconds of load in all, warm-up included")
     parser.add_argument("--warmup", type=float, help="seconds before the measuring window opens")
+    parser.add_argument("--drones", type=int, help="simulated drones (default: 50 x scale)")
+    parser.add_argument("--units", type=int, help="simulated radios (default: 2,000 x scale)")
     parser.add_argument("--feeds", type=int, help="sim cameras (default: 4 x scale, at least 1; 0: none)")
     parser.add_argument("--soak", action="store_true", help="RSS every 30 s, growth after warm-up (default 1 h)")
     parser.add_argument("--json", metavar="FILE", help="also write the raw result as JSON")
