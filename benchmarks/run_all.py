@@ -95,7 +95,9 @@ def section(rows: list[tuple[str, list[str], bool, float, int, str]], total_s: f
     for name, _argv, own, _, status, output in rows:
         if own and status == 0:
             continue
-        lines += ["", f"<details><summary>{name}</summary>", "", "```", output.strip(), "```", "", "</details>"]
+        # An indented code block, not a fenced one: a script's own "## " lines must not look like a section.
+        block = ["    " + line for line in output.strip().splitlines()]
+        lines += ["", f"<details><summary>{name}</summary>", "", *block, "", "</details>"]
     return "\n".join(lines) + "\n"
 
 
