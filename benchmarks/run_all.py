@@ -38,6 +38,7 @@ QUICK = {
     "cot.py": ["--repeats", "1"],
     "mesh_sync.py": ["--quick"],
     "mesh_narrowband.py": ["--quick"],
+    "mesh_video.py": ["--window", "8"],
     "video.py": ["--quick"],
     "basemaps.py": ["--repeats", "1"],
     "radio_nmea.py": ["--seconds", "0.5"],
