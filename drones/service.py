@@ -208,6 +208,7 @@ class DroneService:
         self._published: dict[int, Vehicle] = {}
         self._published_at: dict[int, float] = {}  # by sysid: when it last went into the picture
         self._position_at: dict[int, float] = {}  # by sysid: when its last GLOBAL_POSITION_INT came
+        self._due_soon: set[int] = set()  # vehicles whose publish is scheduled for the loop's next turn
         self._waiters: dict[int, _Waiter] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._seq = 0
@@ -269,8 +270,10 @@ class DroneService:
         state = self.fleet.apply(msg, frame.sysid, frame.compid, now)
         if frame.msgid == _GLOBAL_POSITION_INT and state is not None:
             self._position_at[state.sysid] = now
-            if self._due(state.sysid, now):
-                self._put(self._entity(state, now), now)
+            if self._due(state.sysid, now) and state.sysid not in self._due_soon:
+                # After the frames in hand are routed: publishing fans out to every subscriber.
+                self._due_soon.add(state.sysid)
+                asyncio.get_running_loop().call_soon(self._put_due, state)
         if (
             frame.msgid == _HEARTBEAT
             and waiter is not None
@@ -367,6 +370,11 @@ class DroneService:
         if changed and self.picture.apply_state(entity):
             self._published[sysid] = entity
             self._published_at[sysid] = now
+
+    def _put_due(self, state: VehicleState) -> None:
+        self._due_soon.discard(state.sysid)
+        now = self.clock()
+        self._put(self._entity(state, now), now)
 
     def _due(self, sysid: int, now: float) -> bool:
         return now - self._published_at.get(sysid, -math.inf) >= 1.0 / self.cfg.publish_rate_hz - _SLACK_S

@@ -6,6 +6,7 @@ position a WebSocket client saw was already 0-100 ms old at 10 Hz telemetry befo
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,11 +49,12 @@ async def test_positions_go_in_on_arrival_at_most_publish_rate_hz(journal: Journ
         clock.now = at
         service.feed("radio", msg.pack(mav))  # type: ignore[attr-defined]
 
-    def position(north_e7: int, at: float) -> None:
-        send(
-            mavlink.MAVLink_global_position_int_message(0, int(LAT * 1e7) + north_e7, int(LON * 1e7), 0, 0, 0, 0, 0, 0),
-            at,
+    async def position(north_e7: int, at: float) -> None:
+        msg = mavlink.MAVLink_global_position_int_message(
+            0, int(LAT * 1e7) + north_e7, int(LON * 1e7), 0, 0, 0, 0, 0, 0
         )
+        send(msg, at)
+        await asyncio.sleep(0)  # it goes in on the loop's next turn, after the frames in hand are routed
 
     def shown() -> tuple[int, float]:
         """(north of LAT in 1e-7 degree, ts) of the vehicle in the picture."""
@@ -62,17 +64,17 @@ async def test_positions_go_in_on_arrival_at_most_publish_rate_hz(journal: Journ
 
     start = clock.now
     send(mavlink.MAVLink_heartbeat_message(2, 3, 0x81, 4, 4, 3), start)  # an armed ArduCopter in GUIDED
-    position(1, start + 0.01)
+    await position(1, start + 0.01)
     assert shown() == (1, start + 0.01)  # at once, no publish tick in between
-    position(2, start + 0.11)
+    await position(2, start + 0.11)
     assert shown() == (1, start + 0.01)  # its turn has not come: 2 Hz at most
-    position(3, start + 0.45)
+    await position(3, start + 0.45)
     clock.now = start + 0.505
     await service.publish()  # the tick leaves a vehicle whose positions stream in to their arrival
     assert shown() == (1, start + 0.01)
-    position(4, start + 0.55)
+    await position(4, start + 0.55)
     assert shown() == (4, start + 0.55)  # its turn came: the newest position, as it arrived
-    position(5, start + 0.65)
+    await position(5, start + 0.65)
     assert shown() == (4, start + 0.55)
 
 
@@ -88,6 +90,7 @@ async def test_the_tick_publishes_what_changed_without_a_position_on_its_turn(jo
         "radio",
         mavlink.MAVLink_global_position_int_message(0, int(LAT * 1e7), int(LON * 1e7), 0, 0, 0, 0, 0, 0).pack(mav),
     )
+    await asyncio.sleep(0)  # the position goes in
     clock.now = start + 0.2
     service.feed("radio", mavlink.MAVLink_heartbeat_message(2, 3, 0x81, 5, 4, 3).pack(mav))  # LOITER
     await service.publish()
