@@ -7,7 +7,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 BUNDLE  := dist/fieldkit-bundle-$(VERSION).tar.gz
 DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg systemd libnss3-tools iproute2
 
-.PHONY: setup sim test lint bench fuzz deb-packages clean bundle check-wheels
+.PHONY: setup sim test lint bench soak fuzz deb-packages clean bundle check-wheels
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -55,8 +55,14 @@ FUZZ_EXAMPLES ?= 1000000
 fuzz: $(STAMP)
 	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
 
+# Every benchmark in benchmarks/ in sequence, the incident benchmark last, rewriting docs/PERFORMANCE.md
+# (~25 min on 2 cores); BENCH_QUICK=1: their short options, docs left alone (~8 min).
 bench: $(STAMP)
-	$(PY) benchmarks/scene_journal.py
+	$(PY) benchmarks/run_all.py $(if $(BENCH_QUICK),--quick)
+
+# One hour at the full incident load (not in CI): RSS growth after warm-up, sampled every 30 s.
+soak: $(STAMP)
+	$(PY) -m benchmarks.incident --soak --write-doc $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

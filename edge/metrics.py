@@ -35,6 +35,7 @@ class NodeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Every metric family of the node, as it is now."""
         yield from self._scene()
+        yield from self._mesh()
         yield from self._journal()
         yield from self._components()
         yield from self._radio()
@@ -67,6 +68,22 @@ class NodeCollector(Collector):
             if isinstance(feed, Feed):
                 viewers.add_metric([feed.id], feed.viewers)
         yield viewers
+
+    def _mesh(self) -> Iterator[Metric]:
+        mesh = getattr(self._node, "mesh", None)
+        if mesh is None:
+            return
+        report = mesh.report()
+        counts = CounterMetricFamily("fieldkit_mesh", "Mesh counters: sent, received, dropped.", labels=["kind"])
+        counters = {**report["counters"], "inbox_dropped": report["inbox_dropped"]}
+        counters["deltas_without_base"] = report["deltas_without_base"]
+        for kind, count in sorted(counters.items()):
+            counts.add_metric([kind], count)
+        yield counts
+        yield CounterMetricFamily(
+            "fieldkit_mesh_published_bytes", "Payload bytes this node published on the mesh.", report["published_bytes"]
+        )
+        yield GaugeMetricFamily("fieldkit_mesh_session_open", "1 while the Zenoh session is open.", report["open"])
 
     def _journal(self) -> Iterator[Metric]:
         journal = self._node.journal

@@ -60,7 +60,8 @@ async def test_tether_state_and_its_alerts(rig: Rig) -> None:
     vehicle.t.power = 1.0
     vehicle.send(mavlink.MAVLink_winch_status_message(0, 20.0, 0.0, 5.0, 400.0, 2.0, 30, 1 | 8))
     vehicle.send(named(b"TETH_LEN", 21.0))  # the later report wins
-    v = await until(lambda: (x := rig.vehicle(3)) is not None and x.tether_length_m == 21.0 and x, what="tether")
+    # Power comes with the vehicle's next telemetry round, which a published position may precede.
+    v = await until(lambda: (x := rig.vehicle(3)) is not None and x.tether_length_m == 21.0 and x.tether_power and x)
     assert (v.tethered, v.tether_tension_n, v.tether_power, v.tether_v, v.tether_ceiling_m) == (
         True,
         49.0,  # 5 kg on the line (WINCH_STATUS says kg) is 49 N

@@ -61,6 +61,10 @@ async def test_metrics_count_what_happened(local_node) -> None:
     assert _value(after, "fieldkit_component_state", component="api", state="running") == 1
     assert _value(after, "fieldkit_component_state", component="api", state="backoff") == 0
     assert _value(after, "fieldkit_component_restarts_total", component="journal-flush") == 0
+    assert _value(after, "fieldkit_mesh_session_open") == 1  # the single-node session
+    mesh_kinds = {dict(labels)["kind"] for name, labels in after if name == "fieldkit_mesh_total"}
+    assert {"states_sent", "dropped_overflow", "inbox_dropped", "deltas_without_base"} <= mesh_kinds
+    assert _value(after, "fieldkit_mesh_total", kind="dropped_malformed") == 0
 
 
 async def test_metrics_need_a_viewer_token_by_default(local_node) -> None:
