@@ -18,11 +18,11 @@ A round against a peer runs when its liveliness token appears (it came up, came 
 reopened our session), when a seq gap shows in live events, and every ``audit_interval_s``:
 ask for the summary; fetch events of every origin where the peer holds more (after our
 *contiguous* head, so a gap is never skipped); fetch state of every origin whose digest differs
-from ours. When the peer (re)appears the digests cover every entity and every differing origin is
-fetched (the peer may relay others). An audit compares only *settled* values (timestamps older
-than the replier's clock minus ``SETTLE_S``), so values still on their way, or held back by the
-link class's budget, are not differences; it fetches the peer's own state and that of origins this
-node does not reach itself, each at most once a minute.
+from ours. When the peer (re)appears the digests cover every entity (but the nodes' own, see
+``_digests``) and every differing origin is fetched (the peer may relay others). An audit compares
+only *settled* values (timestamps older than the replier's clock minus ``SETTLE_S``), so values
+still on their way, or held back by the link class's budget, are not differences; it fetches the
+peer's own state and that of origins this node does not reach itself, each at most once a minute.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from collections.abc import Awaitable, Callable, Iterable
 import zenoh
 
 from edge.journal import JournalError
-from edge.scene import Entity, Event, Removed, StateChange
+from edge.scene import Entity, Event, Node, Removed, StateChange
 
 from .budget import PROFILES, narrowest
 from .context import MeshContext
@@ -435,9 +435,13 @@ def parse_parameters(text: str) -> dict[str, str]:
 
 
 def _digests(entities: Iterable[Entity], cutoff: float) -> dict[str, tuple[int, int]]:
+    # A node's own entity is left out: its timestamp moves with every health reading, but it crosses
+    # the mesh only when it changes or at the heartbeat (publish.py), so the copy a peer holds is
+    # settled while the origin's is not, and every audit would refetch that origin's whole state.
+    # The heartbeat is its repair.
     groups: dict[str, list[tuple[str, float]]] = defaultdict(list)
     for entity in entities:
-        if entity.ts <= cutoff:
+        if entity.ts <= cutoff and not isinstance(entity, Node):
             groups[entity.origin].append((entity.id, entity.ts))
     return {origin: (len(pairs), state_digest(pairs)) for origin, pairs in groups.items()}
 
