@@ -1,0 +1,130 @@
+"""Helpers for fault tests: a node's output kept, a live WebSocket watcher, the sim's scenario."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import websockets
+from kit import NodeProcess
+
+from edge.auth import Role
+
+# A small incident for `fieldkit sim`: radios on the simulated PDT gateway (a pty) moving, texting
+# and raising emergencies often; no drones or video, so a fault test spends its CPU on the fault.
+SCENARIO = """\
+units = 8
+report_interval_s = 1.0
+alarm_interval_s = 2.0
+alarm_clear_s = 30.0
+message_interval_s = 2.0
+drones = false
+cameras = false
+gcs_udp_port = 0
+"""
+
+
+def write_scenario(tmp: Path) -> Path:
+    path = tmp / "scenario.toml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    return path
+
+
+def keep_output(node: NodeProcess) -> threading.Thread:
+    """Keep reading the node's output into ``node.lines`` so its pipe never fills and stalls it."""
+
+    def read() -> None:
+        assert node.proc.stdout is not None
+        for line in node.proc.stdout:
+            node.lines.append(line)
+
+    thread = threading.Thread(target=read, daemon=True)
+    thread.start()
+    return thread
+
+
+@dataclass
+class LiveWatch:
+    """A viewer on /api/live: counts position deltas and remembers every event id it was sent."""
+
+    positions: int = 0
+    events: list[str] = field(default_factory=list)
+    frames: int = 0
+    last_position_at: float = 0.0
+
+
+@contextlib.asynccontextmanager
+async def watching(node: NodeProcess) -> AsyncIterator[LiveWatch]:
+    """Watch ``node``'s live picture for the duration of the block."""
+    watch = LiveWatch()
+    url = node.url.replace("http://", "ws://") + "api/live"
+
+    async def run() -> None:
+        async with websockets.connect(url, max_size=8 * 1024 * 1024) as ws:
+            await ws.send(json.dumps({"token": node.tokens[Role.VIEWER]}))
+            async for raw in ws:
+                msg = json.loads(raw)
+                watch.frames += 1
+                if msg.get("type") != "deltas":
+                    continue
+                for delta in msg["data"]:
+                    value = delta.get("value") or {}
+                    if delta.get("op") == "event":
+                        watch.events.append(value.get("id", ""))
+                    elif value.get("kind") == "unit" and value.get("pos"):
+                        watch.positions += 1
+                        watch.last_position_at = time.monotonic()
+
+    task = asyncio.create_task(run())
+    try:
+        yield watch
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+
+
+async def until(check, timeout: float, what: str, interval: float = 0.1):  # type: ignore[no-untyped-def]
+    """Await ``check()`` (sync or async) until truthy; its value. Fails after ``timeout`` s saying ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        await asyncio.sleep(interval)
+
+
+def aclient(node: NodeProcess, role: Role = Role.PILOT) -> httpx.AsyncClient:
+    """An async client of ``node`` with ``role``'s token."""
+    return httpx.AsyncClient(base_url=node.url, headers={"Authorization": f"Bearer {node.tokens[role]}"}, timeout=10)
+
+
+async def metric(node: NodeProcess, name: str) -> float:
+    """The sum of a metric's samples on ``node``'s /metrics."""
+    async with aclient(node, Role.VIEWER) as c:
+        text = (await c.get("/metrics")).text
+    values = [float(line.split()[-1]) for line in text.splitlines() if line.startswith((name + " ", name + "{"))]
+    assert values, f"{name} not in /metrics"
+    return sum(values)
+
+
+async def stored_ids(node: NodeProcess, *kinds: str, since_s: float = 3600.0) -> list[str]:
+    """Ids of the events of ``kinds`` ``node`` holds (from its journal) from the last ``since_s``, oldest first."""
+    params: dict[str, object] = {"since": time.time() - since_s, "limit": 5000, "kind": list(kinds)}
+    async with aclient(node, Role.VIEWER) as c:
+        r = await c.get("/api/events", params=params)
+        r.raise_for_status()
+    ids = [e["id"] for e in r.json()]
+    assert len(ids) < 5000, "more events than one page: the test must ask in pages"
+    return ids

@@ -1,0 +1,146 @@
+"""The journal's disk fills up or turns read-only under a running node (root only: a private mount).
+
+The node (``fieldkit sim``: radios moving and raising emergencies through the simulated gateway)
+keeps its journal on a small file system only it sees. While the journal cannot store, the node
+must say so loudly (one log line per outage, /healthz, /metrics, its ``node:`` entity that every
+page shows), keep the live picture going (WebSocket clients still get positions), and refuse to
+acknowledge what it cannot store (POST → 503 with the reason, never 2xx). When space returns it
+stores again by itself, and radio emergencies that arrived meanwhile are stored then, not lost.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from campaign import Tally, cycles
+from diskkit import PrivateDisk
+from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
+from nodes import aclient, keep_output, metric, stored_ids, until, watching, write_scenario
+
+from edge.auth import Role
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a private file system needs root (CI runs as root)")
+
+
+def start_sim(tmp: Path, disk: PrivateDisk) -> NodeProcess:
+    journal = {"path": str(disk.where / "journal.sqlite"), "synchronous": "FULL", "flush_interval_s": 0.2}
+    config = write_config(tmp, kit_config(tmp, journal=journal))
+    node = spawn_node(
+        config, "--scenario", str(write_scenario(tmp)), "--speedup", "2", "--no-browser-hint",
+        command="sim", prefix=disk.prefix,
+    )  # fmt: skip
+    keep_output(node)
+    return node
+
+
+async def post_message(client: httpx.AsyncClient, text: str) -> httpx.Response:
+    return await client.post("/api/messages", json={"text": text})
+
+
+async def journal_health(node: NodeProcess) -> dict[str, object]:
+    async with aclient(node, Role.VIEWER) as c:
+        health = (await c.get("/healthz")).json()
+    return health["journal"]  # type: ignore[no-any-return]
+
+
+async def node_says(node: NodeProcess, state: str) -> bool:
+    """Whether the node's own entity (what every page and peer sees) gives its journal as ``state``."""
+    async with aclient(node, Role.VIEWER) as c:
+        entity = (await c.get("/api/entities/node:kit-test")).json()
+    return bool(entity["components"].get("journal") == state)
+
+
+async def refuse_while_full(pilot: httpx.AsyncClient, acknowledged: list[str], tag: str) -> httpx.Response:
+    """Post until the node refuses (SQLite may still find a free page or two in its WAL); the refusal."""
+    for i in range(500):
+        r = await post_message(pilot, f"{tag} {i}")
+        if r.status_code == 201:
+            acknowledged.append(r.json()["id"])
+            continue
+        return r
+    raise AssertionError("the node acknowledged 500 messages on a full disk")
+
+
+async def test_a_full_journal_disk_refuses_acks_keeps_the_live_picture_and_recovers(tmp_path: Path) -> None:
+    tally = Tally("journal disk full (tmpfs)")
+    with PrivateDisk(tmp_path / "jfs", size_mb=4) as disk:
+        node = start_sim(tmp_path, disk)
+        try:
+            acknowledged: list[str] = []
+            async with watching(node) as live, aclient(node) as pilot:
+                r = await post_message(pilot, "before")
+                assert r.status_code == 201
+                acknowledged.append(r.json()["id"])
+                radio_alert = await until(
+                    lambda: _radio_alert(node), 20, "a radio emergency through the simulated gateway"
+                )
+                for cycle in range(cycles()):
+                    disk.fill()
+                    refused = await refuse_while_full(pilot, acknowledged, f"cycle {cycle}")
+                    assert refused.status_code == 503, refused.text
+                    assert "not stored" in refused.json()["detail"] and "full" in refused.json()["detail"]
+                    ack = await pilot.post(f"/api/alerts/{radio_alert}/ack")
+                    assert ack.status_code == 503, ack.text
+                    health = await journal_health(node)
+                    assert health["ok"] is False and "full" in str(health["reason"]), health
+                    assert await metric(node, "fieldkit_journal_available") == 0.0
+                    await until(lambda: node_says(node, "unavailable"), 5, "the node entity says so")
+                    seen = live.positions
+                    await until(lambda s=seen: live.positions > s + 3, 10, "positions keep coming while full")
+                    # The radio's texts and emergencies go on arriving: held, not dropped, not crashing.
+                    await until(lambda: _unstored(node), 10, "a radio event held while the journal refuses")
+                    disk.free()
+                    freed = time.monotonic()
+                    r = await until(lambda c=cycle: _stored_message(pilot, f"after {c}"), 10, "stores again")
+                    tally.recovery_s.append(time.monotonic() - freed)
+                    acknowledged.append(r)
+                    assert (await journal_health(node))["ok"] is True
+                    await until(lambda: node_says(node, "ok"), 5, "the node entity says it stores again")
+                    await until(lambda: _none_unstored(node), 10, "held radio events stored")
+                    tally.cycles += 1
+                # Every acknowledged message is stored, and went to the live client exactly once.
+                stored = await stored_ids(node, "message")
+                await until(lambda: set(acknowledged) <= set(live.events), 10, "every stored message sent live")
+                tally.acknowledged = len(acknowledged)
+                tally.lost = len(set(acknowledged) - set(stored))
+                tally.duplicated = sum(live.events.count(i) - 1 for i in acknowledged if i in live.events)
+                assert tally.lost == 0 and tally.duplicated == 0
+                assert await radio_restarts(node) == 0, "the radio link was never dropped for the journal"
+        finally:
+            code = stop_process(node.proc, signal.SIGTERM)
+        output = "".join(node.lines)
+    assert output.count("cannot store (") == tally.cycles, "one loud line per outage"
+    assert output.count("stores again") == tally.cycles
+    assert code == 0
+    tally.record()
+
+
+async def _radio_alert(node: NodeProcess) -> str | None:
+    async with aclient(node, Role.VIEWER) as c:
+        alerts = (await c.get("/api/alerts")).json()
+    ids = [a["alert"]["id"] for a in alerts if str(a["alert"].get("entity_id", "")).startswith("unit:")]
+    return ids[0] if ids else None
+
+
+async def _stored_message(pilot: httpx.AsyncClient, text: str) -> str | None:
+    r = await post_message(pilot, text)
+    return r.json()["id"] if r.status_code == 201 else None
+
+
+async def _unstored(node: NodeProcess) -> float:
+    return await metric(node, "fieldkit_radio_unstored")
+
+
+async def _none_unstored(node: NodeProcess) -> bool:
+    return await _unstored(node) == 0.0
+
+
+async def radio_restarts(node: NodeProcess) -> int:
+    async with aclient(node, Role.VIEWER) as c:
+        components = (await c.get("/healthz")).json()["components"]
+    return sum(int(v["restarts"]) for k, v in components.items() if k.startswith("radio"))
