@@ -27,12 +27,13 @@ from edge.auth import Role
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a private file system needs root (CI runs as root)")
 
 
-def start_sim(tmp: Path, disk: PrivateDisk) -> NodeProcess:
+def start_sim(tmp: Path, disk: PrivateDisk, again: NodeProcess | None = None) -> NodeProcess:
+    """``fieldkit sim`` with its journal on ``disk``; ``again``: a restart of that node (same tokens)."""
     journal = {"path": str(disk.where / "journal.sqlite"), "synchronous": "FULL", "flush_interval_s": 0.2}
     config = write_config(tmp, kit_config(tmp, journal=journal))
     node = spawn_node(
         config, "--scenario", str(write_scenario(tmp)), "--speedup", "2", "--no-browser-hint",
-        command="sim", prefix=disk.prefix,
+        command="sim", prefix=disk.prefix, tokens=again.tokens if again else None,
     )  # fmt: skip
     keep_output(node)
     return node
@@ -144,3 +145,50 @@ async def radio_restarts(node: NodeProcess) -> int:
     async with aclient(node, Role.VIEWER) as c:
         components = (await c.get("/healthz")).json()["components"]
     return sum(int(v["restarts"]) for k, v in components.items() if k.startswith("radio"))
+
+
+async def test_a_journal_file_system_turned_read_only_refuses_acks_and_a_repaired_one_holds_every_ack(
+    tmp_path: Path,
+) -> None:
+    tally = Tally("journal file system read-only (ext4 errors=remount-ro)")
+    acknowledged: list[str] = []
+    with PrivateDisk(tmp_path / "jfs", size_mb=32, kind="ext4") as disk:
+        node: NodeProcess | None = None
+        for cycle in range(cycles()):
+            node = start_sim(tmp_path, disk, again=node)
+            try:
+                async with watching(node) as live, aclient(node) as pilot:
+                    for i in range(5):
+                        r = await post_message(pilot, f"cycle {cycle} {i}")
+                        assert r.status_code == 201, r.text
+                        acknowledged.append(r.json()["id"])
+                    disk.break_read_only()
+                    r = await post_message(pilot, f"cycle {cycle} refused")
+                    assert r.status_code == 503, r.text
+                    assert "not stored" in r.json()["detail"], r.text
+                    health = await journal_health(node)
+                    assert health["ok"] is False and health["reason"], health
+                    await until(lambda: node_says(node, "unavailable"), 5, "the node entity says so")
+                    seen = live.positions
+                    await until(lambda s=seen: live.positions > s + 3, 10, "positions keep coming, read-only")
+                    await until(lambda: _unstored(node), 10, "a radio event held while the journal refuses")
+                    assert await radio_restarts(node) == 0
+            finally:
+                code = stop_process(node.proc, signal.SIGTERM)
+            assert code == 0, "stops cleanly though its last flush is refused"
+            output = "".join(node.lines)
+            assert output.count("cannot store (") == 1, "one loud line for the outage"
+            disk.repair()  # the operator's part: the node cannot make a broken file system writable
+            tally.cycles += 1
+        node = start_sim(tmp_path, disk, again=node)
+        try:
+            stored = await stored_ids(node, "message")
+            async with aclient(node) as pilot:
+                assert (await post_message(pilot, "after the repair")).status_code == 201
+        finally:
+            stop_process(node.proc, signal.SIGTERM)
+    tally.acknowledged = len(acknowledged)
+    tally.lost = len(set(acknowledged) - set(stored))
+    tally.duplicated = len(stored) - len(set(stored))
+    assert tally.lost == 0 and tally.duplicated == 0
+    tally.record()
