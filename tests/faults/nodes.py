@@ -22,9 +22,9 @@ from edge.auth import Role
 SCENARIO = """\
 units = 8
 report_interval_s = 1.0
-alarm_interval_s = 2.0
+alarm_interval_s = 1.0
 alarm_clear_s = 30.0
-message_interval_s = 2.0
+message_interval_s = 1.0
 drones = false
 cameras = false
 gcs_udp_port = 0
@@ -119,12 +119,48 @@ async def metric(node: NodeProcess, name: str) -> float:
     return sum(values)
 
 
-async def stored_ids(node: NodeProcess, *kinds: str, since_s: float = 3600.0) -> list[str]:
-    """Ids of the events of ``kinds`` ``node`` holds (from its journal) from the last ``since_s``, oldest first."""
-    params: dict[str, object] = {"since": time.time() - since_s, "limit": 5000, "kind": list(kinds)}
+async def stored_events(node: NodeProcess, *kinds: str) -> dict[str, dict[str, object]]:
+    """Every event of ``kinds`` (all kinds if none) ``node`` holds in its journal, by id (asked in pages)."""
+    held: dict[str, dict[str, object]] = {}
+    since = 0.0
     async with aclient(node, Role.VIEWER) as c:
-        r = await c.get("/api/events", params=params)
-        r.raise_for_status()
-    ids = [e["id"] for e in r.json()]
-    assert len(ids) < 5000, "more events than one page: the test must ask in pages"
-    return ids
+        while True:
+            # ``until`` a day ahead: another node's clock (or the sim's) may run ahead of this one's
+            params: dict[str, object] = {
+                "since": since,
+                "until": time.time() + 86400,
+                "limit": 5000,
+                "kind": list(kinds),
+            }
+            r = await c.get("/api/events", params=params)
+            r.raise_for_status()
+            page = r.json()
+            held.update((e["id"], e) for e in page)
+            if len(page) < 5000:
+                return held
+            assert page[-1]["ts"] > since, "5000 events at one instant: pages cannot move on"
+            since = page[-1]["ts"]  # the next page starts at this page's last instant (overlap dropped by id)
+
+
+async def stored_ids(node: NodeProcess, *kinds: str) -> list[str]:
+    """Ids of the events of ``kinds`` ``node`` holds, oldest first."""
+    return list(await stored_events(node, *kinds))
+
+
+def post_until_stopped(node: NodeProcess, acknowledged: list[str], stop: threading.Event, limit: int = 2000) -> None:
+    """Post messages and alarms (one in five) as fast as one client can; remember every one answered 201."""
+    with node.client(Role.PILOT) as client:
+        for i in range(limit):
+            if stop.is_set():
+                return
+            try:
+                if i % 5 == 0:
+                    r = client.post("/api/alerts", json={"title": f"alarm {i}", "severity": "emergency"})
+                    if r.status_code == 201:
+                        acknowledged.append(r.json()["alert"]["id"])
+                else:
+                    r = client.post("/api/messages", json={"text": f"msg {i}"})
+                    if r.status_code == 201:
+                        acknowledged.append(r.json()["id"])
+            except httpx.HTTPError:
+                return  # the node is gone

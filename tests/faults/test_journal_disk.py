@@ -32,7 +32,7 @@ def start_sim(tmp: Path, disk: PrivateDisk, again: NodeProcess | None = None) ->
     journal = {"path": str(disk.where / "journal.sqlite"), "synchronous": "FULL", "flush_interval_s": 0.2}
     config = write_config(tmp, kit_config(tmp, journal=journal))
     node = spawn_node(
-        config, "--scenario", str(write_scenario(tmp)), "--speedup", "2", "--no-browser-hint",
+        config, "--scenario", str(write_scenario(tmp)), "--speedup", "1", "--no-browser-hint",
         command="sim", prefix=disk.prefix, tokens=again.tokens if again else None,
     )  # fmt: skip
     keep_output(node)
@@ -168,10 +168,10 @@ async def test_a_journal_file_system_turned_read_only_refuses_acks_and_a_repaire
                     assert "not stored" in r.json()["detail"], r.text
                     health = await journal_health(node)
                     assert health["ok"] is False and health["reason"], health
-                    await until(lambda: node_says(node, "unavailable"), 5, "the node entity says so")
+                    await until(lambda n=node: node_says(n, "unavailable"), 5, "the node entity says so")
                     seen = live.positions
                     await until(lambda s=seen: live.positions > s + 3, 10, "positions keep coming, read-only")
-                    await until(lambda: _unstored(node), 10, "a radio event held while the journal refuses")
+                    await until(lambda n=node: _unstored(n), 10, "a radio event held while the journal refuses")
                     assert await radio_restarts(node) == 0
             finally:
                 code = stop_process(node.proc, signal.SIGTERM)
