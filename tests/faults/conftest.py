@@ -8,7 +8,22 @@ counts through ``FIELDKIT_FAULT_REPORT`` (see campaign.py).
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).parents[1] / "mesh"))  # meshkit, test_process
+sys.path.insert(0, str(Path(__file__).parents[1] / "mesh"))  # meshkit, test_process, test_netns
+
+from meshkit import MeshNet
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[MeshNet]:
+    """Mesh nodes and proxies of one test (tests/mesh/meshkit.py), all closed at its end."""
+    mesh_net = MeshNet(tmp_path)
+    try:
+        yield mesh_net
+    finally:
+        await mesh_net.aclose()
