@@ -79,6 +79,7 @@ class RadioGateway:
         )
         self.codec: Codec | None = None
         self.connected = asyncio.Event()
+        self.connects = 0  # links opened: the supervisor resets its backoff after a run that connected
         self.bytes_in = 0
         self.events_in = 0
         self.unstored = Backlog(self.name)  # events the journal refused, offered again every tick
@@ -98,6 +99,7 @@ class RadioGateway:
         subscription = self.scene.subscribe(self.name, states=False)
         log.info("%s: connected over %s (%s framing)", self.name, link.description, codec.name)
         self.connected.set()
+        self.connects += 1
         try:
             await _drain_outbox(link, codec)
             if not self._recovered:
