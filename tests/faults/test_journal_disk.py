@@ -69,7 +69,7 @@ async def refuse_while_full(pilot: httpx.AsyncClient, acknowledged: list[str], t
 
 async def test_a_full_journal_disk_refuses_acks_keeps_the_live_picture_and_recovers(tmp_path: Path) -> None:
     tally = Tally("journal disk full (tmpfs)")
-    with PrivateDisk(tmp_path / "jfs", size_mb=4) as disk:
+    with PrivateDisk(tmp_path / "jfs", size_mb=32) as disk:
         node = start_sim(tmp_path, disk)
         try:
             acknowledged: list[str] = []
