@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 from campaign import Tally, cycles
 from diskkit import PrivateDisk
-from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
+from kit import FIELDKIT, NodeProcess, kit_config, spawn_node, stop_process, write_config
 from nodes import aclient, keep_output, metric, stored_ids, until, watching, write_scenario
 
 from edge.auth import Role
@@ -37,6 +38,17 @@ def start_sim(tmp: Path, disk: PrivateDisk, again: NodeProcess | None = None) ->
     )  # fmt: skip
     keep_output(node)
     return node
+
+
+def doctor_says(disk: PrivateDisk, config: Path) -> str:
+    """``fieldkit doctor``'s line about the journal's disk, run where the node runs (inside the namespace)."""
+    out = subprocess.run(
+        [*disk.prefix, *FIELDKIT, "doctor", "--config", str(config), "--timeout", "1", "--gps-wait", "0"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 1, out.stdout + out.stderr
+    [line] = [x for x in out.stdout.splitlines() if "(journal)" in x]
+    return line
 
 
 async def post_message(client: httpx.AsyncClient, text: str) -> httpx.Response:
@@ -168,6 +180,9 @@ async def test_a_journal_file_system_turned_read_only_refuses_acks_and_a_repaire
                     assert "not stored" in r.json()["detail"], r.text
                     health = await journal_health(node)
                     assert health["ok"] is False and health["reason"], health
+                    if cycle == 0:
+                        line = doctor_says(disk, node.config_path)
+                        assert "is on a read-only file system, so nothing can be stored" in line, line
                     await until(lambda n=node: node_says(n, "unavailable"), 5, "the node entity says so")
                     seen = live.positions
                     await until(lambda s=seen: live.positions > s + 3, 10, "positions keep coming, read-only")
