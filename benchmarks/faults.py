@@ -52,17 +52,23 @@ def _seconds(values: list[float]) -> str:
 
 def table(tallies: list[dict[str, object]]) -> list[str]:
     lines = [
-        "| fault | cycles | events acknowledged | lost | duplicated | recovery p50 / max (s) | test took (s) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| fault | cycles | events acknowledged | lost | duplicated | recovery p50 / max (s) | test took (s) | result |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for t in tallies:
         recovery = [float(r) for r in t["recovery_s"]]  # type: ignore[attr-defined]
         acknowledged = t["acknowledged"] or "-"
         lines.append(
             f"| {t['name']} | {t['cycles']} | {acknowledged} | {t['lost']} | {t['duplicated']} "
-            f"| {_seconds(recovery)} | {t['seconds']} |"
+            f"| {_seconds(recovery)} | {t['seconds']} | {_result(t)} |"
         )
     return lines
+
+
+def _result(t: dict[str, object]) -> str:
+    if not t.get("failed"):
+        return "passed"
+    return "FAILED at " + str(t["failed"]).replace("|", "/")
 
 
 def section(tallies: list[dict[str, object]], cycles: int, code: int, took: float, command: str) -> str:

@@ -33,6 +33,7 @@ class Tally:
     lost: int = 0  # acknowledged but missing afterwards
     duplicated: int = 0  # stored or applied more than once
     recovery_s: list[float] = field(default_factory=list)  # from the fault's end until working again
+    failed: str | None = None  # why the test failed (the counts then cover the cycles done before)
     started: float = field(default_factory=time.monotonic)
 
     def record(self) -> None:

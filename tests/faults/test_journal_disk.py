@@ -79,8 +79,10 @@ async def refuse_while_full(pilot: httpx.AsyncClient, acknowledged: list[str], t
     raise AssertionError("the node acknowledged 500 messages on a full disk")
 
 
-async def test_a_full_journal_disk_refuses_acks_keeps_the_live_picture_and_recovers(tmp_path: Path) -> None:
-    tally = Tally("journal disk full (tmpfs)")
+async def test_a_full_journal_disk_refuses_acks_keeps_the_live_picture_and_recovers(
+    tmp_path: Path, tally: Tally
+) -> None:
+    tally.name = "journal disk full (tmpfs)"
     with PrivateDisk(tmp_path / "jfs", size_mb=32) as disk:
         node = start_sim(tmp_path, disk)
         try:
@@ -130,7 +132,6 @@ async def test_a_full_journal_disk_refuses_acks_keeps_the_live_picture_and_recov
     assert output.count("cannot store (") == tally.cycles, "one loud line per outage"
     assert output.count("stores again") == tally.cycles
     assert code == 0
-    tally.record()
 
 
 async def _radio_alert(node: NodeProcess) -> str | None:
@@ -160,9 +161,9 @@ async def radio_restarts(node: NodeProcess) -> int:
 
 
 async def test_a_journal_file_system_turned_read_only_refuses_acks_and_a_repaired_one_holds_every_ack(
-    tmp_path: Path,
+    tmp_path: Path, tally: Tally
 ) -> None:
-    tally = Tally("journal file system read-only (ext4 errors=remount-ro)")
+    tally.name = "journal file system read-only (ext4 errors=remount-ro)"
     acknowledged: list[str] = []
     with PrivateDisk(tmp_path / "jfs", size_mb=32, kind="ext4") as disk:
         node: NodeProcess | None = None
@@ -206,4 +207,3 @@ async def test_a_journal_file_system_turned_read_only_refuses_acks_and_a_repaire
     tally.lost = len(set(acknowledged) - set(stored))
     tally.duplicated = len(stored) - len(set(stored))
     assert tally.lost == 0 and tally.duplicated == 0
-    tally.record()

@@ -62,8 +62,10 @@ async def holds(node: NodeProcess, ids: set[str]) -> bool:
     return ids <= set(await stored_events(node))
 
 
-async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_acknowledged(tmp_path: Path) -> None:
-    tally = Tally("SIGKILL edge node (messages, alarms, radio emergencies; command post over the mesh)")
+async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_acknowledged(
+    tmp_path: Path, tally: Tally
+) -> None:
+    tally.name = "SIGKILL edge node (messages, alarms, radio emergencies; command post over the mesh)"
     hub_config, edge_config = configs(tmp_path)
     hub = spawn_node(hub_config)
     keep_output(hub)
@@ -122,4 +124,3 @@ async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_ackn
                 stop_process(node.proc, signal.SIGTERM)
     assert tally.lost == 0 and tally.duplicated == 0, tally
     assert radio_alarms > 0, "radio emergencies came through the simulated gateway"
-    tally.record()

@@ -43,8 +43,8 @@ def fix(lat: float) -> Fix:
     )  # fmt: skip
 
 
-async def test_the_radio_gateway_reconnects_after_each_serial_unplug(tmp_path: Path) -> None:
-    tally = Tally("radio gateway serial unplug/replug (pty)")
+async def test_the_radio_gateway_reconnects_after_each_serial_unplug(tmp_path: Path, tally: Tally) -> None:
+    tally.name = "radio gateway serial unplug/replug (pty)"
     quiet = {"report_interval_s": QUIET, "alarm_interval_s": QUIET, "message_interval_s": QUIET}
     world = RadioWorld(Scenario(units=2, call_interval_s=QUIET, framing="hytera", **quiet), start=time.time())
     emulator = PdtGatewayEmulator(world, side_for("hytera", None), tmp_path / "ttyPDT0", clock=time.time, tick_s=0.05)
@@ -73,7 +73,6 @@ async def test_the_radio_gateway_reconnects_after_each_serial_unplug(tmp_path: P
     finally:
         await stop_local(node, task)
         emulator.unplug()
-    tally.record()
 
 
 class TcpVehicle:
@@ -114,8 +113,8 @@ class TcpVehicle:
         await self._drop_peer()
 
 
-async def test_mavlink_links_lost_and_back_show_link_ok_and_telemetry_resumes(tmp_path: Path) -> None:
-    tally = Tally("MAVLink link loss (UDP silence, TCP server gone) and back")
+async def test_mavlink_links_lost_and_back_show_link_ok_and_telemetry_resumes(tmp_path: Path, tally: Tally) -> None:
+    tally.name = "MAVLink link loss (UDP silence, TCP server gone) and back"
     tcp_port = free_port()
     endpoints = [
         {"name": "radio-udp", "kind": "udp-listen", "port": 0},
@@ -156,15 +155,14 @@ async def test_mavlink_links_lost_and_back_show_link_ok_and_telemetry_resumes(tm
         await tcp_vehicle.down()
         await udp_vehicle.aclose()
         await stop_rig(rig)
-    tally.record()
 
 
 def link_ok(vehicle: Any) -> bool | None:
     return vehicle.link_ok if isinstance(vehicle, Vehicle) else None
 
 
-async def test_a_stalled_camera_shows_stalled_then_live_each_time(tmp_path: Path) -> None:
-    tally = Tally("video source stall (sim camera paused) and back")
+async def test_a_stalled_camera_shows_stalled_then_live_each_time(tmp_path: Path, tally: Tally) -> None:
+    tally.name = "video source stall (sim camera paused) and back"
     config = kit_config(tmp_path, media={"feeds": [SIM_FEED], "stall_s": 1.0})
     node, task = await start_local(config)
     try:
@@ -183,7 +181,6 @@ async def test_a_stalled_camera_shows_stalled_then_live_each_time(tmp_path: Path
         assert node.media.feeds["cam1"].restarts == 0, "the source itself was never restarted"
     finally:
         await stop_local(node, task)
-    tally.record()
 
 
 def feed_state(node: EdgeNode) -> Callable[[], str | None]:

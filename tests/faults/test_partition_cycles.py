@@ -53,8 +53,10 @@ async def held(n: MeshNode, origin: str) -> list[str]:
     return [e.id for e in events]
 
 
-async def test_partition_and_heal_through_the_proxy_loses_no_alarm_and_applies_none_twice(net: MeshNet) -> None:
-    tally = Tally("partition/heal through the link proxy (blackhole, reset, blip)")
+async def test_partition_and_heal_through_the_proxy_loses_no_alarm_and_applies_none_twice(
+    net: MeshNet, tally: Tally
+) -> None:
+    tally.name = "partition/heal through the link proxy (blackhole, reset, blip)"
     port = free_port()
     a = await net.start("a", mesh_config(listen=[endpoint(port)]))
     proxy: CutProxy = await net.proxy(port)
@@ -96,12 +98,15 @@ async def test_partition_and_heal_through_the_proxy_loses_no_alarm_and_applies_n
         tally.duplicated += n.scene.counters.events_applied - len(sent["a"]) - len(sent["b"])
     tally.acknowledged = len(sent["a"]) + len(sent["b"])
     assert tally.lost == 0 and tally.duplicated == 0, tally
-    tally.record()
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root (CI runs as root)")
-async def test_partition_and_heal_between_network_namespaces_loses_no_alarm(tmp_path: Path, pair: Pair) -> None:  # noqa: F811
-    tally = Tally("partition/heal of a veth link between network namespaces")
+async def test_partition_and_heal_between_network_namespaces_loses_no_alarm(
+    tmp_path: Path,
+    pair: Pair,  # noqa: F811 - the fixture imported above
+    tally: Tally,
+) -> None:
+    tally.name = "partition/heal of a veth link between network namespaces"
     hub = write_node(tmp_path, "hub", "command-post", listen=[f"tcp/{pair.addr_a}:7447"])
     edge = write_node(tmp_path, "edge1", connect=[f"tcp/{pair.addr_a}:7447"])
     started: list[Proc] = []
@@ -137,7 +142,6 @@ async def test_partition_and_heal_between_network_namespaces_loses_no_alarm(tmp_
             assert node.proc is not None
             stop_process(node.proc, signal.SIGTERM, timeout=10)
     assert tally.lost == 0 and tally.duplicated == 0, tally
-    tally.record()
 
 
 async def _until_holds(ns: str, node: Proc, ids: list[str], what: str, timeout: float = 30.0) -> None:
