@@ -52,7 +52,7 @@ def _seconds(values: list[float]) -> str:
 
 def table(tallies: list[dict[str, object]]) -> list[str]:
     lines = [
-        "| fault | cycles | events acknowledged | lost | duplicated | recovery p50 / max (s) | test took (s) | result |",
+        "| fault | cycles | events acknowledged | lost | duplicated | recovery p50 / max (s) | took (s) | result |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for t in tallies:

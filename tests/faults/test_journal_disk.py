@@ -129,8 +129,13 @@ async def test_a_full_journal_disk_refuses_acks_keeps_the_live_picture_and_recov
         finally:
             code = stop_process(node.proc, signal.SIGTERM)
         output = "".join(node.lines)
-    assert output.count("cannot store (") == tally.cycles, "one loud line per outage"
-    assert output.count("stores again") == tally.cycles
+    # One loud line when the journal stops storing and one when it stores again, never one per refused
+    # write. (On a full disk SQLite may still find room in its WAL for a commit now and then: that is a
+    # real, shorter outage, so a cycle can hold more than one.)
+    said = [line for line in output.splitlines() if "cannot store (" in line or "stores again" in line]
+    assert len(said) >= 2 * tally.cycles
+    assert all("cannot store (" in line for line in said[0::2]), said
+    assert all("stores again" in line for line in said[1::2]) and len(said) % 2 == 0, said
     assert code == 0
 
 
