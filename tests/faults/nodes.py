@@ -147,8 +147,15 @@ async def stored_ids(node: NodeProcess, *kinds: str) -> list[str]:
     return list(await stored_events(node, *kinds))
 
 
-def post_until_stopped(node: NodeProcess, acknowledged: list[str], stop: threading.Event, limit: int = 2000) -> None:
-    """Post messages and alarms (one in five) as fast as one client can; remember every one answered 201."""
+def post_until_stopped(
+    node: NodeProcess, acknowledged: list[str], acked_alerts: list[str], stop: threading.Event, limit: int = 2000
+) -> None:
+    """Post messages, alarms (one in five) and acknowledgements of those alarms as fast as one client can.
+
+    Remembers every event answered 201 in ``acknowledged`` and every alarm whose acknowledgement was
+    answered 200 in ``acked_alerts``.
+    """
+    raised: list[str] = []
     with node.client(Role.PILOT) as client:
         for i in range(limit):
             if stop.is_set():
@@ -157,7 +164,12 @@ def post_until_stopped(node: NodeProcess, acknowledged: list[str], stop: threadi
                 if i % 5 == 0:
                     r = client.post("/api/alerts", json={"title": f"alarm {i}", "severity": "emergency"})
                     if r.status_code == 201:
-                        acknowledged.append(r.json()["alert"]["id"])
+                        raised.append(r.json()["alert"]["id"])
+                        acknowledged.append(raised[-1])
+                elif i % 5 == 2 and raised:
+                    alert_id = raised.pop(0)
+                    if client.post(f"/api/alerts/{alert_id}/ack").status_code == 200:
+                        acked_alerts.append(alert_id)
                 else:
                     r = client.post("/api/messages", json={"text": f"msg {i}"})
                     if r.status_code == 201:

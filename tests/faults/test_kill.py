@@ -62,6 +62,14 @@ async def holds(node: NodeProcess, ids: set[str]) -> bool:
     return ids <= set(await stored_events(node))
 
 
+async def all_acked(node: NodeProcess, alert_ids: list[str]) -> bool:
+    """Whether every one of ``alert_ids`` is acknowledged (or already cleared) on ``node``."""
+    async with aclient(node, Role.VIEWER) as c:
+        records = (await c.get("/api/alerts")).json()
+    status = {r["alert"]["id"]: r["status"] for r in records}
+    return all(status.get(i) in ("acknowledged", "cleared") for i in alert_ids)
+
+
 async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_acknowledged(
     tmp_path: Path, tally: Tally
 ) -> None:
@@ -71,6 +79,7 @@ async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_ackn
     keep_output(hub)
     edge: NodeProcess | None = None
     committed: set[str] = set()  # answered 201, or sent live by the edge (committed first)
+    acked: list[str] = []  # alarms whose acknowledgement was answered 200
     radio_alarms = 0
     killed_at = 0.0
     try:
@@ -83,13 +92,15 @@ async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_ackn
                 assert not lost_here, f"cycle {cycle}: lost on the edge: {sorted(lost_here)[:5]}"
                 # ... and reaches the command post.
                 await until(lambda c=set(committed): holds(hub, c), 30, f"cycle {cycle}: the command post catches up")
+                for node in (edge, hub):  # and every acknowledgement answered 200 holds, here and there
+                    await until(lambda n=node: all_acked(n, acked), 30, f"cycle {cycle}: acks on {node.url}")
                 tally.recovery_s.append(time.monotonic() - killed_at)
             acknowledged: list[str] = []
             enough = WRITES_BEFORE_KILL
             stop = threading.Event()
             async with watching(edge) as live:
                 await until(lambda: live.frames > 0, 10, "the live snapshot")
-                writer = threading.Thread(target=post_until_stopped, args=(edge, acknowledged, stop))
+                writer = threading.Thread(target=post_until_stopped, args=(edge, acknowledged, acked, stop))
                 writer.start()
                 try:
                     await until(lambda: len(acknowledged) >= enough, 20, "writes before the kill")  # noqa: B023
@@ -108,6 +119,9 @@ async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_ackn
         local = await stored_events(edge)
         tally.lost += len(committed - set(local))
         await until(lambda: holds(hub, committed), 30, "the command post catches up after the last restart")
+        for node in (edge, hub):
+            await until(lambda n=node: all_acked(n, acked), 30, "every acknowledgement holds after the last restart")
+        assert acked, "alarms were acknowledged through the API"
         tally.recovery_s.append(time.monotonic() - killed_at)
         at_hub = await stored_events(hub)
         from_edge = sorted(int(e["seq"]) for e in at_hub.values() if e["origin"] == "edge1")  # type: ignore[call-overload]
