@@ -28,8 +28,8 @@ DOC = REPO / "docs" / "PERFORMANCE.md"
 SECTION = "## Fault campaign"
 
 
-def run(cycles: int, select: str) -> tuple[list[dict[str, object]], int, float]:
-    """Run the campaign; (each test's tally, pytest's exit code, seconds)."""
+def run(cycles: int, select: str, keep: Path | None) -> tuple[list[dict[str, object]], int, float]:
+    """Run the campaign; (each test's tally, pytest's exit code, seconds). ``keep``: append the tallies there."""
     with tempfile.TemporaryDirectory(prefix="fieldkit-faults-") as tmp:
         report = Path(tmp) / "faults.jsonl"
         env = {**os.environ, "FIELDKIT_FAULT_CYCLES": str(cycles), "FIELDKIT_FAULT_REPORT": str(report)}
@@ -40,8 +40,11 @@ def run(cycles: int, select: str) -> tuple[list[dict[str, object]], int, float]:
         started = time.monotonic()
         code = subprocess.run(args, cwd=REPO, env=env, check=False).returncode
         took = time.monotonic() - started
-        tallies = [json.loads(line) for line in report.read_text().splitlines()] if report.exists() else []
-    return tallies, code, took
+        text = report.read_text() if report.exists() else ""
+    if keep is not None:
+        with keep.open("a", encoding="utf-8") as out:
+            out.write(text)
+    return [json.loads(line) for line in text.splitlines()], code, took
 
 
 def _seconds(values: list[float]) -> str:
@@ -52,15 +55,16 @@ def _seconds(values: list[float]) -> str:
 
 def table(tallies: list[dict[str, object]]) -> list[str]:
     lines = [
-        "| fault | cycles | events acknowledged | lost | duplicated | recovery p50 / max (s) | took (s) | result |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| fault | cycles | events acknowledged | lost | duplicated | recovery p50 / max (s) | took (s) | result "
+        "| finished (UTC) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for t in tallies:
         recovery = [float(r) for r in t["recovery_s"]]  # type: ignore[attr-defined]
         acknowledged = t["acknowledged"] or "-"
         lines.append(
             f"| {t['name']} | {t['cycles']} | {acknowledged} | {t['lost']} | {t['duplicated']} "
-            f"| {_seconds(recovery)} | {t['seconds']} | {_result(t)} |"
+            f"| {_seconds(recovery)} | {t['seconds']} | {_result(t)} | {t.get('finished', '-')} |"
         )
     return lines
 
@@ -131,9 +135,17 @@ def main() -> int:
     parser.add_argument("--cycles", type=int, default=100, help="fault cycles per test (default 100)")
     parser.add_argument("-k", dest="select", default="", help="only the tests pytest -k selects")
     parser.add_argument("--write-doc", action="store_true", help="replace its section in docs/PERFORMANCE.md")
+    parser.add_argument("--keep", type=Path, help="also append the tallies (JSON lines) to this file")
+    parser.add_argument(
+        "--merge", type=Path, help="tallies of an earlier run (--keep): tests not re-run now keep those rows"
+    )
     args = parser.parse_args()
     cycles = max(1, min(args.cycles, 10_000))
-    tallies, code, took = run(cycles, args.select)
+    tallies, code, took = run(cycles, args.select, args.keep)
+    if args.merge:
+        now = {t["name"] for t in tallies}
+        earlier = [json.loads(line) for line in args.merge.read_text().splitlines() if line.strip()]
+        tallies = [t for t in earlier if t["name"] not in now] + tallies
     command = f"make faults FAULT_CYCLES={cycles}"
     if args.select:
         command = f".venv/bin/python benchmarks/faults.py --cycles {cycles} -k '{args.select}' --write-doc"

@@ -41,7 +41,8 @@ class Tally:
         path = os.environ.get("FIELDKIT_FAULT_REPORT")
         if not path:
             return
-        line = asdict(self) | {"seconds": round(time.monotonic() - self.started, 1)}
+        finished = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
+        line = asdict(self) | {"seconds": round(time.monotonic() - self.started, 1), "finished": finished}
         line["recovery_s"] = [round(r, 3) for r in self.recovery_s]
         del line["started"]
         with Path(path).open("a", encoding="utf-8") as out:
