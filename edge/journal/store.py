@@ -208,6 +208,7 @@ class Journal:
         self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]
     ) -> None:
         seq_before = self._next_seq
+        changes_before = conn.total_changes
         results: list[Any] = []
         start = time.monotonic()
         try:
@@ -232,7 +233,9 @@ class Journal:
             return
         self.commits += 1
         self.commit_seconds += time.monotonic() - start
-        if self.unavailable is not None:
+        # Only a commit that wrote something shows the journal stores again: an empty transaction
+        # commits even on a read-only file system (it only takes a lock in shared memory).
+        if self.unavailable is not None and conn.total_changes > changes_before:
             down_s = time.time() - (self.unavailable_since or time.time())
             log.warning("journal %s stores again (it could not for %.1f s)", self.path, down_s)
             self.unavailable = self.unavailable_since = None
