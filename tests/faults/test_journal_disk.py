@@ -17,10 +17,12 @@ import time
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 from campaign import Tally, cycles
 from diskkit import PrivateDisk
 from kit import FIELDKIT, NodeProcess, kit_config, spawn_node, stop_process, write_config
+from meshkit import endpoint, free_port, mesh_config
 from nodes import aclient, keep_output, metric, stored_ids, until, watching, write_scenario
 
 from edge.auth import Role
@@ -233,3 +235,66 @@ async def test_a_journal_file_system_turned_read_only_refuses_acks_and_a_repaire
     tally.lost = len(set(acknowledged) - set(stored))
     tally.duplicated = len(stored) - len(set(stored))
     assert tally.lost == 0 and tally.duplicated == 0
+
+
+async def test_a_command_post_whose_journal_disk_fills_catches_up_on_every_alarm_when_space_returns(
+    tmp_path: Path, tally: Tally
+) -> None:
+    tally.name = "command post's journal disk full (tmpfs), alarms from a kit over the mesh"
+    port = free_port()
+    hub_dir, edge_dir = tmp_path / "hub", tmp_path / "edge"
+    hub_dir.mkdir()
+    edge_dir.mkdir()
+    with PrivateDisk(tmp_path / "jfs", size_mb=32) as disk:
+        hub_mesh = msgspec.to_builtins(mesh_config(listen=[endpoint(port)], audit_interval_s=1.0))
+        hub_config = kit_config(
+            hub_dir,
+            node={"id": "hub", "role": "command-post"},
+            journal={"path": str(disk.where / "journal.sqlite"), "synchronous": "FULL"},
+            mesh=hub_mesh,
+        )
+        edge_config = kit_config(
+            edge_dir, node={"id": "edge1"}, mesh=msgspec.to_builtins(mesh_config(connect=[endpoint(port)]))
+        )
+        hub = spawn_node(write_config(hub_dir, hub_config), prefix=disk.prefix)
+        keep_output(hub)
+        edge = spawn_node(write_config(edge_dir, edge_config))
+        keep_output(edge)
+        raised: list[str] = []
+        try:
+            async with aclient(edge) as at_edge, aclient(hub) as at_hub:
+                await until(lambda: _has(hub, "node:edge1"), 20, "the command post sees the kit")
+                for cycle in range(cycles()):
+                    disk.fill()
+                    await refused(lambda: at_hub.post("/api/messages", json={"text": "full"}), "a post to the hub")
+                    for i in range(3):  # the kit's alarms reach the command post, which cannot store them
+                        r = await at_edge.post("/api/alerts", json={"title": f"c{cycle} {i}", "severity": "emergency"})
+                        assert r.status_code == 201, r.text
+                        raised.append(r.json()["alert"]["id"])
+                    await until(lambda: _metric_is(hub, "fieldkit_journal_available", 0.0), 5, "the hub says so")
+                    disk.free()
+                    freed = time.monotonic()
+                    await until(lambda: holds_all(hub, raised), 30, f"cycle {cycle}: the hub catches up")
+                    tally.recovery_s.append(time.monotonic() - freed)
+                    tally.cycles += 1
+            held = await stored_ids(hub, "alert")
+            tally.acknowledged = len(raised)
+            tally.lost = len(set(raised) - set(held))
+            tally.duplicated = len(held) - len(set(held))
+            async with aclient(hub, Role.VIEWER) as c:
+                applied = (await c.get("/healthz")).json()["events_applied"]
+            tally.duplicated += applied - len(await stored_ids(hub))  # applied once each
+        finally:
+            for node in (edge, hub):
+                stop_process(node.proc, signal.SIGTERM)
+    assert tally.lost == 0 and tally.duplicated == 0, tally
+    assert not [line for line in hub.lines if "could not store" in line], "the journal alone says it, once"
+
+
+async def _has(node: NodeProcess, entity_id: str) -> bool:
+    async with aclient(node, Role.VIEWER) as c:
+        return (await c.get(f"/api/entities/{entity_id}")).status_code == 200
+
+
+async def holds_all(node: NodeProcess, ids: list[str]) -> bool:
+    return set(ids) <= set(await stored_ids(node, "alert"))
