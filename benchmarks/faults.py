@@ -101,7 +101,9 @@ def section(tallies: list[dict[str, object]], cycles: int, code: int, took: floa
         "- *journal disk full / read-only*: the journal on a private tmpfs filled to the last block, or on a",
         "  loop-mounted ext4 turned read-only by an error; 503s while it cannot store, the live picture goes",
         "  on, radio events held and stored when space returns (read-only: after the operator's repair).",
-        "  Recovery (disk full): from freeing space until a message is acknowledged again.",
+        "  Recovery (disk full): from freeing space until a message is acknowledged again. The command",
+        "  post's disk filling while a kit raises alarms over the mesh: recovery from freeing space until",
+        "  the command post holds every alarm (catch-up at its next audit).",
     ]
     return "\n".join(lines) + "\n"
 
