@@ -62,7 +62,7 @@ class LiveWatch:
 
 @contextlib.asynccontextmanager
 async def watching(node: NodeProcess) -> AsyncIterator[LiveWatch]:
-    """Watch ``node``'s live picture for the duration of the block."""
+    """Watch ``node``'s live picture for the duration of the block (from its first snapshot on)."""
     watch = LiveWatch()
     url = node.url.replace("http://", "ws://") + "api/live"
 
@@ -84,6 +84,10 @@ async def watching(node: NodeProcess) -> AsyncIterator[LiveWatch]:
 
     task = asyncio.create_task(run())
     try:
+        # What happens from here on comes as deltas: the first frame (the snapshot) has arrived.
+        await until(lambda: watch.frames > 0 or task.done(), 10, "the live snapshot")
+        if task.done():
+            task.result()  # the socket failed: say why
         yield watch
     finally:
         task.cancel()
