@@ -7,7 +7,7 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 BUNDLE  := dist/fieldkit-bundle-$(VERSION).tar.gz
 DEB_TEST_PACKAGES := chromium fonts-wqy-microhei rtsp-server-perl ffmpeg systemd libnss3-tools iproute2
 
-.PHONY: setup sim test lint bench soak fuzz deb-packages clean bundle check-wheels
+.PHONY: setup sim test lint bench soak fuzz faults deb-packages clean bundle check-wheels
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -63,6 +63,13 @@ bench: $(STAMP)
 # One hour at the full incident load (not in CI): RSS growth after warm-up, sampled every 30 s.
 soak: $(STAMP)
 	$(PY) -m benchmarks.incident --soak --write-doc $(SOAK_ARGS)
+
+# The fault campaign (tests/faults) with full counts: SIGKILL, partitions, link flaps, a full or
+# read-only journal disk; prints lost/duplicated/recovery times and writes docs/PERFORMANCE.md.
+# `make test` runs the same tests with 3 cycles each. Mounts and network namespaces need root.
+FAULT_CYCLES ?= 100
+faults: $(STAMP) deb-packages
+	$(PY) benchmarks/faults.py --cycles $(FAULT_CYCLES) --write-doc
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

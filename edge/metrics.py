@@ -91,6 +91,13 @@ class NodeCollector(Collector):
         yield CounterMetricFamily(
             "fieldkit_journal_commit_seconds", "Time spent committing journal transactions.", journal.commit_seconds
         )
+        yield GaugeMetricFamily(
+            "fieldkit_journal_available", "1 while the journal can store, 0 while it refuses (disk full, read-only).",
+            0.0 if journal.unavailable else 1.0,
+        )
+        yield CounterMetricFamily(
+            "fieldkit_journal_refused", "Journal writes refused because they could not be stored.", journal.refused
+        )
 
     def _components(self) -> Iterator[Metric]:
         state = GaugeMetricFamily(
@@ -115,14 +122,18 @@ class NodeCollector(Collector):
             "fieldkit_radio_drops", "What the radio codec dropped, by kind.", labels=["gateway", "kind"]
         )
         connected = GaugeMetricFamily("fieldkit_radio_connected", "1 while the radio link is open.", labels=["gateway"])
+        held = GaugeMetricFamily(
+            "fieldkit_radio_unstored", "Radio events held because the journal refused them.", labels=["gateway"]
+        )
         for gw in gateways:
+            held.add_metric([gw.name], len(gw.unstored))
             bytes_in.add_metric([gw.name], gw.bytes_in)
             events_in.add_metric([gw.name], gw.events_in)
             connected.add_metric([gw.name], 1.0 if gw.connected.is_set() else 0.0)
             if gw.codec is not None:
                 for kind, count in sorted(gw.codec.drops.counts.items()):
                     drops.add_metric([gw.name, kind], count)
-        yield from (bytes_in, events_in, drops, connected)
+        yield from (bytes_in, events_in, drops, connected, held)
 
     def _drones(self) -> Iterator[Metric]:
         service = self._node.drones

@@ -9,6 +9,7 @@ lost however the process ends.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
@@ -21,7 +22,7 @@ from edge.auth import TokenStore
 from edge.config import Config
 from edge.deploy.tls import MeshTlsWatch, log_certificates
 from edge.fencewatch import FenceWatch
-from edge.journal import Journal
+from edge.journal import Journal, JournalUnavailable
 from edge.nodehealth import HealthReader
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
@@ -81,6 +82,7 @@ class EdgeNode:
         self._stop = asyncio.Event()
         self._last_history = 0.0
         self._health = HealthReader()
+        self._journal_said: str | None = None  # the journal's state as last published in the node entity
 
     def stop(self) -> None:
         """Ask the node to shut down (idempotent, callable from a signal handler)."""
@@ -121,6 +123,7 @@ class EdgeNode:
             _Every("journal-flush", self.config.journal.flush_interval_s, self._flush),
             _Every("alert-reminder", 1.0, self._remind),
             _Every("node-status", 5.0, self._publish_self),
+            _Every("journal-watch", 0.5, self._journal_watch),
             _Every("journal-prune", 3600.0, self._prune),
             _Every("token-refresh", 1.0, self.tokens.refresh),  # `fieldkit token revoke` closes live sockets
             FenceWatch(self),
@@ -169,7 +172,10 @@ class EdgeNode:
         history = now - self._last_history >= self.config.journal.history_interval_s
         if history:
             self._last_history = now
-        await self.scene.flush(history=history)
+        # When the journal cannot store it has said so once; the scene keeps what was not written
+        # and the next tick tries again (no restart with backoff, so it stores as soon as it can).
+        with contextlib.suppress(JournalUnavailable):
+            await self.scene.flush(history=history)
 
     async def _prune(self) -> None:
         before = self.clock() - self.config.journal.retain_days * 86400
@@ -186,12 +192,21 @@ class EdgeNode:
         assert self.scene is not None
         self.scene.remind()
 
+    def _journal_watch(self) -> None:
+        """Publish this node at once when its journal stops (or starts again) storing: pages show it."""
+        if self._journal_state() != self._journal_said:
+            self._publish_self()
+
+    def _journal_state(self) -> str:
+        return "unavailable" if self.journal.unavailable else "ok"
+
     def _publish_self(self) -> None:
         """Put this node itself in the picture, with its components' states."""
         assert self.scene is not None
         cfg = self.config.node
         pos = Position(lat=cfg.lat, lon=cfg.lon) if cfg.lat is not None and cfg.lon is not None else None
         current = self.scene.get(f"node:{self.node_id}")
+        journal = self._journal_said = self._journal_state()
         self.scene.apply_state(
             NodeEntity(
                 id=f"node:{self.node_id}",
@@ -201,7 +216,8 @@ class EdgeNode:
                 pos=pos,
                 role=NodeRole(cfg.role),
                 version=__version__,
-                components={s.name: s.state.value for s in self.supervised},
+                # The journal is listed beside the components so every page and peer sees when it cannot store.
+                components={s.name: s.state.value for s in self.supervised} | {"journal": journal},
                 health=self._health.read(),
                 links=current.links if isinstance(current, NodeEntity) else [],  # the mesh refreshes them
             )

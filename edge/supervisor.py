@@ -13,7 +13,13 @@ log = logging.getLogger(__name__)
 
 
 class Component(Protocol):
-    """A long-running part of the node; ``run`` returns only when its work is done."""
+    """A long-running part of the node; ``run`` returns only when its work is done.
+
+    A component with a link may count the times it opened it in ``connects``: a run that connected
+    and later lost its link is a fresh fault, retried after the shortest backoff, not a crash loop
+    (a serial cable pulled and pushed back five times in a minute must not leave the radio silent
+    for 30 s after the last push).
+    """
 
     name: str
 
@@ -45,6 +51,7 @@ class Supervised:
         self.history: list[ComponentState] = [self.state]
         self.restarts = 0
         self.last_error: str | None = None
+        self.delays_s: list[float] = []  # the wait before each restart, last 32 (how fast it comes back)
         self._min = min_backoff_s
         self._max = max_backoff_s
         self._healthy_after = healthy_after_s
@@ -67,6 +74,7 @@ class Supervised:
         while True:
             self._set_state(ComponentState.RUNNING)
             started = time.monotonic()
+            connects = getattr(self.component, "connects", None)
             try:
                 await self.component.run()
             except asyncio.CancelledError:
@@ -75,7 +83,8 @@ class Supervised:
             except Exception as exc:
                 self.restarts += 1
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                if time.monotonic() - started > self._healthy_after:
+                connected = connects is not None and getattr(self.component, "connects", None) != connects
+                if connected or time.monotonic() - started > self._healthy_after:
                     backoff = self._min
                 delay = backoff * (0.8 + 0.4 * random.random())
                 log.error(
@@ -86,6 +95,7 @@ class Supervised:
                     exc_info=self.restarts == 1,
                 )
                 self._set_state(ComponentState.BACKOFF)
+                self.delays_s = [*self.delays_s[-31:], delay]
                 await asyncio.sleep(delay)
                 backoff = min(backoff * 2, self._max)
             else:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 
 import msgspec
 
-from edge.journal import JournalError
+from edge.journal import JournalError, JournalUnavailable
 from edge.scene import Event, Vehicle
 
 from .context import MeshContext
@@ -143,6 +143,8 @@ class Receiver:
             return set()
         try:
             stored = await ctx.scene.append_many(valid)
+        except JournalUnavailable:
+            return set()  # the journal said why, once; not noted as held, so the next catch-up asks again
         except JournalError as exc:
             # Not noted as held, so the next catch-up asks for them again.
             log.error("mesh: could not store %d received events: %s", len(valid), exc)

@@ -133,11 +133,21 @@ def create_token(config_path: Path, role: Role) -> str:
     return out.stdout.strip()
 
 
-def spawn_node(config_path: Path, *args: str, command: str = "run", timeout: float = 20.0) -> NodeProcess:
-    """Start `fieldkit run|sim --config ...` and wait for its 'serving' line."""
-    tokens = {role: create_token(config_path, role) for role in Role}
+def spawn_node(
+    config_path: Path,
+    *args: str,
+    command: str = "run",
+    timeout: float = 20.0,
+    prefix: tuple[str, ...] = (),
+    tokens: dict[Role, str] | None = None,
+) -> NodeProcess:
+    """Start `fieldkit run|sim --config ...` (after ``prefix``, e.g. ``nsenter ...``) and wait for 'serving'.
+
+    ``tokens``: those of an earlier start on the same config (a restart), instead of new ones.
+    """
+    tokens = tokens or {role: create_token(config_path, role) for role in Role}
     proc = subprocess.Popen(
-        [*FIELDKIT, command, "--config", str(config_path), *args],
+        [*prefix, *FIELDKIT, command, "--config", str(config_path), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -74,6 +74,15 @@ class NewMarker(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     fence_for: FenceFor = FenceFor.BOTH
 
 
+class JournalHealth(msgspec.Struct, frozen=True):
+    """Whether the journal can store: when it cannot, events are refused (503) rather than acknowledged."""
+
+    ok: bool
+    reason: str | None = None  # what SQLite said (disk full, read-only file system, I/O error)
+    since: float | None = None  # when it stopped storing (Unix time)
+    refused: int = 0  # writes refused since the node started
+
+
 class Health(msgspec.Struct, frozen=True):
     """The node's components and counters."""
 
@@ -87,6 +96,7 @@ class Health(msgspec.Struct, frozen=True):
     events_applied: int
     events_duplicate: int
     journal_commits: int
+    journal: JournalHealth | None = None
 
 
 def _scene(node: EdgeNode) -> Scene:
@@ -113,6 +123,12 @@ def health_of(node: EdgeNode) -> Health:
         events_applied=c.events_applied,
         events_duplicate=c.events_duplicate,
         journal_commits=node.journal.commits,
+        journal=JournalHealth(
+            ok=node.journal.unavailable is None,
+            reason=node.journal.unavailable,
+            since=node.journal.unavailable_since,
+            refused=node.journal.refused,
+        ),
     )
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import errno
 import grp
 import os
 import pwd
 import shutil
 import sqlite3
 import stat
+import tempfile
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -211,13 +213,35 @@ def _disk(config: Config, min_free_mb: float) -> list[Finding]:
 def _space(what: str, folder: Path, min_free_mb: float) -> Finding:
     existing = next(p for p in [folder, *folder.absolute().parents] if p.exists())
     topic = f"disk {folder} ({what})"
+    problem = _write_problem(existing)
+    if problem == errno.EROFS:
+        return Finding(Status.FAIL, topic, f"{existing} is on a read-only file system, so nothing can be stored: "
+                                           "remount it read-write (after fsck, if the kernel made it read-only "
+                                           "after an error)")
     if not os.access(existing, os.W_OK):
         return Finding(Status.FAIL, topic, f"{existing} is not writable by this user")
+    if problem is not None:
+        return Finding(Status.FAIL, topic, f"{existing} cannot be written: {os.strerror(problem)}")
     free_mb = shutil.disk_usage(existing).free / 1e6
     if free_mb < min_free_mb:
         return Finding(Status.FAIL, topic, f"only {free_mb:.1f} MB free, fieldkit needs at least {min_free_mb:g} MB: "
                                            "free some space or move node.data_dir to a larger disk")
     return Finding(Status.OK, topic, f"{free_mb:.0f} MB free")
+
+
+def _write_problem(folder: Path) -> int | None:
+    """The errno of writing a file in ``folder`` (None: it can be written).
+
+    Asking is not enough: ext4 turned read-only by an error (``errors=remount-ro``) still shows
+    ``rw`` in its mount flags, and access() says yes, yet every write fails with EROFS.
+    """
+    if os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return errno.EROFS
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return None
+    except OSError as exc:
+        return exc.errno or errno.EIO
 
 
 def _sources(config: Config, timeout_s: float) -> list[Finding]:

@@ -128,6 +128,9 @@ class Journal:
         self._next_seq = 1
         self.commits = 0
         self.commit_seconds = 0.0  # total time spent in COMMIT, for metrics
+        self.unavailable: str | None = None  # why the journal cannot store now (disk full, read-only); None: it can
+        self.unavailable_since: float | None = None  # wall-clock time it stopped storing
+        self.refused = 0  # writes refused because the journal could not store them
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -205,6 +208,7 @@ class Journal:
         self, conn: sqlite3.Connection, batch: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]]
     ) -> None:
         seq_before = self._next_seq
+        changes_before = conn.total_changes
         results: list[Any] = []
         start = time.monotonic()
         try:
@@ -221,14 +225,37 @@ class Journal:
             error: Exception = exc
             if isinstance(exc, sqlite3.Error):
                 error = JournalUnavailable(f"journal {self.path} cannot store: {exc}")
-            log.error("%s", error)
+                self._cannot_store(str(exc), len(batch))
+            else:
+                log.error("%s", error)
             for _, future in batch:
                 _resolve(future, error=error)
             return
         self.commits += 1
         self.commit_seconds += time.monotonic() - start
+        # Only a commit that wrote something shows the journal stores again: an empty transaction
+        # commits even on a read-only file system (it only takes a lock in shared memory).
+        if self.unavailable is not None and conn.total_changes > changes_before:
+            down_s = time.time() - (self.unavailable_since or time.time())
+            log.warning("journal %s stores again (it could not for %.1f s)", self.path, down_s)
+            self.unavailable = self.unavailable_since = None
         for (_, future), result in zip(batch, results, strict=True):
             _resolve(future, result=result)
+
+    def _cannot_store(self, reason: str, writes: int) -> None:
+        """Note that a batch was refused; say so loudly once per outage, quietly after that."""
+        self.refused += writes
+        if self.unavailable is None:
+            self.unavailable_since = time.time()
+            log.error(
+                "journal %s cannot store (%s): nothing will be acknowledged until it can; "
+                "the live picture goes on (free space on its disk, or fix its file system)",
+                self.path,
+                reason,
+            )
+        else:
+            log.debug("journal %s still cannot store: %s", self.path, reason)
+        self.unavailable = reason
 
     async def append(self, events: Sequence[Event]) -> list[Event | None]:
         """Commit events; our own (seq 0) are numbered. Returns each stored event, None if a duplicate.

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from edge.scene import Change, Event, Message, Receipt, Scene, Subscription, is_event
 
+from .backlog import Backlog
 from .config import RadioSection
 from .events import Delivery, RadioEvent
 from .framing import Codec
@@ -78,8 +79,10 @@ class RadioGateway:
         )
         self.codec: Codec | None = None
         self.connected = asyncio.Event()
+        self.connects = 0  # links opened: the supervisor resets its backoff after a run that connected
         self.bytes_in = 0
         self.events_in = 0
+        self.unstored = Backlog(self.name)  # events the journal refused, offered again every tick
         self._recovered = False
 
     @property
@@ -96,6 +99,7 @@ class RadioGateway:
         subscription = self.scene.subscribe(self.name, states=False)
         log.info("%s: connected over %s (%s framing)", self.name, link.description, codec.name)
         self.connected.set()
+        self.connects += 1
         try:
             await _drain_outbox(link, codec)
             if not self._recovered:
@@ -132,7 +136,7 @@ class RadioGateway:
         if isinstance(event, Delivery):
             receipt = self.outbox.delivered(event, now)
             if receipt is not None:
-                await self.scene.append(receipt)
+                await self.unstored.store(self.scene, [receipt])
             return
         await self._to_scene(self.picture.apply(event, now))
 
@@ -144,7 +148,7 @@ class RadioGateway:
             else:
                 self.scene.apply_state(change)  # type: ignore[arg-type]
         if events:
-            await self.scene.append_many(events)
+            await self.unstored.store(self.scene, events)
 
     # -- outbound ------------------------------------------------------------------------------
 
@@ -178,8 +182,7 @@ class RadioGateway:
                 sent = self.outbox.sent(pending, now)
                 if sent is not None:
                     receipts.append(sent)
-            if receipts:
-                await self.scene.append_many(receipts)
+            await self.unstored.store(self.scene, receipts)  # and whatever the journal refused before
             await asyncio.sleep(0.2)
 
     async def _poll(self, link: Link, codec: Codec) -> None:

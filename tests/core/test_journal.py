@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 from pathlib import Path
 
 import pytest
 
-from edge.journal import CorruptJournal, ForeignDatabase, Journal, JournalError
+from edge.journal import CorruptJournal, ForeignDatabase, Journal, JournalError, JournalUnavailable
 from edge.scene import (
     Alert,
     AlertAck,
@@ -195,3 +196,36 @@ async def test_prune_keeps_the_newest_replay_row_of_each_entity(tmp_path: Path) 
         assert [p.ts for p in await scene.journal.track("unit:pdt:1", 0, T0 + 1000)] == [T0 + 300, T0 + 400]
     finally:
         scene.journal.close()
+
+
+def _limit_pages(journal: Journal, pages: int | None) -> None:
+    """Cap the database's size (SQLite's own max_page_count): writes past it fail with SQLITE_FULL,
+    as on a full disk. ``None`` lifts the cap."""
+    writer = journal._writer
+    assert writer is not None
+    limit = pages if pages is not None else 1_073_741_823
+    writer.execute(f"PRAGMA max_page_count={limit}")
+
+
+async def test_a_journal_that_cannot_store_says_so_once_and_an_empty_commit_does_not_end_it(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    journal = Journal(tmp_path / "journal.sqlite", node_id="kit1", synchronous="NORMAL")
+    journal.open()
+    try:
+        _limit_pages(journal, journal._reader.execute("PRAGMA page_count").fetchone()[0])  # type: ignore[union-attr]
+        big = [Message(id=f"m{i}", origin="kit1", ts=T0, sender="op", text="x" * 2000) for i in range(20)]
+        for _ in range(3):
+            with pytest.raises(JournalUnavailable, match="full"):
+                await journal.append(big)
+        assert journal.unavailable is not None and "full" in journal.unavailable
+        assert journal.refused == 3
+        await journal.prune(T0)  # nothing to delete: a transaction that writes nothing commits even now
+        assert journal.unavailable is not None, "an empty commit proves nothing"
+        _limit_pages(journal, None)
+        await journal.append(big[:1])
+        assert journal.unavailable is None
+    finally:
+        journal.close()
+    said = [r.getMessage() for r in caplog.records if r.name == "edge.journal.store" and r.levelno >= logging.WARNING]
+    assert len(said) == 2 and "cannot store (database or disk is full)" in said[0] and "stores again" in said[1]

@@ -52,6 +52,46 @@ async def test_supervisor_restarts_with_backoff_and_records_history() -> None:
     ]
 
 
+class Unplugged:
+    """Fails ``failures`` times, then runs; ``connecting``: opens its link (counts it) before each failure."""
+
+    name = "radio-pdt"
+
+    def __init__(self, failures: int, *, connecting: bool) -> None:
+        self.failures = failures
+        self.connecting = connecting
+        self.starts = 0
+        self.connects = 0
+        self.running = asyncio.Event()
+
+    async def run(self) -> None:
+        self.starts += 1
+        if self.starts <= self.failures:
+            if self.connecting:
+                self.connects += 1
+            raise RuntimeError("link closed")
+        self.running.set()
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("connecting", [True, False])
+async def test_a_run_that_connected_restarts_after_the_shortest_backoff(connecting: bool) -> None:
+    # A serial cable pulled and pushed back again and again: each run connected, so each loss is a fresh
+    # fault, not a crash loop; only a component that never gets its link up backs off further each time.
+    component = Unplugged(6, connecting=connecting)
+    supervised = Supervised(component, min_backoff_s=0.001, max_backoff_s=1.0)
+    task = asyncio.create_task(supervised.run())
+    await asyncio.wait_for(component.running.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert len(supervised.delays_s) == 6
+    if connecting:
+        assert max(supervised.delays_s) <= 0.0012
+    else:
+        assert supervised.delays_s[-1] >= 0.032 * 0.8  # 0.001 doubled five times, less the jitter
+
+
 async def test_component_that_finishes_is_stopped_not_restarted() -> None:
     class Once:
         name = "once"

@@ -5,7 +5,8 @@ namespace's loopback, which only a process inside it can reach. Commands (JSON o
 
 - ``alerts URL TOKEN``: the ids of every alert event the node holds, sorted;
 - ``raise URL TOKEN N TAG``: raise N alerts (each answered 201: committed), their ids;
-- ``has URL TOKEN ENTITY_ID``: whether the node has the entity.
+- ``has URL TOKEN ENTITY_ID``: whether the node has the entity;
+- ``health URL TOKEN``: the node's /healthz (components and scene counters).
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ def main() -> None:
                 if r.status_code != 201:
                     raise SystemExit(f"POST /api/alerts: {r.status_code} {r.text}")
                 out.append(r.json()["alert"]["id"])
+        elif command == "health":
+            out = client.get("/healthz").json()
         elif command == "has":
             out = client.get(f"/api/entities/{rest[0]}").status_code == 200
         else:

@@ -204,6 +204,7 @@ function applySnapshot(snapshot, { replay = false } = {}) {
   for (const entity of snapshot.entities) {
     layers.upsert(entity);
     kits.upsert(entity);
+    if (!replay) showJournal(entity);
   }
   if (!picture.fitted) {
     picture.fitted = true;
@@ -260,6 +261,7 @@ function applyState(value) {
     radioChanged();
   } else if (value.kind === "node") {
     kits.upsert(value);
+    showJournal(value);
   } else if (value.kind === "feed") {
     cones.upsert(value);
     videoWall.upsert(value);
@@ -455,12 +457,25 @@ function updateCounts() {
   });
 }
 
+// This node's journal cannot store (disk full, read-only): say so in the bar, since every message or
+// acknowledgement sent now is refused (503) until it can. Other kits' journals show in their health.
+let ownNodeId = null;
+function showJournal(entity) {
+  if (entity.kind !== "node" || entity.id !== `node:${ownNodeId}`) return;
+  const down = entity.components?.journal === "unavailable";
+  $("journal").hidden = !down;
+  $("journal").textContent = down ? t("journal cannot store: nothing new is accepted") : "";
+}
+
 async function showNodeName() {
   try {
     const response = await fetch("/healthz");
     if (response.ok) {
       const nodeId = (await response.json()).node_id;
       $("node-name").textContent = nodeId;
+      ownNodeId = nodeId;
+      const own = picture.entities.get(`node:${nodeId}`);
+      if (own) showJournal(own);
       dronePanel.setNodeId(nodeId);
     }
   } catch {

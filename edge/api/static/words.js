@@ -159,6 +159,7 @@ export const WORDS = {
     "live": "实时",
     "live (resynced)": "实时（已重新同步）",
     "offline · reconnecting in {left} s": "离线 · {left} 秒后重连",
+    "journal cannot store: nothing new is accepted": "日志无法写入：暂不接收新消息与确认",
     "no token": "无令牌",
     "info": "提示",
     "warning": "警告",
