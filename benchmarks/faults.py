@@ -24,7 +24,10 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-DOC = REPO / "docs" / "PERFORMANCE.md"
+sys.path.insert(0, str(REPO))
+
+from benchmarks.perfdoc import replace_section  # noqa: E402
+
 SECTION = "## Fault campaign"
 
 
@@ -120,18 +123,6 @@ def _machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
-def write_doc(text: str) -> None:
-    """Replace (or add) this section of docs/PERFORMANCE.md, keeping everything else."""
-    doc = DOC.read_text(encoding="utf-8")
-    start = doc.find(SECTION)
-    if start < 0:
-        doc = doc.rstrip("\n") + "\n\n" + text
-    else:
-        end = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text.rstrip("\n") + ("\n\n" + doc[end + 1 :] if end >= 0 else "")
-    DOC.write_text(doc.rstrip("\n") + "\n", encoding="utf-8")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=100, help="fault cycles per test (default 100)")
@@ -154,7 +145,7 @@ def main() -> int:
     text = section(tallies, cycles, code, took, command)
     print(text)
     if args.write_doc:
-        write_doc(text)
+        replace_section(SECTION, text)
     return code
 
 

@@ -26,8 +26,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.incident.report import machine  # noqa: E402
+from benchmarks.perfdoc import replace_section  # noqa: E402
 
-DOC = REPO / "docs" / "PERFORMANCE.md"
 TITLE = "## All benchmarks, one run"
 TIMEOUT_S = 1800  # per script: a hung one is stopped and reported, the rest still run
 QUICK = {
@@ -102,16 +102,6 @@ def section(rows: list[tuple[str, list[str], bool, float, int, str]], total_s: f
     return "\n".join(lines) + "\n"
 
 
-def write_doc(text: str) -> None:
-    """Replace (or add) the section at the end of docs/PERFORMANCE.md."""
-    doc = DOC.read_text(encoding="utf-8")
-    start = doc.find("\n" + TITLE + "\n")
-    if start >= 0:
-        end = doc.find("\n## ", start + 1)
-        doc = doc[:start] + (doc[end:] if end >= 0 else "")
-    DOC.write_text(doc.rstrip("\n") + "\n\n" + text, encoding="utf-8")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short options; docs/PERFORMANCE.md is left alone")
@@ -128,7 +118,7 @@ def main() -> None:
     total = time.monotonic() - started
     print(f"all benchmarks: {total / 60:.1f} min")
     if not args.quick:
-        write_doc(section(rows, total))
+        replace_section(TITLE, section(rows, total))
     if any(row[4] for row in rows):
         sys.exit(1)
 

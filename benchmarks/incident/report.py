@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
-from pathlib import Path
 from typing import Any
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "PERFORMANCE.md"
+from benchmarks.perfdoc import replace_section
+
 TITLE = "## Incident benchmark"
 SOAK_TITLE = "## Incident soak"
 WHERE = {"edge": "edge WS", "cp": "command post WS"}
@@ -148,11 +148,5 @@ def soak_section(result: dict[str, Any], command: str) -> str:
 
 
 def write_doc(text: str, *, soak: bool = False) -> None:
-    """Replace (or add) the section in docs/PERFORMANCE.md, keeping everything else."""
-    title = SOAK_TITLE if soak else TITLE
-    doc = DOC.read_text(encoding="utf-8")
-    start = doc.find("\n" + title + "\n")
-    if start >= 0:
-        end = doc.find("\n## ", start + 1)
-        doc = doc[:start] + (doc[end:] if end >= 0 else "")
-    DOC.write_text(doc.rstrip("\n") + "\n\n" + text, encoding="utf-8")
+    """Replace (or add) the benchmark's or the soak's section in docs/PERFORMANCE.md."""
+    replace_section(SOAK_TITLE if soak else TITLE, text)
