@@ -48,6 +48,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
+from benchmarks.perfdoc import replace_section  # noqa: E402
 from media import stamp  # noqa: E402
 from media.encoder import H264Encoder, Profile  # noqa: E402
 from media.ice import use_host_addresses  # noqa: E402
@@ -57,7 +58,7 @@ from media.sources.sim import SimCamera  # noqa: E402
 from media.webrtc import answer_offer, h264_codecs  # noqa: E402
 
 PROFILE = Profile(1280, 720, 15.0, bitrate_kbps=2000, keyframe_interval_s=2.0)
-DOC = ROOT / "docs" / "PERFORMANCE.md"
+TITLE = "## Video: one 720p feed to N WebRTC viewers, packet relay beside per-viewer re-encode"
 
 
 def cpu_s() -> float:
@@ -290,15 +291,6 @@ def reading(rows: list[dict[str, Any]]) -> str:
     return text + ". In the relay path a viewer costs only aiortc's packetizing, SRTP and sending."
 
 
-def write_doc(text: str) -> None:
-    doc = DOC.read_text()
-    start = doc.find("\n## Video")
-    if start >= 0:
-        end = doc.find("\n## ", start + 1)
-        doc = doc[:start] + doc[end if end >= 0 else len(doc) :]
-    DOC.write_text(doc.rstrip("\n") + "\n\n" + text + "\n")
-
-
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--viewer":
         asyncio.run(viewers_main(int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])))
@@ -312,7 +304,7 @@ def main() -> None:
     rows = asyncio.run(bench(args.quick))
     command = "python benchmarks/video.py" + (" --quick" if args.quick else "")
     text = (
-        "## Video: one 720p feed to N WebRTC viewers, packet relay beside per-viewer re-encode\n\n"
+        f"{TITLE}\n\n"
         f"`{command}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, aiortc, viewers in a second "
         f"process on loopback; {PROFILE.width}x{PROFILE.height} at {PROFILE.fps:g} fps, "
         f"{PROFILE.bitrate_kbps} kbit/s; load average {load:.1f} at the start, the machine being shared; "
@@ -320,7 +312,7 @@ def main() -> None:
     )
     print(text)
     if args.write_doc:
-        write_doc(text)
+        replace_section(TITLE, text)
 
 
 if __name__ == "__main__":
