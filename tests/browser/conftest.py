@@ -19,6 +19,12 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]
 VIEWPORT = {"width": 1400, "height": 900}
+# WebRTC between chromium and the node on loopback (TESTBED.md).
+WEBRTC_ARGS = [
+    "--allow-loopback-in-peer-connection",
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 @pytest.fixture
@@ -28,6 +34,17 @@ def browser() -> Iterator[Browser]:
     assert CHROMIUM.exists(), f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def webrtc_browser() -> Iterator[Browser]:
+    """A browser that may open WebRTC sessions to a node on loopback."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + WEBRTC_ARGS)
         try:
             yield browser
         finally:

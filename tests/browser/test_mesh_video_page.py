@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
-from browser.test_video_page import WAIT_MS, WEBRTC_ARGS
+from browser.conftest import VIEWPORT
+from browser.test_video_page import WAIT_MS
 from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from edge.auth import Role
 
@@ -33,16 +33,6 @@ def free_port() -> int:
 
 def endpoint(port: int) -> str:
     return f"tcp/127.0.0.1:{port}"
-
-
-@pytest.fixture
-def mesh_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + WEBRTC_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def spawn(tmp: Path, name: str, role: str, mesh: dict[str, object], media: dict[str, object]) -> NodeProcess:
@@ -86,9 +76,9 @@ def open_edge_camera(browser: Browser, hub: NodeProcess) -> tuple[Page, Locator,
 
 
 @pytest.mark.parametrize("pair", ["lan"], indirect=True)
-def test_the_post_plays_an_edge_s_camera_live(mesh_browser: Browser, pair: tuple[NodeProcess, NodeProcess]) -> None:
+def test_the_post_plays_an_edge_s_camera_live(webrtc_browser: Browser, pair: tuple[NodeProcess, NodeProcess]) -> None:
     hub, _ = pair
-    page, tile, errors = open_edge_camera(mesh_browser, hub)
+    page, tile, errors = open_edge_camera(webrtc_browser, hub)
     page.wait_for_function(
         "() => Number(document.querySelector('#video-dock .tile')?.dataset.framesDecoded || 0) > 10",
         timeout=WAIT_MS * 2,
@@ -101,10 +91,10 @@ def test_the_post_plays_an_edge_s_camera_live(mesh_browser: Browser, pair: tuple
 
 @pytest.mark.parametrize("pair", ["narrowband"], indirect=True)
 def test_over_a_narrowband_link_the_post_shows_the_edge_s_snapshot(
-    mesh_browser: Browser, pair: tuple[NodeProcess, NodeProcess]
+    webrtc_browser: Browser, pair: tuple[NodeProcess, NodeProcess]
 ) -> None:
     hub, _ = pair
-    page, tile, errors = open_edge_camera(mesh_browser, hub)
+    page, tile, errors = open_edge_camera(webrtc_browser, hub)
     still = tile.locator("img.still")
     expect(still).to_be_visible(timeout=WAIT_MS * 2)  # the page asks again every 5 s until one came
     page.wait_for_function(

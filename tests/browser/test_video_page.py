@@ -10,21 +10,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from browser.conftest import CHROMIUM, CHROMIUM_ARGS, VIEWPORT
+from browser.conftest import VIEWPORT
 from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from edge.auth import Role
 
 pytestmark = pytest.mark.browser
 
 WAIT_MS = 15_000
-# WebRTC between chromium and the node on loopback (TESTBED.md).
-WEBRTC_ARGS = [
-    "--allow-loopback-in-peer-connection",
-    "--disable-features=WebRtcHideLocalIpsWithMdns",
-    "--autoplay-policy=no-user-gesture-required",
-]
 FEED = {
     "name": "uav7",
     "title": "UAV-7 camera",
@@ -39,16 +33,6 @@ FEED = {
     "variants": [{"name": "low", "width": 320, "height": 180, "fps": 5.0, "bitrate_kbps": 150}],
 }
 DRONE = "vehicle:kit-test:7"
-
-
-@pytest.fixture
-def video_browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS + WEBRTC_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture
@@ -85,9 +69,9 @@ def viewers(node: NodeProcess) -> int:
         return int(feed["viewers"])
 
 
-def test_clicking_a_drone_plays_its_camera(video_browser: Browser, video_node: NodeProcess) -> None:
+def test_clicking_a_drone_plays_its_camera(webrtc_browser: Browser, video_node: NodeProcess) -> None:
     put_drone(video_node)
-    context = video_browser.new_context(viewport=VIEWPORT)
+    context = webrtc_browser.new_context(viewport=VIEWPORT)
     context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     errors: list[str] = []
