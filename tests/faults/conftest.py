@@ -8,7 +8,7 @@ counts through ``FIELDKIT_FAULT_REPORT`` (see campaign.py).
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,17 +17,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).parents[1] / "mesh"))  # meshkit, test_process, test_netns
 
 from campaign import Tally
-from meshkit import MeshNet
-
-
-@pytest.fixture
-async def net(tmp_path: Path) -> AsyncIterator[MeshNet]:
-    """Mesh nodes and proxies of one test (tests/mesh/meshkit.py), all closed at its end."""
-    mesh_net = MeshNet(tmp_path)
-    try:
-        yield mesh_net
-    finally:
-        await mesh_net.aclose()
+from meshkit import net  # noqa: F401  (the fixture)
 
 
 @pytest.hookimpl(hookwrapper=True)

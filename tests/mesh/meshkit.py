@@ -8,12 +8,13 @@ import logging
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from kit import kit_config
 
 from edge.auth import TokenStore
@@ -137,3 +138,13 @@ class MeshNet:
         for name in list(self.nodes):
             with contextlib.suppress(Exception):
                 await self.stop(name)
+
+
+@pytest.fixture
+async def net(tmp_path: Path) -> AsyncIterator[MeshNet]:
+    """Nodes, proxies and subprocesses of one test, all closed at its end (a conftest imports it)."""
+    mesh_net = MeshNet(tmp_path)
+    try:
+        yield mesh_net
+    finally:
+        await mesh_net.aclose()
