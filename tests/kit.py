@@ -8,6 +8,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -110,6 +111,18 @@ class NodeProcess:
     def client(self, role: Role | None = Role.PILOT) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=10.0)
+
+    def keep_reading(self) -> threading.Thread:
+        """Keep reading the node's output into ``lines``, so its pipe never fills and stalls it."""
+
+        def read() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.lines.append(line)
+
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        return thread
 
 
 def create_token(config_path: Path, role: Role) -> str:

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from browser.cmdpost import WAIT_MS, wait_live
 from faults.diskkit import PrivateDisk
-from faults.nodes import keep_output
 from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
 from playwright.sync_api import expect
 
@@ -37,7 +36,7 @@ def disk(tmp_path: Path) -> Iterator[PrivateDisk]:
 def node_process(tmp_path: Path, disk: PrivateDisk) -> Iterator[NodeProcess]:
     journal = {"path": str(disk.where / "journal.sqlite"), "synchronous": "FULL"}
     node = spawn_node(write_config(tmp_path, kit_config(tmp_path, journal=journal)), prefix=disk.prefix)
-    keep_output(node)
+    node.keep_reading()
     try:
         yield node
     finally:

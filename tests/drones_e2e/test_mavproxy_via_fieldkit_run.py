@@ -9,7 +9,6 @@ waits ~11 s and prints "FTP: request timed out" before falling back to PARAM_REQ
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -50,19 +49,6 @@ port = 0
 """
 
 
-def drain(node: NodeProcess) -> threading.Thread:
-    """Keep reading the node's output (a full pipe would stall it); lines go to ``node.lines``."""
-
-    def read() -> None:
-        assert node.proc.stdout is not None
-        for line in node.proc.stdout:
-            node.lines.append(line)
-
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return thread
-
-
 def get(node: NodeProcess, path: str) -> Any:
     with httpx.Client(base_url=node.url, headers={"Authorization": f"Bearer {node.tokens[Role.VIEWER]}"}) as http:
         r = http.get(path, timeout=10)
@@ -95,7 +81,7 @@ async def test_mavproxy_loads_parameters_through_a_fieldkit_run_node(
         config = tmp_path / "kit.toml"
         config.write_text(CONFIG.format(data=tmp_path / "data", sitl_port=s.udp[1]), encoding="utf-8")
         node = spawn_node(config)
-        drain(node)
+        node.keep_reading()
         try:
             port = gcs_port(node)
             mavproxy = (

@@ -37,19 +37,6 @@ def write_scenario(tmp: Path) -> Path:
     return path
 
 
-def keep_output(node: NodeProcess) -> threading.Thread:
-    """Keep reading the node's output into ``node.lines`` so its pipe never fills and stalls it."""
-
-    def read() -> None:
-        assert node.proc.stdout is not None
-        for line in node.proc.stdout:
-            node.lines.append(line)
-
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return thread
-
-
 @dataclass
 class LiveWatch:
     """A viewer on /api/live: counts position deltas and remembers every event id it was sent."""

@@ -23,7 +23,7 @@ from campaign import Tally, cycles
 from diskkit import PrivateDisk
 from kit import FIELDKIT, NodeProcess, kit_config, spawn_node, stop_process, write_config
 from meshkit import endpoint, free_port, mesh_config
-from nodes import aclient, keep_output, metric, stored_ids, until, watching, write_scenario
+from nodes import aclient, metric, stored_ids, until, watching, write_scenario
 
 from edge.auth import Role
 
@@ -38,7 +38,7 @@ def start_sim(tmp: Path, disk: PrivateDisk, again: NodeProcess | None = None) ->
         config, "--scenario", str(write_scenario(tmp)), "--speedup", "1", "--no-browser-hint",
         command="sim", prefix=disk.prefix, tokens=again.tokens if again else None,
     )  # fmt: skip
-    keep_output(node)
+    node.keep_reading()
     return node
 
 
@@ -257,9 +257,9 @@ async def test_a_command_post_whose_journal_disk_fills_catches_up_on_every_alarm
             edge_dir, node={"id": "edge1"}, mesh=msgspec.to_builtins(mesh_config(connect=[endpoint(port)]))
         )
         hub = spawn_node(write_config(hub_dir, hub_config), prefix=disk.prefix)
-        keep_output(hub)
+        hub.keep_reading()
         edge = spawn_node(write_config(edge_dir, edge_config))
-        keep_output(edge)
+        edge.keep_reading()
         raised: list[str] = []
         try:
             async with aclient(edge) as at_edge, aclient(hub) as at_hub:

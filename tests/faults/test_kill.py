@@ -22,7 +22,7 @@ import msgspec
 from campaign import Tally, cycles
 from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
 from meshkit import endpoint, free_port, mesh_config
-from nodes import aclient, keep_output, post_until_stopped, stored_events, until, watching, write_scenario
+from nodes import aclient, post_until_stopped, stored_events, until, watching, write_scenario
 
 from edge.auth import Role
 
@@ -54,7 +54,7 @@ def start_edge(config: Path, tmp: Path, again: NodeProcess | None) -> NodeProces
         config, "--scenario", str(write_scenario(tmp)), "--speedup", "1", "--no-browser-hint",
         command="sim", tokens=again.tokens if again else None,
     )  # fmt: skip
-    keep_output(node)
+    node.keep_reading()
     return node
 
 
@@ -76,7 +76,7 @@ async def test_sigkill_an_edge_while_alarms_and_messages_flow_loses_nothing_ackn
     tally.name = "SIGKILL edge node (messages, alarms, radio emergencies; command post over the mesh)"
     hub_config, edge_config = configs(tmp_path)
     hub = spawn_node(hub_config)
-    keep_output(hub)
+    hub.keep_reading()
     edge: NodeProcess | None = None
     committed: set[str] = set()  # answered 201, or sent live by the edge (committed first)
     acked: list[str] = []  # alarms whose acknowledgement was answered 200
