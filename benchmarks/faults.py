@@ -15,7 +15,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from benchmarks.perfdoc import replace_section  # noqa: E402
+from benchmarks.perfdoc import machine, replace_section  # noqa: E402
 
 SECTION = "## Fault campaign"
 
@@ -84,7 +83,7 @@ def section(tallies: list[dict[str, object]], cycles: int, code: int, took: floa
         SECTION,
         "",
         f"Command: `{command}` ({when}, {took / 60:.0f} min).  ",
-        f"Machine: {_machine()}.  ",
+        f"Machine: {machine()}.  ",
         f"Asked for {cycles} cycles per fault; pytest exit code {code}"
         + (" (every test passed)." if code == 0 else " (a test failed: see the rows it left and the log)."),
         "",
@@ -109,18 +108,6 @@ def section(tallies: list[dict[str, object]], cycles: int, code: int, took: floa
         "  the command post holds every alarm (catch-up at its next audit).",
     ]
     return "\n".join(lines) + "\n"
-
-
-def _machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}"
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """MOTOTRBO LRRP/ARS/TMS decode throughput: MB/s and events/s through ``MotoTrboCodec.feed``, and
 datagrams/s through ``MotoTrboLink`` on real loopback sockets.
 
-Run ``.venv/bin/python benchmarks/radio_mototrbo.py [--seconds S] [--units N] [--chunk BYTES]``.
+Run ``.venv/bin/python benchmarks/radio_mototrbo.py [--seconds S] [--units N] [--chunk BYTES] [--write-doc]``.
 
 The record stream is what a busy control station forwards: an LRRP triggered location report
 (point-3d, time, speed, direction) from each of ``--units`` radios, with ARS registrations, TMS
@@ -19,12 +19,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import platform
 import random
 import socket
 import statistics
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge.radio import mototrbo_ars as ars
 from edge.radio import mototrbo_lrrp as lrrp
@@ -33,6 +34,13 @@ from edge.radio.events import Fix, FixMode
 from edge.radio.mototrbo import MotoTrboCodec
 from edge.radio.mototrbo_link import open_mototrbo
 from edge.radio.mototrbo_records import STALE_AFTER_S, Datagram, Service, address
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))  # benchmarks.perfdoc from this checkout, however the script is started
+
+from benchmarks.perfdoc import heading, publish  # noqa: E402
+
+TITLE = "## Radio: MOTOTRBO LRRP/ARS/TMS"
 
 BASE_LAT, BASE_LON = 30.2741, 120.1551
 START_TS = 1_700_000_000.0
@@ -51,9 +59,16 @@ class Result:
 
 def report(unit: int, n: int, rnd: random.Random) -> bytes:
     """One radio's LRRP triggered report."""
-    fix = Fix(unit=str(unit), ts=START_TS + n // 50, lat=BASE_LAT + rnd.uniform(-0.05, 0.05),
-              lon=BASE_LON + rnd.uniform(-0.05, 0.05), alt_msl_m=rnd.uniform(0, 80), speed_mps=rnd.uniform(0, 15),
-              course_deg=rnd.uniform(0, 359), mode=FixMode.THREE_D)
+    fix = Fix(
+        unit=str(unit),
+        ts=START_TS + n // 50,
+        lat=BASE_LAT + rnd.uniform(-0.05, 0.05),
+        lon=BASE_LON + rnd.uniform(-0.05, 0.05),
+        alt_msl_m=rnd.uniform(0, 80),
+        speed_mps=rnd.uniform(0, 15),
+        course_deg=rnd.uniform(0, 359),
+        mode=FixMode.THREE_D,
+    )
     return lrrp.report(fix, request_id=n)
 
 
@@ -164,15 +179,17 @@ async def loopback(radios: int, per_radio: int, budget_s: float, window: int = 3
 def table(results: list[Result]) -> str:
     """The results as a Markdown table."""
     lines = [
-        f"MOTOTRBO LRRP/ARS/TMS decode, Python {platform.python_version()} on {platform.machine()}",
+        "`MotoTrboCodec.feed` on one core, link records (LRRP, ARS, TMS).",
         "",
         "| stream | bytes | events | passes | median s | MB/s | events/s |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         median = statistics.median(r.seconds)
-        lines.append(f"| {r.name} | {r.size:,} | {r.events:,} | {len(r.seconds)} | {median:.3f} | "
-                     f"{r.size / median / 1e6:.2f} | {r.events / median:,.0f} |")
+        lines.append(
+            f"| {r.name} | {r.size:,} | {r.events:,} | {len(r.seconds)} | {median:.3f} | "
+            f"{r.size / median / 1e6:.2f} | {r.events / median:,.0f} |"
+        )
     return "\n".join(lines)
 
 
@@ -184,6 +201,7 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=4096)
     parser.add_argument("--radios", type=int, default=50, help="loopback run: simulated radio addresses")
     parser.add_argument("--reports", type=int, default=100, help="loopback run: reports per radio")
+    parser.add_argument("--write-doc", action="store_true", help="replace its section in docs/PERFORMANCE.md")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)  # the noisy stream's drops would warn once per kind
     rnd = random.Random(4)
@@ -191,17 +209,24 @@ def main() -> None:
     clean = b"".join(records)
     noisy = add_noise(records, rnd)
     results = [
-        measure(f"{args.units} units: positions, texts, acks, registrations; {args.chunk}-byte chunks",
-                chunked(clean, args.chunk), args.seconds),
-        measure(f"the same with garbage every 10 records; {args.chunk}-byte chunks", chunked(noisy, args.chunk),
-                args.seconds),
+        measure(
+            f"{args.units} units: positions, texts, acks, registrations; {args.chunk}-byte chunks",
+            chunked(clean, args.chunk),
+            args.seconds,
+        ),
+        measure(
+            f"the same with garbage every 10 records; {args.chunk}-byte chunks",
+            chunked(noisy, args.chunk),
+            args.seconds,
+        ),
         measure("the same clean records, one per feed (as the link delivers them)", records, args.seconds),
     ]
-    print(table(results))
     sent, decoded, took = asyncio.run(loopback(args.radios, args.reports, max(args.seconds, 5.0)))
-    print()
-    print(f"Loopback UDP: {args.radios} radios x {args.reports} LRRP reports; sent {sent:,}, decoded {decoded:,} "
-          f"in {took:.3f} s: {decoded / took:,.0f} datagrams/s through MotoTrboLink + MotoTrboCodec")
+    loop = (
+        f"Loopback UDP: {args.radios} radios x {args.reports} LRRP reports; sent {sent:,}, decoded {decoded:,} "
+        f"in {took:.3f} s: {decoded / took:,.0f} datagrams/s through MotoTrboLink + MotoTrboCodec."
+    )
+    publish([*heading(TITLE), table(results), "", loop], write=args.write_doc)
 
 
 if __name__ == "__main__":

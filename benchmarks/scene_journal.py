@@ -14,14 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import datetime as dt
 import gc
 import importlib.metadata
 import json
 import logging
 import math
-import os
-import platform
 import sqlite3
 import statistics
 import sys
@@ -42,7 +39,10 @@ from edge.node import EdgeNode
 from edge.scene import Message, Position, Scene, Subscription, Unit, Vehicle
 
 REPO = Path(__file__).resolve().parent.parent
-DOC = REPO / "docs" / "PERFORMANCE.md"
+sys.path.insert(0, str(REPO))  # benchmarks.perfdoc from this checkout, however the script is started
+
+from benchmarks.perfdoc import heading, publish  # noqa: E402
+
 SECTION = "## Foundation: scene, journal, live WebSocket"
 STOP_ID = "unit:bench:stop"  # the last change of a phase; the reader ends when it sees it
 UNITS = 2000
@@ -704,102 +704,61 @@ def growth(runs: list[Repeat]) -> str:
     )
 
 
-def machine() -> str:
-    """CPU model, cores, OS, Python and SQLite versions."""
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    osname = "Linux"
-    with contextlib.suppress(OSError):
-        lines = Path("/etc/os-release").read_text().splitlines()
-        release = dict(line.split("=", 1) for line in lines if "=" in line)
-        osname = release.get("PRETTY_NAME", osname).strip('"')
-    return (
-        f"{cpu}, {os.cpu_count()} cores, {osname}, Python {platform.python_version()}, "
-        f"SQLite {sqlite3.sqlite_version}, websockets {importlib.metadata.version('websockets')}"
-    )
+def versions() -> tuple[str, str]:
+    """The versions beside the machine's that these numbers depend on."""
+    return f"SQLite {sqlite3.sqlite_version}", f"websockets {importlib.metadata.version('websockets')}"
 
 
-def report(runs: list[Repeat], plan: Plan, command: str, memory: tuple[float, float, float]) -> str:
+def report(runs: list[Repeat], plan: Plan, memory: tuple[float, float, float]) -> list[str]:
     """The Markdown section: setup, the tables and memory."""
     before, after, peak = memory
-    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     holding = max(r.rss_mib for r in runs)
-    return "\n".join(
-        [
-            SECTION,
-            "",
-            f"Command: `{command}` ({today}).  ",
-            f"Machine: {machine()}.  ",
-            f"Each configuration ran {plan.repeats} time(s), each on a fresh node in a fresh temporary folder "
-            "(interleaving FULL and NORMAL); cells show the median and (lowest-highest) of the runs.",
-            "",
-            f"### Changes through scene, journal and one WebSocket subscriber ({UNITS:,} units, {DRONES} drones)",
-            "",
-            f"Up to {plan.feed_changes:,} changes (at most {plan.feed_seconds:g} s) applied with "
-            f"`scene.apply_state` as fast as the loop allows, yielding every {YIELD_EVERY}; the rate includes "
-            "building each change. "
-            "The WebSocket reader is a separate process (the server side, JSON encoding and permessage-deflate "
-            "run on the node's loop). *delivered* counts deltas decoded by the reader until the last one "
-            "arrived; *coalesced* is the share of applied values replaced before delivery "
-            "(`Subscription.coalesced`). *flush commits* are the node's own `journal-flush` (every 2 s, the "
-            "default) during this phase, timed BEGIN to COMMIT on the writer thread (`Journal.commit_seconds`); "
-            f"*full flush* is one `scene.flush(history=True)` with all {UNITS + DRONES:,} entities dirty, timed "
-            "on the loop (encode, queue, commit, wake-up; median of "
-            f"{plan.flush_samples}).",
-            "",
-            *feed_table(runs),
-            "",
-            "### Latency: `apply_state` to the delta decoded by the WebSocket client",
-            "",
-            "Each change carries its wall-clock `ts`; the reader subtracts it on arrival (one machine, one "
-            "clock). The saturation rows are the phase above, where deltas queue behind each other.",
-            "",
-            *latency_table(runs, plan),
-            "",
-            "### Event commits",
-            "",
-            "Each `await` resolves after COMMIT; the journal's writer thread merges whatever is waiting into one "
-            f"transaction (group commit). At most {plan.events:,} events or {plan.events_seconds:g} s per row; "
-            "no WebSocket subscriber attached. `Journal.append` is the journal alone (no node, no scene).",
-            "",
-            *events_table(runs),
-            "",
-            "### Journal on disk after one run (all phases above)",
-            "",
-            *disk_table(runs),
-            "",
-            growth(runs),
-            "",
-            f"Memory (VmRSS of the benchmark process, which hosts the node): {before:.0f} MiB before the first "
-            f"node, {holding:.0f} MiB at most while a node held the {UNITS + DRONES:,} entities, {after:.0f} MiB "
-            f"after the last node stopped; peak (VmHWM) {peak:.0f} MiB.",
-            "",
-        ]
-    )
-
-
-def write_doc(section: str) -> None:
-    """Replace (or add) the foundation section of docs/PERFORMANCE.md, keeping everything else."""
-    text = DOC.read_text(encoding="utf-8") if DOC.exists() else INTRO
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section.rstrip("\n") + ("\n\n" + text[end + 1 :] if end >= 0 else "")
-    DOC.parent.mkdir(parents=True, exist_ok=True)
-    DOC.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
-
-
-INTRO = """# Performance
-
-Measured numbers for fieldkit, produced by the scripts in `benchmarks/` (`make bench` runs them).
-Each section says which command produced it, when, and on which machine; rerun the command to
-refresh a section (`--write-doc` replaces it here). Speed is measured here, never asserted in tests.
-"""
+    return [
+        *heading(SECTION, *versions()),
+        f"Each configuration ran {plan.repeats} time(s), each on a fresh node in a fresh temporary folder "
+        "(interleaving FULL and NORMAL); cells show the median and (lowest-highest) of the runs.",
+        "",
+        f"### Changes through scene, journal and one WebSocket subscriber ({UNITS:,} units, {DRONES} drones)",
+        "",
+        f"Up to {plan.feed_changes:,} changes (at most {plan.feed_seconds:g} s) applied with "
+        f"`scene.apply_state` as fast as the loop allows, yielding every {YIELD_EVERY}; the rate includes "
+        "building each change. "
+        "The WebSocket reader is a separate process (the server side, JSON encoding and permessage-deflate "
+        "run on the node's loop). *delivered* counts deltas decoded by the reader until the last one "
+        "arrived; *coalesced* is the share of applied values replaced before delivery "
+        "(`Subscription.coalesced`). *flush commits* are the node's own `journal-flush` (every 2 s, the "
+        "default) during this phase, timed BEGIN to COMMIT on the writer thread (`Journal.commit_seconds`); "
+        f"*full flush* is one `scene.flush(history=True)` with all {UNITS + DRONES:,} entities dirty, timed "
+        "on the loop (encode, queue, commit, wake-up; median of "
+        f"{plan.flush_samples}).",
+        "",
+        *feed_table(runs),
+        "",
+        "### Latency: `apply_state` to the delta decoded by the WebSocket client",
+        "",
+        "Each change carries its wall-clock `ts`; the reader subtracts it on arrival (one machine, one "
+        "clock). The saturation rows are the phase above, where deltas queue behind each other.",
+        "",
+        *latency_table(runs, plan),
+        "",
+        "### Event commits",
+        "",
+        "Each `await` resolves after COMMIT; the journal's writer thread merges whatever is waiting into one "
+        f"transaction (group commit). At most {plan.events:,} events or {plan.events_seconds:g} s per row; "
+        "no WebSocket subscriber attached. `Journal.append` is the journal alone (no node, no scene).",
+        "",
+        *events_table(runs),
+        "",
+        "### Journal on disk after one run (all phases above)",
+        "",
+        *disk_table(runs),
+        "",
+        growth(runs),
+        "",
+        f"Memory (VmRSS of the benchmark process, which hosts the node): {before:.0f} MiB before the first "
+        f"node, {holding:.0f} MiB at most while a node held the {UNITS + DRONES:,} entities, {after:.0f} MiB "
+        f"after the last node stopped; peak (VmHWM) {peak:.0f} MiB.",
+    ]
 
 
 # -- main ---------------------------------------------------------------------------------------
@@ -836,11 +795,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.repeats:
         plan = Plan(**{**plan.__dict__, "repeats": max(1, args.repeats)})
     runs, memory = asyncio.run(run_all(plan, MODES, args.gc_freeze))
-    command = " ".join([".venv/bin/python benchmarks/scene_journal.py", *(argv or sys.argv[1:])])
-    section = report(runs, plan, command, memory)
-    print(section)  # the report is this script's output
-    if args.write_doc:
-        write_doc(section)
+    publish(report(runs, plan, memory), write=args.write_doc)  # the report is this script's output
 
 
 if __name__ == "__main__":

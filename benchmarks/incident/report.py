@@ -3,26 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
-import platform
 from typing import Any
 
-from benchmarks.perfdoc import replace_section
+from benchmarks.perfdoc import machine, replace_section
 
 TITLE = "## Incident benchmark"
 SOAK_TITLE = "## Incident soak"
 WHERE = {"edge": "edge WS", "cp": "command post WS"}
-
-
-def machine() -> str:
-    """CPU model, cores, Python: the machine the numbers belong to."""
-    model = platform.processor() or platform.machine()
-    with open("/proc/cpuinfo", encoding="utf-8") as info:  # Linux only, as the benchmark
-        for line in info:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, Python {platform.python_version()}"
 
 
 def latency_table(result: dict[str, Any]) -> list[str]:
