@@ -53,11 +53,11 @@ def build(folder: Path, tiles: list[tuple[int, int, int]], rnd: random.Random) -
     data = {t: os.urandom(rnd.randrange(1000, 3000)) for t in tiles}
     pm, mb = folder / "bench.pmtiles", folder / "bench.mbtiles"
     with pm.open("wb") as f:
-        writer = Writer(f)
+        writer = Writer(f)  # type: ignore[no-untyped-call]
         for t in sorted(tiles, key=lambda t: zxy_to_tileid(*t)):
-            writer.write_tile(zxy_to_tileid(*t), data[t])
+            writer.write_tile(zxy_to_tileid(*t), data[t])  # type: ignore[no-untyped-call]
         zooms = [t[0] for t in tiles]
-        writer.finalize(
+        writer.finalize(  # type: ignore[no-untyped-call]
             {
                 "tile_type": TileType.PNG,
                 "tile_compression": Compression.NONE,

@@ -40,13 +40,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-for entry in (str(REPO), str(REPO / "benchmarks")):
-    if entry not in sys.path:
-        sys.path.insert(0, entry)
+sys.path.insert(0, str(REPO))  # benchmarks.* from this checkout, however the script is started
 
-from mavlink_router import run_pymavlink, run_router, telemetry  # noqa: E402
 from pymavlink.dialects.v20 import ardupilotmega as mavlink  # noqa: E402
 
+from benchmarks.mavlink_router import run_pymavlink, run_router, telemetry  # noqa: E402
 from benchmarks.perfdoc import heading, publish  # noqa: E402
 from drones import DroneService, DronesSection, EndpointConfig, MavFrame, MavFramer  # noqa: E402
 from drones.codec import decode  # noqa: E402

@@ -1,11 +1,14 @@
 """``make bench``: every benchmark in ``benchmarks/``, one after the other, on this machine.
 
-Every ``benchmarks/*.py`` script (found, not listed, so a new one joins by being there) runs, then
-the incident benchmark (``python -m benchmarks.incident``). A script that has ``--write-doc``
-gets it, so its own section of docs/PERFORMANCE.md is replaced; every output is kept in
-``var/bench/<name>.txt``; at the end the section "All benchmarks, one run" lists each command
-with its wall time and exit status, and holds the outputs of the scripts that write no section of
-their own. So every figure in docs/PERFORMANCE.md can be re-measured together, on one machine.
+Every ``benchmarks/*.py`` script (found, not listed, so a new one joins by being there) runs with
+``--write-doc``, then the incident benchmark (``python -m benchmarks.incident --write-doc``); each
+replaces its own section of docs/PERFORMANCE.md, and every output is kept in ``var/bench/<name>.txt``.
+At the end the section "All benchmarks, one run" becomes the index of the run: when, on which
+machine, how long, and each command with its wall time and exit status. So every figure in
+docs/PERFORMANCE.md can be re-measured together, on one machine.
+
+Not run: this file, ``perfdoc.py`` (the doc writer) and ``faults.py``, the fault campaign, which
+``make faults`` runs (about half an hour of kills and cuts, a test campaign more than a benchmark).
 
 ``--quick`` (``make bench BENCH_QUICK=1``) gives each script its short options and leaves
 docs/PERFORMANCE.md alone (the outputs are still kept in var/bench/).
@@ -25,10 +28,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO))
 
-from benchmarks.incident.report import machine  # noqa: E402
-from benchmarks.perfdoc import replace_section  # noqa: E402
+from benchmarks.perfdoc import machine, replace_section  # noqa: E402
 
 TITLE = "## All benchmarks, one run"
+NOT_BENCHMARKS = {"run_all.py", "perfdoc.py", "faults.py"}
 TIMEOUT_S = 1800  # per script: a hung one is stopped and reported, the rest still run
 QUICK = {
     "scene_journal.py": ["--quick"],
@@ -50,20 +53,20 @@ QUICK = {
 }
 
 
-def commands(quick: bool) -> list[tuple[str, list[str], bool]]:
-    """(name, argv after the interpreter, writes its own section) for every benchmark, incident last."""
-    out = []
-    for script in sorted(p for p in HERE.glob("*.py") if p.name != Path(__file__).name and not p.name.startswith("_")):
-        own = "--write-doc" in script.read_text(encoding="utf-8")
-        args = QUICK.get(script.name, []) if quick else (["--write-doc"] if own else [])
-        out.append((script.name, [f"benchmarks/{script.name}", *args], own))
-    args = QUICK["incident"] if quick else ["--write-doc"]
-    out.append(("incident", ["-m", "benchmarks.incident", *args], True))
+def scripts() -> list[str]:
+    """The benchmark scripts' file names, sorted."""
+    return sorted(p.name for p in HERE.glob("*.py") if p.name not in NOT_BENCHMARKS and not p.name.startswith("_"))
+
+
+def commands(quick: bool) -> list[tuple[str, list[str]]]:
+    """(name, argv after the interpreter) for every benchmark, incident last."""
+    out = [(name, [f"benchmarks/{name}", *(QUICK.get(name, []) if quick else ["--write-doc"])]) for name in scripts()]
+    out.append(("incident", ["-m", "benchmarks.incident", *(QUICK["incident"] if quick else ["--write-doc"])]))
     return out
 
 
-def run_one(name: str, argv: list[str], logs: Path) -> tuple[float, int, str]:
-    """Run one benchmark; its wall time, exit status and output."""
+def run_one(name: str, argv: list[str], logs: Path) -> tuple[float, int]:
+    """Run one benchmark, its output kept in ``logs``; its wall time and exit status."""
     started = time.monotonic()
     try:
         done = subprocess.run(
@@ -72,33 +75,29 @@ def run_one(name: str, argv: list[str], logs: Path) -> tuple[float, int, str]:
         )  # fmt: skip
         status, output = done.returncode, done.stdout + (f"\n[stderr]\n{done.stderr}" if done.returncode else "")
     except subprocess.TimeoutExpired as exc:
-        status, output = -1, f"stopped after {TIMEOUT_S} s\n{exc.stdout or ''}"
+        partial = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else exc.stdout or ""
+        status, output = -1, f"stopped after {TIMEOUT_S} s\n{partial}"
     wall = time.monotonic() - started
     (logs / f"{name.removesuffix('.py')}.txt").write_text(output, encoding="utf-8")
-    return wall, status, output
+    return wall, status
 
 
-def section(rows: list[tuple[str, list[str], bool, float, int, str]], total_s: float) -> str:
-    """The summary section: commands, times, statuses, and the outputs that have no section of their own."""
+def section(rows: list[tuple[str, list[str], float, int]], total_s: float) -> str:
+    """The index of the run: when, where, how long, and each command with its wall time and exit status."""
+    failed = [name for name, _, _, status in rows if status]
     lines = [
         TITLE,
         "",
         f"`make bench` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {machine()}; {total_s / 60:.1f} min in all; "
-        f"load average at the end {' / '.join(f'{v:.2f}' for v in os.getloadavg())}.",
-        "Scripts marked *own section* replaced theirs above; the others' output is below, as printed.",
+        f"load average (1/5/15 min) at the end {' / '.join(f'{v:.2f}' for v in os.getloadavg())}.",
+        "Each command below replaced its own section of this document in that run; its output, as printed, is "
+        "in `var/bench/<benchmark>.txt`"
+        + (f". **Failed** (their sections keep an earlier run's numbers): {', '.join(failed)}." if failed else "."),
         "",
         "| benchmark | command | wall s | exit |",
         "|---|---|---:|---:|",
     ]
-    for name, argv, own, wall, status, _ in rows:
-        mark = " (own section)" if own else ""
-        lines.append(f"| {name}{mark} | `python {' '.join(argv)}` | {wall:.0f} | {status} |")
-    for name, _argv, own, _, status, output in rows:
-        if own and status == 0:
-            continue
-        # An indented code block, not a fenced one: a script's own "## " lines must not look like a section.
-        block = ["    " + line for line in output.strip().splitlines()]
-        lines += ["", f"<details><summary>{name}</summary>", "", *block, "", "</details>"]
+    lines += [f"| {name} | `python {' '.join(argv)}` | {wall:.0f} | {status} |" for name, argv, wall, status in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -110,16 +109,16 @@ def main() -> None:
     logs.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     rows = []
-    for name, argv, own in commands(args.quick):
+    for name, argv in commands(args.quick):
         print(f"== {name}: python {' '.join(argv)}", flush=True)
-        wall, status, output = run_one(name, argv, logs)
+        wall, status = run_one(name, argv, logs)
         print(f"   {wall:.0f} s, exit {status}; output in var/bench/", flush=True)
-        rows.append((name, argv, own, wall, status, output))
+        rows.append((name, argv, wall, status))
     total = time.monotonic() - started
     print(f"all benchmarks: {total / 60:.1f} min")
     if not args.quick:
         replace_section(TITLE, section(rows, total))
-    if any(row[4] for row in rows):
+    if any(row[3] for row in rows):
         sys.exit(1)
 
 

@@ -31,7 +31,6 @@ import contextlib
 import fractions
 import json
 import logging
-import os
 import resource
 import statistics
 import sys
@@ -48,7 +47,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription  # noqa: E402
 from aiortc.contrib.media import MediaRelay  # noqa: E402
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 
-from benchmarks.perfdoc import replace_section  # noqa: E402
+from benchmarks.perfdoc import heading, publish  # noqa: E402
 from media import stamp  # noqa: E402
 from media.encoder import H264Encoder, Profile  # noqa: E402
 from media.ice import use_host_addresses  # noqa: E402
@@ -90,8 +89,8 @@ class CountingDecoder:
 
 
 def count_instead_of_decoding() -> None:
-    real = receiver.get_decoder
-    receiver.get_decoder = lambda codec: CountingDecoder(None if CountingDecoder.made else real(codec))  # type: ignore[assignment]
+    real = receiver.get_decoder  # type: ignore[attr-defined]
+    receiver.get_decoder = lambda codec: CountingDecoder(None if CountingDecoder.made else real(codec))  # type: ignore[attr-defined,assignment,return-value]
 
 
 async def viewers_main(count: int, warmup_s: float, window_s: float) -> None:
@@ -150,7 +149,7 @@ class SimFrames(MediaStreamTrack):
         self._start = time.monotonic()
         self._n = 0
 
-    async def recv(self) -> av.VideoFrame:  # type: ignore[override]
+    async def recv(self) -> av.VideoFrame:
         due = self._start + self._n / PROFILE.fps
         await asyncio.sleep(max(0.0, due - time.monotonic()))
         elapsed, captured = time.monotonic() - self._start, time.time()
@@ -300,19 +299,14 @@ def main() -> None:
     parser.add_argument("--write-doc", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    started, load = time.monotonic(), os.getloadavg()[0]
+    started = time.monotonic()
     rows = asyncio.run(bench(args.quick))
-    command = "python benchmarks/video.py" + (" --quick" if args.quick else "")
-    text = (
-        f"{TITLE}\n\n"
-        f"`{command}` ({time.strftime('%Y-%m-%d')}, {os.cpu_count()} cores, aiortc, viewers in a second "
-        f"process on loopback; {PROFILE.width}x{PROFILE.height} at {PROFILE.fps:g} fps, "
-        f"{PROFILE.bitrate_kbps} kbit/s; load average {load:.1f} at the start, the machine being shared; "
-        f"run took {time.monotonic() - started:.0f} s)\n\n" + table(rows) + "\n\n" + reading(rows)
+    setup = (
+        f"aiortc, viewers in a second process on loopback; {PROFILE.width}x{PROFILE.height} at {PROFILE.fps:g} fps, "
+        f"{PROFILE.bitrate_kbps} kbit/s."
     )
-    print(text)
-    if args.write_doc:
-        replace_section(TITLE, text)
+    lines = [*heading(TITLE, wall_s=time.monotonic() - started), setup, "", table(rows), "", reading(rows)]
+    publish(lines, write=args.write_doc)
 
 
 if __name__ == "__main__":
