@@ -226,7 +226,8 @@ def main() -> None:
         f"| the feed's own encoded rate at the edge's relay, same window | {r['encoded_Bps']:,.0f} B/s |",
         "| the viewer: frames decoded / stamp age (capture to decoded at the post, median) | "
         f"{r['viewer_fps']:.1f} fps / {age} |",
-        f"| the viewer left: the edge stopped sending after | {r['stops_after_s']:.1f} s |",
+        "| the viewer left: the edge stopped sending after (the relay's linger, then the want's expiry) | "
+        f"{r['stops_after_s']:.1f} s |",
         f"| snapshots on `lan`: {r['lan_snapshots']} sent in the run, {r['lan_snapshot_B']:,.0f} B each | "
         f"{r['lan_snapshot_B_per_min'] / 1000:,.0f} KB/min per feed |",
         "",
