@@ -77,6 +77,7 @@ def test_every_benchmark_run_all_runs_takes_write_doc() -> None:
         source = (REPO / "benchmarks" / name).read_text(encoding="utf-8")
         assert re.search(r"add_argument\(\s*\"--write-doc\"", source), name
         assert name in run_all.QUICK, f"{name} has no short options for make bench BENCH_QUICK=1"
+    assert not any("--write-doc" in argv for _, argv in run_all.commands(quick=True))  # the doc is left alone
 
 
 def test_a_script_writes_its_own_section_with_command_and_machine(doc: Path) -> None:
