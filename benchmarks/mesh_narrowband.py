@@ -51,7 +51,7 @@ SETUP = (
 READING = """Reading: the first row is the issue's narrowband load (100 radio positions a minute plus alarms): compare
 *on the wire* with the 9,600 bit/s and *delivered* with *offered*. At 12 times that load the narrowband
 tier downsamples each unit to one position per 30 s, so *delivered* falls to about 100 units x the phase's
-minutes x 2 while alarms must still arrive (none lost, latency of the same order as the first row), and the
+minutes x 2, while alarms must still arrive (none lost, in milliseconds, not behind the positions), and the
 backlog stays at most one waiting value per unit, the same at the end as after a quarter: state waiting is
 replaced in place, never queued. The budget spends at most 80 % of the nominal rate (headroom for Zenoh's
 framing, keep-alives and catch-up queries), so the link's own buffers stay empty and its lease does not run
