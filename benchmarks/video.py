@@ -52,6 +52,7 @@ from media import stamp  # noqa: E402
 from media.encoder import H264Encoder, Profile  # noqa: E402
 from media.ice import use_host_addresses  # noqa: E402
 from media.relay import Relay  # noqa: E402
+from media.rtcloop import RtcLoop  # noqa: E402
 from media.sources.scenery import Scenery  # noqa: E402
 from media.sources.sim import SimCamera  # noqa: E402
 from media.webrtc import answer_offer, h264_codecs  # noqa: E402
@@ -173,6 +174,7 @@ async def run_config(path: str, count: int, warmup_s: float, window_s: float) ->
     """One measurement: start the feed, connect ``count`` viewers in a child process, measure."""
     tasks: list[asyncio.Task[None]] = []
     closers: list[Any] = []
+    rtc = RtcLoop()
     encoders_before = H264Encoder.instances
     if path == "relay":
         camera = SimCamera(PROFILE)
@@ -193,7 +195,7 @@ async def run_config(path: str, count: int, warmup_s: float, window_s: float) ->
         answers = []
         for offer in offers:
             if path == "relay":
-                viewer, answer = await answer_offer(relay, "bench", offer, "bench", lambda v: None)
+                viewer, answer = await answer_offer(relay, "bench", offer, "bench", lambda v: None, rtc=rtc)
                 closers.append(viewer.close)
             else:
                 pc, answer = await answer_reencode(media_relay, frames, offer)
@@ -212,6 +214,7 @@ async def run_config(path: str, count: int, warmup_s: float, window_s: float) ->
             child.kill()
             await child.wait()
         await asyncio.gather(*(close() for close in closers), return_exceptions=True)
+        await asyncio.to_thread(rtc.close)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -33,6 +33,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("fieldkit")
 
+SWITCH_INTERVAL_S = 0.0005  # the GIL switch interval of a running node (see _run_node)
+
 
 def _add_sim_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`fieldkit sim` and `fieldkit scenario`."""
@@ -325,6 +327,10 @@ def _run_node(
 ) -> int:
     tokens = TokenStore(config.tokens_path)
     node = EdgeNode(config, tokens=tokens, extra=extra, clock=clock)
+    # The node's loop shares the GIL with the WebRTC loop and the media threads. Each time the loop
+    # lets go of it for a syscall, another thread may keep it for up to the switch interval; at
+    # CPython's 5 ms, ten WebSocket sends could wait 50 ms. 0.5 ms bounds that wait (README).
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
 
     async def main() -> None:
         runner = asyncio.create_task(node.run(handle_signals=True))

@@ -15,6 +15,7 @@ to grow memory or lag.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fractions
 import logging
 import time
@@ -78,16 +79,36 @@ class RelayTrack(MediaStreamTrack):
 
     kind = "video"
 
-    def __init__(self, relay: Relay, *, queue_size: int) -> None:
+    def __init__(self, relay: Relay, *, queue_size: int, consumer: asyncio.AbstractEventLoop | None = None) -> None:
         super().__init__()
         self._relay = relay
+        # With a ``consumer`` loop (the WebRTC loop, media.rtcloop) recv() runs there while the relay
+        # runs on its own loop: everything from one side to the other goes by call_soon_threadsafe.
+        self._consumer = consumer
+        self._home = asyncio.get_running_loop() if consumer is not None else None
         self._queue: asyncio.Queue[AccessUnit | None] = asyncio.Queue(queue_size)
         self._waiting_for_key = True
         self.delivered = 0
         self.dropped = 0
 
     def offer(self, unit: AccessUnit) -> None:
-        """Queue ``unit`` for this viewer (called on the loop by the relay)."""
+        """Queue ``unit`` for this viewer (called on the relay's loop)."""
+        if self._consumer is None:
+            self._offer(unit)
+        else:
+            self._consumer.call_soon_threadsafe(self._offer, unit)
+
+    def _to_relay(self, call: Callable[..., None], *args: Any) -> None:
+        """Run ``call`` on the relay's loop."""
+        if self._home is None:
+            call(*args)
+        else:
+            with contextlib.suppress(RuntimeError):  # the node's loop is closing
+                self._home.call_soon_threadsafe(call, *args)
+
+    def _offer(self, unit: AccessUnit) -> None:
+        if self.readyState != "live":
+            return
         if self._waiting_for_key and not unit.keyframe:
             return
         if self._queue.full():
@@ -101,9 +122,12 @@ class RelayTrack(MediaStreamTrack):
         while not self._queue.empty():
             self._queue.get_nowait()
         self.dropped += dropped
-        self._relay.stats.viewer_drops += dropped
         self._waiting_for_key = True
-        self._relay.request_keyframe()
+        self._to_relay(self._relay.viewer_fell_behind, dropped)
+
+    def request_keyframe(self) -> None:
+        """A browser's PLI/FIR for this viewer, passed to the relay (and through it, the source)."""
+        self._to_relay(self._relay.request_keyframe)
 
     async def recv(self) -> av.Packet[Any]:  # aiortc's sender takes packets as well as frames
         if self.readyState != "live":
@@ -115,12 +139,21 @@ class RelayTrack(MediaStreamTrack):
         return unit.packet
 
     def stop(self) -> None:
+        """End the track (on the loop recv() runs on)."""
         if self.readyState == "live":
-            self._relay.unsubscribe(self)
+            self._to_relay(self._relay.unsubscribe, self)
             if self._queue.full():
                 self._queue.get_nowait()
             self._queue.put_nowait(None)  # wake a recv() in progress
         super().stop()
+
+    def end(self) -> None:
+        """End the track from the relay's loop (the feed is gone)."""
+        if self._consumer is None:
+            self.stop()
+        else:
+            with contextlib.suppress(RuntimeError):  # the WebRTC loop is already closed
+                self._consumer.call_soon_threadsafe(self.stop)
 
 
 class Relay:
@@ -165,9 +198,12 @@ class Relay:
         for listener in tuple(self._listeners):
             listener(unit)
 
-    def subscribe(self) -> RelayTrack:
-        """A new viewer's track; it starts at a keyframe (see the module doc)."""
-        track = RelayTrack(self, queue_size=self._viewer_queue)
+    def subscribe(self, consumer: asyncio.AbstractEventLoop | None = None) -> RelayTrack:
+        """A new viewer's track; it starts at a keyframe (see the module doc).
+
+        ``consumer``: the loop that will call its ``recv()`` when that is not this one.
+        """
+        track = RelayTrack(self, queue_size=self._viewer_queue, consumer=consumer)
         self._viewers.add(track)
         if self.forces_keyframes:
             self.request_keyframe()
@@ -178,6 +214,11 @@ class Relay:
 
     def unsubscribe(self, track: RelayTrack) -> None:
         self._viewers.discard(track)
+
+    def viewer_fell_behind(self, dropped: int) -> None:
+        """A viewer's queue was full: it skipped ``dropped`` units and waits for a keyframe."""
+        self.stats.viewer_drops += dropped
+        self.request_keyframe()
 
     def current_gop(self) -> list[AccessUnit]:
         """The current group of pictures from its keyframe (what a newcomer of a pass-through source is shown)."""
@@ -197,5 +238,6 @@ class Relay:
     def close(self) -> None:
         """End every viewer's track (the feed is gone)."""
         for viewer in tuple(self._viewers):
-            viewer.stop()
+            viewer.end()
+        self._viewers.clear()
         self._gop = []

@@ -29,6 +29,7 @@ from media.feed import FeedRunner
 from media.ice import host_addresses_for, use_host_addresses
 from media.relay import Relay
 from media.remote import RemoteFeeds, split_feed_id
+from media.rtcloop import RtcLoop
 from media.snapshot import Snapshot
 from media.sources import Source, SourceError
 from media.sources.demux import MpegTsSource, RtpSource, RtspSource
@@ -112,6 +113,7 @@ class MediaService:
         self.findings = FindingAlerts(node.node_id)
         self._pending: set[asyncio.Task[None]] = set()
         self.viewers: dict[str, Viewer] = {}
+        self.rtc = RtcLoop()  # where the viewers' peer connections run (media.rtcloop)
         self._published: dict[str, tuple[object, ...]] = {}
         self._published_at: dict[str, float] = {}
         self.recordings_dir = Path(cfg.recordings_dir) if cfg.recordings_dir else node.config.data_dir / "recordings"
@@ -173,6 +175,7 @@ class MediaService:
         finally:
             await close_all(list(self.viewers.values()))
             self.viewers.clear()
+            await asyncio.to_thread(self.rtc.close)
             for runner in self.feeds.values():
                 if isinstance(runner.source, WhipSource):
                     await runner.source.hang_up()
@@ -194,7 +197,7 @@ class MediaService:
             raise TooManyViewers(f"this node serves at most {self.cfg.max_viewers} viewers")
         if sum(r.viewers for r in relays.values()) >= self.cfg.max_viewers_per_feed:
             raise TooManyViewers(f"feed {name!r} serves at most {self.cfg.max_viewers_per_feed} viewers")
-        viewer, answer = await answer_offer(relay, name, offer_sdp, who, self._forget)
+        viewer, answer = await answer_offer(relay, name, offer_sdp, who, self._forget, rtc=self.rtc)
         self.viewers[viewer.id] = viewer
         log.info("viewer %s of feed %s opened by %s", viewer.id, name, who)
         return viewer, answer

@@ -29,12 +29,16 @@ FIELDKIT = [sys.executable, "-m", "edge.cli"]
 HOME = Scenario()
 
 
-def edge_config(folder: Path, *, device: str, roster: str, drone_port: int, mesh_port: int, feeds: int) -> Path:
-    """The edge kit's config file in ``folder``."""
-    cameras = [
+def edge_config(
+    folder: Path, *, device: str, roster: str, drone_port: int, mesh_port: int, feeds: int, camera_ports: list[int]
+) -> Path:
+    """The edge kit's config file in ``folder``: ``feeds`` sim cameras, or IP cameras on ``camera_ports``."""
+    cameras: list[dict[str, Any]] = [
         {"name": f"cam{k + 1}", "source": "sim", "lat": HOME.home_lat + 0.001 * k, "lon": HOME.home_lon}
         for k in range(feeds)
     ]
+    for camera, port in zip(cameras, camera_ports, strict=False):
+        camera.update(source="mpegts", url=f"udp://127.0.0.1:{port}")
     radio = {"enabled": True, "transport": "serial", "device": device, "framing": "binary", "baudrate": 115200}
     radio["roster"] = roster
     endpoint = {"name": "drones", "kind": "udp-listen", "host": "127.0.0.1", "port": drone_port}

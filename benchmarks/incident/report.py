@@ -46,8 +46,10 @@ def process_table(result: dict[str, Any]) -> list[str]:
 
 def _plan_line(result: dict[str, Any]) -> str:
     plan = result["plan"]
+    cameras = {"ip": "IP camera (ffmpeg, MPEG-TS/UDP, relayed as sent)", "sim": "sim camera (encoded in the node)"}
     return (
-        f"{plan['drones']} drones at 10 Hz, {plan['units']:,} radios every 30 s, {plan['feeds']} sim feed(s) x "
+        f"{plan['drones']} drones at 10 Hz, {plan['units']:,} radios every 30 s, {plan['feeds']} "
+        f"{cameras[plan.get('cameras', 'sim')]} feed(s) x "
         f"{plan['viewers_per_feed']} WHEP viewer(s), {plan['ws_edge']} WebSocket clients on the edge and "
         f"{plan['ws_post']} on the command post; {result['window_s']:.0f} s window after {plan['warmup_s']:.0f} s "
         f"of warm-up"
@@ -73,7 +75,7 @@ def _others(result: dict[str, Any]) -> list[str]:
         fps = viewers["fps"]
         lines.append(
             f"- WHEP viewers: {viewers['viewers']} open, frames/s each {min(fps, default=0):g}-{max(fps, default=0):g}"
-            f" (sim feeds run at 15); errors: {len(viewers['errors'])}."
+            f" (cameras send 15); errors: {len(viewers['errors'])}."
         )
     entities = result["entities"]
     lines.append(

@@ -40,7 +40,7 @@ from typing import Any
 from sim.drones import free_udp_port
 from sim.linkproxy import LinkProxy
 
-from . import nodes, report
+from . import cameras, nodes, report
 from .procs import Sampler
 
 REPO = Path(__file__).resolve().parents[2]
@@ -59,6 +59,7 @@ class Plan:
     warmup_s: float = 20.0
     duration_s: float = 60.0
     sample_s: float = 1.0
+    cameras: str = "ip"  # "ip": ffmpeg processes, pass-through in the node (cameras.py); "sim": encoded in the node
 
 
 def plan_for(args: argparse.Namespace) -> Plan:
@@ -75,6 +76,7 @@ def plan_for(args: argparse.Namespace) -> Plan:
         warmup_s=args.warmup if args.warmup is not None else warmup,
         duration_s=args.duration if args.duration is not None else (3600.0 if soak else warmup + 60.0),
         sample_s=30.0 if soak else 1.0,
+        cameras=args.cameras,
     )
 
 
@@ -132,6 +134,7 @@ async def run(plan: Plan) -> dict[str, Any]:
     """Run the whole incident once; every process is stopped and the folder removed before returning."""
     started = time.monotonic()
     procs: dict[str, subprocess.Popen[str] | None] = {"load": None, "ws": None, "viewers": None}
+    ip_cameras: list[subprocess.Popen[bytes]] = []
     node_list: list[nodes.Node] = []
     proxy: LinkProxy | None = None
     with tempfile.TemporaryDirectory(prefix="incident-bench-") as tmpdir:
@@ -147,10 +150,12 @@ async def run(plan: Plan) -> dict[str, Any]:
                 raise RuntimeError("the load process did not start")
             proxy = LinkProxy(mesh_port)
             await proxy.start()
+            camera_ports = [free_udp_port() for _ in range(plan.feeds)] if plan.cameras == "ip" else []
             edge_cfg = nodes.edge_config(
                 tmp / "edge", device=hello["device"], roster=hello["roster"], drone_port=drone_port,
-                mesh_port=mesh_port, feeds=plan.feeds,
+                mesh_port=mesh_port, feeds=plan.feeds, camera_ports=camera_ports,
             )  # fmt: skip
+            ip_cameras = cameras.start(camera_ports)
             edge = await asyncio.to_thread(nodes.start, "edge", edge_cfg)
             node_list.append(edge)
             post = await asyncio.to_thread(nodes.start, "cp", nodes.post_config(tmp / "cp", connect=proxy.endpoint))
@@ -170,6 +175,7 @@ async def run(plan: Plan) -> dict[str, Any]:
             pids = {"edge": edge.proc.pid, "cp": post.proc.pid, "load": load.pid, "ws": ws.pid, "harness": os.getpid()}
             if procs["viewers"] is not None:
                 pids["viewers"] = procs["viewers"].pid
+            pids.update({f"camera{k + 1}": camera.pid for k, camera in enumerate(ip_cameras)})
             sampler = Sampler(pids)
             await asyncio.sleep(plan.warmup_s)
             sampler.start()
@@ -196,6 +202,7 @@ async def run(plan: Plan) -> dict[str, Any]:
         finally:
             for name in ("ws", "viewers", "load"):
                 _stop(procs[name])
+            cameras.stop(ip_cameras)
             for node in reversed(node_list):
                 node.stop()
             if proxy is not None:
@@ -222,6 +229,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--drones", type=int, help="simulated drones (default: 50 x scale)")
     parser.add_argument("--units", type=int, help="simulated radios (default: 2,000 x scale)")
     parser.add_argument("--feeds", type=int, help="sim cameras (default: 4 x scale, at least 1; 0: none)")
+    parser.add_argument(
+        "--cameras", choices=("ip", "sim"), default="ip",
+        help="ip: ffmpeg IP cameras the node relays (default); sim: sim cameras encoded in the node",
+    )  # fmt: skip
     parser.add_argument("--soak", action="store_true", help="RSS every 30 s, growth after warm-up (default 1 h)")
     parser.add_argument("--json", metavar="FILE", help="also write the raw result as JSON")
     parser.add_argument("--write-doc", action="store_true", help="replace its section in docs/PERFORMANCE.md")

@@ -20,6 +20,7 @@ from mediakit import X264_LIVE, Collector, decode, ffmpeg, finish, free_tcp_port
 from media import h264
 from media.ice import use_host_addresses
 from media.relay import Relay
+from media.rtcloop import RtcLoop
 from media.sources import SourceError
 from media.sources.demux import MpegTsSource, RtpSource, RtspSource, redact
 from media.sources.tsudp import ts_payload
@@ -254,17 +255,21 @@ async def test_rtp_ingest_plays_to_a_webrtc_viewer() -> None:
     frames: asyncio.Queue[av.VideoFrame] = asyncio.Queue()
     client.on("track", lambda track: pulls.append(asyncio.ensure_future(_pull(track, frames))))
     pulls: list[asyncio.Future[None]] = []
+    rtc = RtcLoop()
     try:
         with process(ffmpeg(*X264_LIVE, "-f", "rtp", f"rtp://127.0.0.1:{port}")):
             await got.wait(units=20, keyframes=1)  # join mid-GOP: the relay replays the GOP so far
             client.addTransceiver("video", direction="recvonly")
             await client.setLocalDescription(await client.createOffer())
-            viewer, answer = await answer_offer(relay, "rtp", client.localDescription.sdp, "test", lambda v: None)
+            viewer, answer = await answer_offer(
+                relay, "rtp", client.localDescription.sdp, "test", lambda v: None, rtc=rtc
+            )
             await client.setRemoteDescription(RTCSessionDescription(answer, "answer"))
             decoded = [await asyncio.wait_for(frames.get(), 20) for _ in range(10)]
             await viewer.close()
     finally:
         await client.close()
+        await asyncio.to_thread(rtc.close)
         use_host_addresses(None)
         for pull in pulls:
             pull.cancel()

@@ -5,6 +5,7 @@ browser's PLI reaches the source."""
 from __future__ import annotations
 
 import asyncio
+import threading
 
 from kit import LocalNode
 from whep_client import watch
@@ -13,6 +14,7 @@ from edge.auth import Role
 from media import h264
 from media.encoder import H264Encoder, Profile
 from media.relay import AccessUnit, Relay
+from media.rtcloop import RtcLoop
 from media.sources.sim import SimCamera
 
 
@@ -106,3 +108,37 @@ def test_encoders_are_counted() -> None:
     before = H264Encoder.instances
     H264Encoder(Profile(64, 64))
     assert H264Encoder.instances == before + 1
+
+
+async def test_a_track_read_on_the_webrtc_loop_gets_units_and_hands_drops_and_its_end_back() -> None:
+    """The relay on the node's loop, the track's recv() on the WebRTC loop's thread (media.rtcloop)."""
+    asked: list[int] = []
+    relay = Relay("cam", request_keyframe=lambda: asked.append(1), viewer_queue=4)
+    rtc = RtcLoop()
+    node_thread = threading.get_ident()
+    try:
+        track = relay.subscribe(consumer=rtc.loop)
+
+        async def read(n: int) -> list[tuple[int, bool]]:
+            out = []
+            for _ in range(n):
+                packet = await asyncio.wait_for(track.recv(), 5)
+                out.append((packet.pts // 6000, threading.get_ident() != node_thread))
+            return out
+
+        relay.publish(unit(0, key=False))  # the newcomer waits for a keyframe
+        relay.publish(unit(1, key=True))
+        relay.publish(unit(2, key=False))
+        assert await rtc.run(read(2)) == [(1, True), (2, True)]
+        for n in range(3, 9):  # nobody reads: the queue (4) overflows on the WebRTC loop
+            relay.publish(unit(n, key=False))
+        await rtc.run(asyncio.sleep(0.05))
+        await asyncio.sleep(0.05)  # the cut-back's report crosses back to this loop
+        assert track.dropped == 4 and relay.stats.viewer_drops == 4
+        assert len(asked) == 2, "the subscription and the cut-back asked for keyframes"
+        relay.close()  # the feed ends: the track ends over there, then leaves the relay here
+        await rtc.run(asyncio.sleep(0.05))
+        await asyncio.sleep(0.05)
+        assert track.readyState == "ended" and relay.viewers == 0
+    finally:
+        await asyncio.to_thread(rtc.close)
