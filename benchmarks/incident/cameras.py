@@ -22,9 +22,7 @@ FFMPEG = [
 
 def start(ports: list[int]) -> list[subprocess.Popen[bytes]]:
     """One camera per port, each sending to udp://127.0.0.1:<port>."""
-    return [
-        subprocess.Popen([*FFMPEG, "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"]) for port in ports
-    ]
+    return [subprocess.Popen([*FFMPEG, "-f", "mpegts", f"udp://127.0.0.1:{port}?pkt_size=1316"]) for port in ports]
 
 
 def stop(cameras: list[subprocess.Popen[bytes]]) -> None:

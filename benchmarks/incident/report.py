@@ -111,10 +111,50 @@ def _header(title: str, result: dict[str, Any], command: str) -> list[str]:
 
 
 def section(result: dict[str, Any], command: str) -> str:
-    """The benchmark's section: latency, processes, then mesh, counters and load."""
+    """The benchmark's section: latency, processes, then mesh, counters and load (and every run's p99s)."""
     lines = _header(TITLE, result, command)
     lines += [*latency_table(result), "", *process_table(result), "", *_others(result)]
+    if result.get("runs"):
+        lines += ["", *runs_table(result["runs"])]
     return "\n".join(lines) + "\n"
+
+
+def _p99(result: dict[str, Any], key: str) -> float:
+    stats = ((result.get("latency") or {}).get("wire_ms") or {}).get(key) or {}
+    return float(stats.get("p99", float("nan")))
+
+
+def median_run(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run whose edge drone p99 is the median (the lower middle one of an even count)."""
+    ranked = sorted(results, key=lambda r: _p99(r, "edge/vehicle"))
+    return ranked[(len(ranked) - 1) // 2]
+
+
+def run_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """What the runs table shows of one run."""
+    cpu = {p["name"]: p["cpu_pct"] for p in result["processes"]}
+    return {
+        "p99": {key: _p99(result, key) for key in ("edge/vehicle", "edge/unit", "cp/vehicle", "cp/unit")},
+        "edge_cpu_pct": cpu.get("edge"),
+        "load_before": result["loadavg"]["before"][0],
+    }
+
+
+def runs_table(runs: list[dict[str, Any]]) -> list[str]:
+    """Every run's p99 wire → frame (ms): the tables above are the median run's."""
+    lines = [
+        f"Each of the {len(runs)} runs (the tables above are the run with the median edge drone p99):",
+        "",
+        "| run | edge drones p99 | edge radios p99 | post drones p99 | post radios p99 | edge CPU % | load before |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, run in enumerate(runs, 1):
+        p = run["p99"]
+        lines.append(
+            f"| {n} | {p['edge/vehicle']:.1f} | {p['edge/unit']:.1f} | {p['cp/vehicle']:.1f} | {p['cp/unit']:.1f} | "
+            f"{run['edge_cpu_pct']:.0f} | {run['load_before']:.2f} |"
+        )
+    return lines
 
 
 def rss_growth(samples: list[float]) -> float:

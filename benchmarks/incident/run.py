@@ -233,6 +233,10 @@ def main(argv: list[str] | None = None) -> None:
         "--cameras", choices=("ip", "sim"), default="ip",
         help="ip: ffmpeg IP cameras the node relays (default); sim: sim cameras encoded in the node",
     )  # fmt: skip
+    parser.add_argument(
+        "--repeats", type=int, default=1,
+        help="run the incident N times; report the run with the median edge drone p99 and every run's p99s",
+    )  # fmt: skip
     parser.add_argument("--soak", action="store_true", help="RSS every 30 s, growth after warm-up (default 1 h)")
     parser.add_argument("--json", metavar="FILE", help="also write the raw result as JSON")
     parser.add_argument("--write-doc", action="store_true", help="replace its section in docs/PERFORMANCE.md")
@@ -240,9 +244,15 @@ def main(argv: list[str] | None = None) -> None:
     plan = plan_for(args)
     if plan.warmup_s >= plan.duration_s:
         parser.error("--warmup must be shorter than --duration")
-    load_before = os.getloadavg()
-    result = asyncio.run(run(plan))
-    result["loadavg"] = {"before": load_before, "after": os.getloadavg()}
+    if args.soak and args.repeats != 1:
+        parser.error("--soak runs once")
+    results = []
+    for _ in range(args.repeats):
+        load_before = os.getloadavg()
+        results.append(asyncio.run(run(plan)))
+        results[-1]["loadavg"] = {"before": load_before, "after": os.getloadavg()}
+    result = report.median_run(results)
+    result["runs"] = [report.run_summary(r) for r in results] if len(results) > 1 else []
     command = "python -m benchmarks.incident " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report.soak_section(result, command) if args.soak else report.section(result, command)
     print(text)
