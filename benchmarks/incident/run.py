@@ -5,8 +5,9 @@ Processes, all on loopback (``python -m benchmarks.incident``, from the reposito
 - **load** (``load.py``): ``units`` radios reporting every 30 s through the simulated PDT gateway on
   a pseudo-terminal (``sim.pdt_gateway``, example binary framing), and ``drones`` MAVLink 2 drones at
   10 Hz over UDP (``drones.py``); every position carries its send time (``stamp.py``);
-- **edge**: ``fieldkit run`` with the radio gateway, the drone router, ``feeds`` sim cameras and the
-  mesh listening;
+- **edge**: ``fieldkit run`` with the radio gateway, the drone router, ``feeds`` cameras and the
+  mesh listening; the cameras are IP cameras (``cameras.py``: ffmpeg processes the node relays as
+  sent) or, with ``--cameras sim``, sim cameras the node renders and encodes itself;
 - **cp**: a command post, ``fieldkit run`` too, linked to the edge over Zenoh through
   ``sim.linkproxy.LinkProxy`` in this process, which counts the mesh's bytes;
 - **ws** (``ws_clients.py``): 10 live clients on the edge's /api/live and one on the post's;
@@ -17,7 +18,7 @@ at its end the nodes' drop counters are read from /metrics. ``--soak`` runs the 
 ``--duration`` (default 3600 s) and reports RSS growth after warm-up, sampled every 30 s.
 
     .venv/bin/python -m benchmarks.incident --scale 0.2      # ~70 s: 10 drones, 400 radios, 1 feed x 2 viewers
-    .venv/bin/python -m benchmarks.incident --write-doc      # full scale, ~100 s; writes docs/PERFORMANCE.md
+    .venv/bin/python -m benchmarks.incident --repeats 3 --write-doc   # full scale, ~5 min; docs/PERFORMANCE.md
     .venv/bin/python -m benchmarks.incident --soak --write-doc   # one hour (make soak)
 """
 
