@@ -26,6 +26,14 @@ class Component(Protocol):
     async def run(self) -> None: ...
 
 
+class LinkDown(Exception):
+    """What a component talks to went away (a serial port unplugged, a server gone).
+
+    Expected in the field and said in plain words: the supervisor logs it in one line. Any other
+    exception is a fault of ours and gets its traceback, once per component.
+    """
+
+
 class ComponentState(enum.Enum):
     """Where a supervised component is."""
 
@@ -92,7 +100,7 @@ class Supervised:
                     self.name,
                     self.last_error,
                     delay,
-                    exc_info=self.restarts == 1,
+                    exc_info=self.restarts == 1 and not isinstance(exc, LinkDown),
                 )
                 self._set_state(ComponentState.BACKOFF)
                 self.delays_s = [*self.delays_s[-31:], delay]

@@ -17,6 +17,8 @@ from typing import Literal, Protocol
 import serial
 import serial_asyncio_fast
 
+from edge.supervisor import LinkDown
+
 from .framing import RadioError
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,7 @@ READ_CHUNK = 4096
 MAX_DATAGRAM = 65535
 
 
-class LinkError(RadioError):
+class LinkError(RadioError, LinkDown):
     """The link failed or closed; the supervisor will reopen it."""
 
 

@@ -22,6 +22,7 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from edge.scene import Snapshot, Subscription
+from edge.supervisor import LinkDown
 
 from . import negotiation
 from .config import TakSection, TakServerLink
@@ -41,7 +42,7 @@ WRITE_TIMEOUT_S = 30.0  # a server that takes nothing for this long is treated a
 READ_CHUNK = 64 * 1024
 
 
-class TakLinkError(Exception):
+class TakLinkError(LinkDown):
     """The link to a TAK server failed; the message says why in plain words."""
 
 

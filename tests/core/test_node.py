@@ -10,7 +10,9 @@ import pytest
 from kit import kit_config, start_local, stop_local
 
 from edge.node import EdgeNode
+from edge.radio.links import LinkError
 from edge.supervisor import ComponentState, Supervised
+from edge.tak.client import TakLinkError
 
 
 class Flaky:
@@ -18,15 +20,16 @@ class Flaky:
 
     name = "flaky"
 
-    def __init__(self, failures: int) -> None:
+    def __init__(self, failures: int, error: type[Exception] = RuntimeError) -> None:
         self.failures = failures
+        self.error = error
         self.starts = 0
         self.running = asyncio.Event()
 
     async def run(self) -> None:
         self.starts += 1
         if self.starts <= self.failures:
-            raise RuntimeError(f"radio gateway unplugged (start {self.starts})")
+            raise self.error(f"radio gateway unplugged (start {self.starts})")
         self.running.set()
         await asyncio.Event().wait()
 
@@ -90,6 +93,22 @@ async def test_a_run_that_connected_restarts_after_the_shortest_backoff(connecti
         assert max(supervised.delays_s) <= 0.0012
     else:
         assert supervised.delays_s[-1] >= 0.032 * 0.8  # 0.001 doubled five times, less the jitter
+
+
+@pytest.mark.parametrize(("error", "traceback"), [(RuntimeError, True), (LinkError, False), (TakLinkError, False)])
+async def test_a_lost_link_is_logged_in_one_line_a_fault_with_its_traceback_once(
+    error: type[Exception], traceback: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    flaky = Flaky(failures=2, error=error)
+    supervised = Supervised(flaky, min_backoff_s=0.001, max_backoff_s=0.002)
+    task = asyncio.create_task(supervised.run())
+    await asyncio.wait_for(flaky.running.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    failures = [r for r in caplog.records if r.name == "edge.supervisor" and "failed" in r.getMessage()]
+    assert len(failures) == 2 and "radio gateway unplugged (start 1)" in failures[0].getMessage()
+    assert [bool(r.exc_info) for r in failures] == [traceback, False]
 
 
 async def test_component_that_finishes_is_stopped_not_restarted() -> None:
