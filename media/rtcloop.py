@@ -44,6 +44,11 @@ class RtcLoop:
                 self._loop = self._start()
             return self._loop
 
+    @property
+    def started(self) -> bool:
+        """Whether the loop's thread runs (nothing starts it until the first viewer)."""
+        return self._loop is not None
+
     def _start(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.new_event_loop()
         ready = threading.Event()

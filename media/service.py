@@ -175,7 +175,8 @@ class MediaService:
         finally:
             await close_all(list(self.viewers.values()))
             self.viewers.clear()
-            await asyncio.to_thread(self.rtc.close)
+            if self.rtc.started:  # joining its thread may take a moment: not on the loop
+                await asyncio.to_thread(self.rtc.close)
             for runner in self.feeds.values():
                 if isinstance(runner.source, WhipSource):
                     await runner.source.hang_up()
