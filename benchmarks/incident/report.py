@@ -75,7 +75,8 @@ def _others(result: dict[str, Any]) -> list[str]:
         fps = viewers["fps"]
         lines.append(
             f"- WHEP viewers: {viewers['viewers']} open, frames/s each {min(fps, default=0):g}-{max(fps, default=0):g}"
-            f" (cameras send 15); errors: {len(viewers['errors'])}."
+            f" (cameras send 15); errors: {len(viewers['errors'])}; connections that never connected:"
+            f" {viewers.get('never_connected', '?')}, that failed or closed: {viewers.get('failed_or_closed', '?')}."
         )
     entities = result["entities"]
     lines.append(

@@ -44,7 +44,11 @@ async def watch(client: httpx.AsyncClient, feed: str) -> RTCPeerConnection:
     )
     response.raise_for_status()
     await pc.setRemoteDescription(RTCSessionDescription(response.text, "answer"))
+    pc.on("connectionstatechange", lambda: reached.setdefault(id(pc), set()).add(pc.connectionState))
     return pc
+
+
+reached: dict[int, set[str]] = {}  # every connection state each peer connection went through
 
 
 made: list[CountingDecoder] = []
@@ -76,9 +80,15 @@ async def main() -> None:
         frames = [d.frames - b for d, b in zip(made, before, strict=False)]
     frames += [0] * (len(pcs) - len(frames))
     window = plan["seconds"] - plan["warmup"]
-    print(
-        json.dumps({"viewers": len(pcs), "fps": [round(f / window, 1) for f in frames], "errors": errors}), flush=True
-    )
+    states = [reached.get(id(pc), set()) | {pc.connectionState} for pc in pcs]
+    out = {
+        "viewers": len(pcs),
+        "fps": [round(f / window, 1) for f in frames],
+        "errors": errors,
+        "never_connected": sum("connected" not in s for s in states),
+        "failed_or_closed": sum(bool(s & {"failed", "closed"}) for s in states),
+    }
+    print(json.dumps(out), flush=True)
     with contextlib.suppress(Exception):
         await asyncio.wait_for(asyncio.gather(*(pc.close() for pc in pcs), return_exceptions=True), 10)
 
