@@ -105,3 +105,13 @@ def test_an_unusable_xml_encoding_is_a_rejection_not_an_exception(encoding: str)
     with pytest.raises(CotRejected) as caught:
         parse_event(event)
     assert caught.value.reason == "bad_xml"
+
+
+async def test_a_json_body_nested_2000_deep_is_a_400_not_a_500(local_node) -> None:
+    # Found by fuzz/test_api.py's api.json_parser: msgspec's RecursionError went through Litestar as a 500.
+    async with local_node.client(Role.ADMIN) as admin:
+        for body in (b"[" * 2000, b'{"a":' * 1000, b"[" * 1000 + b"]" * 1000):
+            r = await admin.post("/api/messages", content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 400 and "nests deeper" in r.text
+        r = await admin.post("/api/messages", json={"text": "[[[[" * 100, "to": "all"})  # brackets in a string
+        assert r.status_code == 201
