@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -213,7 +214,8 @@ def _node() -> _Node:
     if NODE and NODE[0].inputs >= NODE_INPUTS:
         NODE.pop().close()
     if not NODE:
-        NODE.append(_Node(Path(tempfile.mkdtemp(prefix="fuzz-mesh-"))))
+        # FUZZ_SCRATCH: the libFuzzer driver's folder, removed after the run (libFuzzer's exit skips atexit).
+        NODE.append(_Node(Path(tempfile.mkdtemp(prefix="fuzz-mesh-", dir=os.environ.get("FUZZ_SCRATCH")))))
     NODE[0].inputs += 1
     return NODE[0]
 
