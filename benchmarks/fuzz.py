@@ -68,9 +68,9 @@ def _ended_by_libfuzzer(log: str) -> str | None:
     return found.group(1).strip() if found else None
 
 
-def run_target(name: str, examples: int, max_time: int, timeout: int) -> Result:
-    """One target in its own process, to ``examples`` inputs or ``max_time`` seconds."""
-    folder = OUT / name
+def run_target(name: str, examples: int, max_time: int, timeout: int, out: Path = OUT) -> Result:
+    """One target in its own process, to ``examples`` inputs or ``max_time`` seconds; files in ``out/name``."""
+    folder = out / name
     corpus, scratch = folder / "corpus", folder / "scratch"
     for path in (corpus, scratch):
         path.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,12 @@ def write_doc(results: list[Result], command: str, started: dt.datetime, loads: 
     replace_section(SECTION, text)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # through run_target's ``finally``, which ends the target's process
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _stop)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("select", nargs="*", help="target names or prefixes (default: all)")
     parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", "1000000")))
