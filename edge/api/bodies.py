@@ -10,28 +10,44 @@ which runs before the body is decoded into the handler's argument.
 from __future__ import annotations
 
 import re
-from itertools import accumulate
 
 from litestar import Request
 from litestar.exceptions import ValidationException
 
 MAX_JSON_DEPTH = 64
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)  # brackets inside strings do not nest
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')  # brackets inside strings do not nest
+_AS_PARENS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
-def json_depth(body: bytes) -> int:
-    """How deep the arrays and objects of ``body`` nest (of a body that is not JSON: its brackets)."""
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    return max(accumulate(_STEP[b] for b in brackets), default=0)
+def _outside_strings(body: bytes) -> bytes:
+    if b"\\" in body:  # an escaped quote does not end a string
+        return _STRING.sub(b"", body)
+    return b"".join(body.split(b'"')[::2])
+
+
+def too_deep(body: bytes) -> bool:
+    """Whether the arrays and objects of ``body`` nest deeper than ``MAX_JSON_DEPTH``.
+
+    In C-speed passes, not a loop over bytes (a 64 kB body of brackets costs a millisecond or two): with
+    strings cut out and brackets as parentheses, each ``replace("()", "")`` removes the innermost level,
+    so a body of depth d is gone after d passes. Brackets left that never close (not JSON: a 400 anyway)
+    are counted as levels too.
+    """
+    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:  # the common case: two scans
+        return False
+    steps = _outside_strings(body).translate(_AS_PARENS, _NOT_BRACKETS)
+    for passes in range(MAX_JSON_DEPTH + 1):
+        shorter = steps.replace(b"()", b"")
+        if len(shorter) == len(steps):
+            return passes + steps.count(b"(") > MAX_JSON_DEPTH
+        steps = shorter
+    return True
 
 
 def check_json_depth(body: bytes) -> None:
     """Raise a 400 for a body nested past ``MAX_JSON_DEPTH``."""
-    if body.count(b"[") + body.count(b"{") <= MAX_JSON_DEPTH:  # the common case: two scans in C
-        return
-    if json_depth(body) > MAX_JSON_DEPTH:
+    if too_deep(body):
         raise ValidationException(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
 
 

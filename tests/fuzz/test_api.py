@@ -45,6 +45,7 @@ from edge.api.bodies import check_json_depth
 from edge.api.routes import NewAlert, NewMarker, NewMessage, _check_marker
 from edge.api.tokens import NewShare, NewToken
 from edge.auth import Role, TokenStore
+from edge.config import ApiSection
 from edge.scene import Entity
 
 NOW = time.time()
@@ -135,12 +136,15 @@ BODY_TYPES: dict[str, type] = {
     "/api/markers/marker:kit-test:fuzz": NewMarker,
 }
 _DESERIALIZER = partial(default_deserializer, type_decoders=None)
+MAX_BODY = ApiSection().max_body_bytes
 
 
 @target("api.json_parser", allowed=(SerializationException, msgspec.ValidationError, ValidationException, BadCommand))
 def json_parser(d: Draw) -> None:
     """A request body the way the API takes it: Litestar's JSON decode and conversion, the handler's checks."""
     _method, path, body = request(d)
+    if len(body) > MAX_BODY:
+        return  # the server answers 413 without reading it
     check_json_depth(body)  # the app's before_request hook
     value = decode_json(body or b"null")
     data = msgspec.convert(value, BODY_TYPES[path], strict=False, dec_hook=_DESERIALIZER, str_keys=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import msgspec
@@ -10,6 +11,7 @@ from interop.test_cot import atak_pli
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from drones.vehicle import MAX_CHUNKED_TEXTS, Fleet
+from edge.api.bodies import too_deep
 from edge.auth import Role
 from edge.journal import Journal, JournalError
 from edge.scene import Alert, Severity
@@ -105,6 +107,13 @@ def test_an_unusable_xml_encoding_is_a_rejection_not_an_exception(encoding: str)
     with pytest.raises(CotRejected) as caught:
         parse_event(event)
     assert caught.value.reason == "bad_xml"
+
+
+def test_json_nesting_is_measured_outside_strings_and_past_unclosed_brackets() -> None:
+    assert not too_deep(json.dumps(json.loads("[" * 64 + "]" * 64)).encode())
+    assert too_deep(b"[" * 65 + b"]" * 65) and too_deep(b"[" * 65) and too_deep(b'{"a":' * 65)
+    assert not too_deep(json.dumps({"text": "[{" * 500, "esc": '\\"[[[' * 100}).encode())
+    assert not too_deep(json.dumps({"points": [[36.7, 119.1]] * 1000}).encode())  # wide is not deep
 
 
 async def test_a_json_body_nested_2000_deep_is_a_400_not_a_500(local_node) -> None:
