@@ -80,8 +80,8 @@ def run_target(name: str, examples: int, max_time: int, timeout: int, out: Path 
             str(corpus)]
     started = time.monotonic()
     with (folder / "libfuzzer.log").open("w") as log:
-        proc = subprocess.Popen(args, cwd=REPO, env={**ENV, "FUZZ_SCRATCH": str(scratch)}, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        env = {**ENV, "FUZZ_SCRATCH": str(scratch), "FUZZ_FINDINGS": str(folder)}
+        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             proc.wait()
         finally:
@@ -171,16 +171,23 @@ def main() -> None:
     parser.add_argument("select", nargs="*", help="target names or prefixes (default: all)")
     parser.add_argument("--examples", type=int, default=int(os.environ.get("FUZZ_EXAMPLES", "1000000")))
     parser.add_argument("--max-time", type=int, default=3 * 3600, help="seconds per target at most (a safety)")
+    parser.add_argument("--deadline", type=dt.datetime.fromisoformat,
+                        help="finish by then (ISO time with zone): each target gets an equal share of what is left")
     parser.add_argument("--timeout", type=int, default=30, help="libFuzzer's -timeout: seconds for one input")
     parser.add_argument("--http-examples", type=int, default=10_000, help="requests of the HTTP JSON target")
     parser.add_argument("--no-http", action="store_true", help="only the byte targets")
     parser.add_argument("--write-doc", action="store_true", help="replace the section in docs/PERFORMANCE.md")
     args = parser.parse_args()
-    names = [n for n in targets() if not args.select or any(n == s or n.startswith(s) for s in args.select)]
+    known = targets()
+    names = [n for s in args.select or [""] for n in known if n == s or n.startswith(s)]
+    names = list(dict.fromkeys(names))  # in the order asked, each once
     started, loads, results = dt.datetime.now(dt.UTC), [os.getloadavg()[0]], []
-    for name in names:
-        print(f"fuzz: {name}, {args.examples:,} inputs ...", flush=True)
-        results.append(run_target(name, args.examples, args.max_time, args.timeout))
+    for done, name in enumerate(names):
+        max_time, left = args.max_time, len(names) - done
+        if args.deadline:  # an equal share of the time left for each target left; a fast one leaves its share
+            max_time = min(max_time, max(60, int((args.deadline - dt.datetime.now(dt.UTC)).total_seconds() / left)))
+        print(f"fuzz: {name}, {args.examples:,} inputs (at most {max_time} s) ...", flush=True)
+        results.append(run_target(name, args.examples, max_time, args.timeout))
         loads.append(os.getloadavg()[0])
         r = results[-1]
         print(f"  {r.inputs:,} inputs, {r.crashes} crashes, {r.hangs} hangs, {r.seconds:.0f} s, {r.rate:.0f}/s",

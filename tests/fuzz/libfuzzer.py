@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -50,7 +51,7 @@ def main(argv: list[str]) -> None:
         print("\n".join(sorted(TARGETS)))
         return
     t = TARGETS[argv[1]]
-    folder = Path("var/fuzz") / t.name
+    folder = Path(os.environ.get("FUZZ_FINDINGS") or Path("var/fuzz") / t.name)
     folder.mkdir(parents=True, exist_ok=True)
     seen: set[str] = set()
 
