@@ -176,11 +176,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=30, help="libFuzzer's -timeout: seconds for one input")
     parser.add_argument("--http-examples", type=int, default=10_000, help="requests of the HTTP JSON target")
     parser.add_argument("--no-http", action="store_true", help="only the byte targets")
+    parser.add_argument("--http-only", action="store_true", help="only the API over HTTP and schemathesis")
     parser.add_argument("--write-doc", action="store_true", help="replace the section in docs/PERFORMANCE.md")
     args = parser.parse_args()
     known = targets()
     names = [n for s in args.select or [""] for n in known if n == s or n.startswith(s)]
-    names = list(dict.fromkeys(names))  # in the order asked, each once
+    names = [] if args.http_only else list(dict.fromkeys(names))  # in the order asked, each once
     started, loads, results = dt.datetime.now(dt.UTC), [os.getloadavg()[0]], []
     for done, name in enumerate(names):
         max_time, left = args.max_time, len(names) - done
@@ -194,7 +195,7 @@ def main() -> None:
               flush=True)
         for finding in r.findings:
             print(f"  {finding}", flush=True)
-    if not args.no_http and not args.select:
+    if args.http_only or (not args.no_http and not args.select):
         print(f"fuzz: the API over HTTP ({args.http_examples:,} JSON bodies) and schemathesis ...", flush=True)
         results += run_http(args.http_examples)
     with (OUT / "results.jsonl").open("a") as out:
