@@ -139,6 +139,19 @@ def table(results: list[Result]) -> list[str]:
     return lines
 
 
+def saved_results(since: dt.datetime) -> tuple[list[Result], dt.datetime]:
+    """The latest result per target in ``var/fuzz/results.jsonl`` from runs started at ``since`` or later."""
+    latest: dict[str, Result] = {}
+    first = None
+    for line in (OUT / "results.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        at = dt.datetime.fromisoformat(row.pop("at"))
+        if at >= since:
+            first = min(first or at, at)
+            latest[row["target"]] = Result(**row)
+    return sorted(latest.values(), key=lambda r: (r.how != "atheris", r.target)), first or since
+
+
 def write_doc(results: list[Result], command: str, started: dt.datetime, loads: list[float]) -> None:
     ended = dt.datetime.now(dt.UTC)
     text = "\n".join([
@@ -178,7 +191,16 @@ def main() -> None:
     parser.add_argument("--no-http", action="store_true", help="only the byte targets")
     parser.add_argument("--http-only", action="store_true", help="only the API over HTTP and schemathesis")
     parser.add_argument("--write-doc", action="store_true", help="replace the section in docs/PERFORMANCE.md")
+    parser.add_argument("--doc-from", type=dt.datetime.fromisoformat, metavar="ISO_TIME",
+                        help="run nothing: write the doc from var/fuzz/results.jsonl (runs started since then)")
+    parser.add_argument("--command", default="", help="with --doc-from: the command(s) the runs were")
+    parser.add_argument("--load", type=float, nargs=2, default=None, help="with --doc-from: load average seen")
     args = parser.parse_args()
+    if args.doc_from:
+        results, first = saved_results(args.doc_from)
+        write_doc(results, args.command, first, args.load or [os.getloadavg()[0]])
+        print("\n".join(table(results)))
+        return
     known = targets()
     names = [n for s in args.select or [""] for n in known if n == s or n.startswith(s)]
     names = [] if args.http_only else list(dict.fromkeys(names))  # in the order asked, each once
