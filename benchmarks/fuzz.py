@@ -201,7 +201,7 @@ def main() -> None:
         write_doc(results, args.command, first, args.load or [os.getloadavg()[0]])
         print("\n".join(table(results)))
         return
-    known = targets()
+    known = [] if args.http_only else targets()
     names = [n for s in args.select or [""] for n in known if n == s or n.startswith(s)]
     names = [] if args.http_only else list(dict.fromkeys(names))  # in the order asked, each once
     started, loads, results = dt.datetime.now(dt.UTC), [os.getloadavg()[0]], []

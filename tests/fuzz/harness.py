@@ -158,6 +158,11 @@ def run_one(t: Target, data: bytes, budget_s: float = INPUT_BUDGET_S) -> None:
     check(t.name, lambda: t.run(Draw(data)), t.allowed, budget_s)
 
 
+def byte_strings(max_len: int) -> st.SearchStrategy[bytes]:
+    """The inputs Hypothesis draws for a target: at least ``BOUNDED_MIN_LEN`` bytes (see ``bounded``)."""
+    return st.binary(min_size=min(BOUNDED_MIN_LEN, max_len), max_size=max_len)
+
+
 def bounded(t: Target) -> None:
     """``make test``'s run of ``t``: ``FUZZ_EXAMPLES`` byte strings from Hypothesis, the same every time.
 
@@ -167,7 +172,7 @@ def bounded(t: Target) -> None:
     """
 
     @FUZZ
-    @given(data=st.binary(min_size=min(BOUNDED_MIN_LEN, t.max_len), max_size=t.max_len))
+    @given(data=byte_strings(t.max_len))
     def once(data: bytes) -> None:
         run_one(t, data)
 

@@ -31,10 +31,21 @@ import httpx
 import msgspec
 import pytest
 from fuzz.draw import Draw
-from fuzz.harness import DETERMINISTIC, FUZZ, FUZZ_EXAMPLES, TALLIES, HangError, Tally, bounded, check, rounds, target
+from fuzz.harness import (
+    DETERMINISTIC,
+    FUZZ,
+    FUZZ_EXAMPLES,
+    TALLIES,
+    HangError,
+    Tally,
+    bounded,
+    byte_strings,
+    check,
+    rounds,
+    target,
+)
 from fuzz.mutate import mutated
 from hypothesis import given
-from hypothesis import strategies as st
 from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
 from litestar.exceptions import SerializationException, ValidationException
 from litestar.serialization import decode_json
@@ -164,7 +175,7 @@ def test_api_json_bodies(node: NodeProcess) -> None:
     statuses: dict[int, int] = {}
 
     @FUZZ
-    @given(data=st.binary(max_size=4096))
+    @given(data=byte_strings(4096))
     def once(data: bytes) -> None:
         method, path, body = request(Draw(data))
         client = pilot if "/commands" in path else admin
