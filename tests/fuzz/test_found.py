@@ -14,9 +14,10 @@ from drones.vehicle import MAX_CHUNKED_TEXTS, Fleet
 from edge.api.bodies import too_deep
 from edge.auth import Role
 from edge.journal import Journal, JournalError
-from edge.scene import Alert, Severity
-from edge.tak import CotRejected, EventFramer, parse_event
+from edge.scene import Alert, Position, Severity, Unit
+from edge.tak import CotRejected, EventFramer, Inbound, parse_event
 from edge.tak.proto import stream_frame
+from mesh.wire import decode_state, encode_state
 
 
 def test_stray_0xbf_claiming_a_4_gb_frame_does_not_deafen_a_tak_stream() -> None:
@@ -124,3 +125,20 @@ async def test_a_json_body_nested_2000_deep_is_a_400_not_a_500(local_node) -> No
             assert r.status_code == 400 and "nests deeper" in r.text
         r = await admin.post("/api/messages", json={"text": "[[[[" * 100, "to": "all"})  # brackets in a string
         assert r.status_code == 201
+
+
+def test_a_cot_altitude_of_minus_1e308_is_unknown_and_the_mesh_still_carries_the_unit() -> None:
+    # Found by fuzz/test_tak.py (tak.cot_xml) at 10^6 under atheris: hae="-1e308" became alt_msl_m, and the
+    # mesh wire's round(m * 100) raised OverflowError: the publisher would have died on it.
+    raw = atak_pli(uid="deep").replace(b'hae="', b'hae="-1e308" x="', 1)
+    event = parse_event(raw)
+    assert event.hae is None
+    (unit,) = Inbound("kit-a", geoid_separation_m=-3.0).changes(event, event.time)
+    assert decode_state(encode_state(unit), unit.id, "kit-a").pos.alt_msl_m is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("alt", [-1e308, 1e308, float("nan"), float("inf"), 2.2e7, -3e7])
+def test_an_altitude_no_thing_has_travels_the_mesh_as_unknown(alt: float) -> None:
+    unit = Unit(id="unit:x", origin="kit-a", ts=1.0, pos=Position(lat=36.0, lon=120.0, alt_msl_m=alt, alt_rel_m=12.5))
+    back = decode_state(encode_state(unit), "unit:x", "kit-a")
+    assert back.pos == Position(lat=36.0, lon=120.0, alt_msl_m=None, alt_rel_m=12.5)  # type: ignore[union-attr]
