@@ -141,15 +141,14 @@ def table(results: list[Result]) -> list[str]:
 
 def saved_results(since: dt.datetime) -> tuple[list[Result], dt.datetime]:
     """The latest result per target in ``var/fuzz/results.jsonl`` from runs started at ``since`` or later."""
-    latest: dict[str, Result] = {}
-    first = None
+    latest: dict[str, tuple[dt.datetime, Result]] = {}
     for line in (OUT / "results.jsonl").read_text().splitlines():
         row = json.loads(line)
         at = dt.datetime.fromisoformat(row.pop("at"))
-        if at >= since:
-            first = min(first or at, at)
-            latest[row["target"]] = Result(**row)
-    return sorted(latest.values(), key=lambda r: (r.how != "atheris", r.target)), first or since
+        if at >= since and (row["target"] not in latest or latest[row["target"]][0] <= at):
+            latest[row["target"]] = at, Result(**row)  # a run started later (a re-run after a fix) wins
+    first = min((at for at, _ in latest.values()), default=since)
+    return sorted((r for _, r in latest.values()), key=lambda r: (r.how != "atheris", r.target)), first
 
 
 def write_doc(results: list[Result], command: str, started: dt.datetime, loads: list[float]) -> None:
