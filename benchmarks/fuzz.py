@@ -145,7 +145,15 @@ def saved_results(since: dt.datetime) -> tuple[list[Result], dt.datetime]:
     for line in (OUT / "results.jsonl").read_text().splitlines():
         row = json.loads(line)
         at = dt.datetime.fromisoformat(row.pop("at"))
-        if at >= since and (row["target"] not in latest or latest[row["target"]][0] <= at):
+        if at < since:
+            continue
+        goes_on = row.pop("continues", False)
+        if goes_on and row["target"] in latest:  # more inputs from the same corpus: one run in two parts
+            earlier = latest[row["target"]][1]
+            for name in ("inputs", "crashes", "hangs", "seconds"):
+                setattr(earlier, name, getattr(earlier, name) + row[name])
+            earlier.how, earlier.findings = f"{earlier.how} (2 parts)", earlier.findings + row["findings"]
+        elif row["target"] not in latest or latest[row["target"]][0] <= at:
             latest[row["target"]] = at, Result(**row)  # a run started later (a re-run after a fix) wins
     first = min((at for at, _ in latest.values()), default=since)
     return sorted((r for _, r in latest.values()), key=lambda r: (r.how != "atheris", r.target)), first
@@ -188,6 +196,8 @@ def main() -> None:
     parser.add_argument("--timeout", type=int, default=30, help="libFuzzer's -timeout: seconds for one input")
     parser.add_argument("--http-examples", type=int, default=10_000, help="requests of the HTTP JSON target")
     parser.add_argument("--no-http", action="store_true", help="only the byte targets")
+    parser.add_argument("--continues", action="store_true",
+                        help="more inputs for targets a run stopped short (--doc-from adds them to that run)")
     parser.add_argument("--http-only", action="store_true", help="only the API over HTTP and schemathesis")
     parser.add_argument("--write-doc", action="store_true", help="replace the section in docs/PERFORMANCE.md")
     parser.add_argument("--doc-from", type=dt.datetime.fromisoformat, metavar="ISO_TIME",
@@ -221,7 +231,7 @@ def main() -> None:
         results += run_http(args.http_examples)
     with (OUT / "results.jsonl").open("a") as out:
         for r in results:
-            out.write(json.dumps({**asdict(r), "at": started.isoformat()}) + "\n")
+            out.write(json.dumps({**asdict(r), "at": started.isoformat(), "continues": args.continues}) + "\n")
     print("\n".join(table(results)))
     if args.write_doc:
         write_doc(results, "benchmarks/fuzz.py " + " ".join(sys.argv[1:]), started, loads)
