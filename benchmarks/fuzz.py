@@ -142,8 +142,8 @@ def table(results: list[Result]) -> list[str]:
 def saved_results(since: dt.datetime) -> tuple[list[Result], dt.datetime]:
     """The latest result per target in ``var/fuzz/results.jsonl`` from runs started at ``since`` or later."""
     latest: dict[str, tuple[dt.datetime, Result]] = {}
-    for line in (OUT / "results.jsonl").read_text().splitlines():
-        row = json.loads(line)
+    rows = [json.loads(line) for line in (OUT / "results.jsonl").read_text().splitlines()]
+    for row in sorted(rows, key=lambda row: str(row["at"])):  # by when each run started (ISO, all UTC)
         at = dt.datetime.fromisoformat(row.pop("at"))
         if at < since:
             continue
