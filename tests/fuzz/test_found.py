@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import operator
+from functools import reduce
 from pathlib import Path
 
 import msgspec
@@ -14,6 +16,7 @@ from drones.vehicle import MAX_CHUNKED_TEXTS, Fleet
 from edge.api.bodies import too_deep
 from edge.auth import Role
 from edge.journal import Journal, JournalError
+from edge.radio.nmea import NmeaCodec
 from edge.scene import Alert, Position, Severity, Unit
 from edge.tak import CotRejected, EventFramer, Inbound, parse_event
 from edge.tak.proto import stream_frame
@@ -142,3 +145,15 @@ def test_an_altitude_no_thing_has_travels_the_mesh_as_unknown(alt: float) -> Non
     unit = Unit(id="unit:x", origin="kit-a", ts=1.0, pos=Position(lat=36.0, lon=120.0, alt_msl_m=alt, alt_rel_m=12.5))
     back = decode_state(encode_state(unit), "unit:x", "kit-a")
     assert back.pos == Position(lat=36.0, lon=120.0, alt_msl_m=None, alt_rel_m=12.5)  # type: ignore[union-attr]
+
+
+def test_a_zda_year_of_20_digits_is_a_dropped_sentence_not_an_overflow() -> None:
+    # Found by fuzz/test_radio.py (radio.nmea) under atheris: dt.date() raised OverflowError out of feed().
+    def sentence(body: str) -> bytes:
+        return f"${body}*{reduce(operator.xor, body.encode(), 0):02X}\r\n".encode()
+
+    codec = NmeaCodec()
+    codec.feed(sentence("GPZDA,201530.00,04,07," + "9" * 20 + ",00,00"), 1.0)
+    good = sentence("GPZDA,201530.00,04,07,2002,00,00")
+    codec.feed(good, 2.0)
+    assert codec.frames == 1 and codec.drops["malformed"] == 1
