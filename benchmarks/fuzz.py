@@ -156,7 +156,7 @@ def saved_results(since: dt.datetime) -> tuple[list[Result], dt.datetime]:
         elif row["target"] not in latest or latest[row["target"]][0] <= at:
             latest[row["target"]] = at, Result(**row)  # a run started later (a re-run after a fix) wins
     first = min((at for at, _ in latest.values()), default=since)
-    return sorted((r for _, r in latest.values()), key=lambda r: (r.how != "atheris", r.target)), first
+    return sorted((r for _, r in latest.values()), key=lambda r: (not r.how.startswith("atheris"), r.target)), first
 
 
 def write_doc(results: list[Result], command: str, started: dt.datetime, loads: list[float]) -> None:
@@ -167,10 +167,11 @@ def write_doc(results: list[Result], command: str, started: dt.datetime, loads: 
         f"Command: `{command}` ({started:%Y-%m-%d %H:%M}-{ended:%H:%M} UTC; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"Python {platform.python_version()}, atheris 3.0.0; load average "
-        f"{min(loads):.1f}-{max(loads):.1f} sampled between targets: the 2 cores were shared, so rates are a floor).",
+        f"{min(loads):.1f}-{max(loads):.1f}: the 2 cores were shared with other work, so rates are a floor).",
         "Each target in its own process under libFuzzer, coverage-guided over the code under test (`edge`,",
         "`drones`, `mesh`, `media` instrumented), every input under the 2-second CPU watchdog; inputs/s is",
-        "the whole process's rate including start-up. \"run by HTTP\": pytest against a `fieldkit run` process.",
+        "the whole process's rate including start-up; \"2 parts\": a second run from the first one's corpus.",
+        "\"run by HTTP\": pytest against a `fieldkit run` process.",
         "",
         *table(results),
         "",
