@@ -48,12 +48,13 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# Every parser of outside bytes, FUZZ_EXAMPLES inputs each (make test runs 300 of each), and schemathesis
-# over the OpenAPI document of a node process; prints inputs, crashes, hangs and time per target.
-# At 10^4 each the whole run took 17 min here (docs/PERFORMANCE.md, "Fuzzing"); the default 10^6 is about a day.
+# Every parser of outside bytes under libFuzzer (atheris), FUZZ_EXAMPLES inputs each, one process per
+# target (benchmarks/fuzz.py; `make test` runs the same targets on 300 inputs each), then the API over
+# HTTP and schemathesis with their own sizes; prints inputs, crashes, hangs and time per target and
+# keeps logs, corpora and failing inputs in var/fuzz/. At 10^6 each: docs/PERFORMANCE.md, "Fuzzing at 10^6".
 FUZZ_EXAMPLES ?= 1000000
 fuzz: $(STAMP)
-	FUZZ_RANDOM=1 FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest tests/fuzz -q -p no:cacheprovider -o timeout=0 $(PYTEST_ARGS)
+	$(PY) benchmarks/fuzz.py --examples $(FUZZ_EXAMPLES) $(FUZZ_ARGS)
 
 # Every benchmark in benchmarks/ in sequence, the incident benchmark last, rewriting docs/PERFORMANCE.md
 # (~25 min on 2 cores); BENCH_QUICK=1: their short options, docs left alone (~8 min).

@@ -7,8 +7,9 @@ At the end the section "All benchmarks, one run" becomes the index of the run: w
 machine, how long, and each command with its wall time and exit status. So every figure in
 docs/PERFORMANCE.md can be re-measured together, on one machine.
 
-Not run: this file, ``perfdoc.py`` (the doc writer) and ``faults.py``, the fault campaign, which
-``make faults`` runs (about half an hour of kills and cuts, a test campaign more than a benchmark).
+Not run: this file, ``perfdoc.py`` (the doc writer), ``faults.py``, the fault campaign, which
+``make faults`` runs (about half an hour of kills and cuts, a test campaign more than a benchmark),
+and ``fuzz.py``, which ``make fuzz`` runs (hours at 10^6 inputs per target).
 
 ``--quick`` (``make bench BENCH_QUICK=1``) gives each script its short options and leaves
 docs/PERFORMANCE.md alone (the outputs are still kept in var/bench/).
@@ -31,7 +32,7 @@ sys.path.insert(0, str(REPO))
 from benchmarks.perfdoc import machine, replace_section  # noqa: E402
 
 TITLE = "## All benchmarks, one run"
-NOT_BENCHMARKS = {"run_all.py", "perfdoc.py", "faults.py"}
+NOT_BENCHMARKS = {"run_all.py", "perfdoc.py", "faults.py", "fuzz.py"}
 TIMEOUT_S = 1800  # per script: a hung one is stopped and reported, the rest still run
 QUICK = {
     "scene_journal.py": ["--quick"],

@@ -378,8 +378,16 @@ def _e7(deg: float) -> int:
     return round(deg * 1e7)
 
 
+MAX_ALT_M = 2e7  # within Cm's 32 bits; past any altitude a thing on or above the earth has
+
+
 def _cm(m: float | None) -> int | None:
-    return None if m is None else round(m * 100)
+    """An altitude in centimetres; one past ``MAX_ALT_M`` (or NaN) travels as unknown.
+
+    Such a value came from a bad source (found by fuzzing CoT: ``hae="-1e308"``): rounding it raised
+    OverflowError in the publisher, and past 32 bits every peer would have refused the whole body.
+    """
+    return None if m is None or not -MAX_ALT_M < m < MAX_ALT_M else round(m * 100)
 
 
 def _m(cm: int | None) -> float | None:

@@ -15,6 +15,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 
 from edge import __version__
+from edge.api.bodies import refuse_deep_json
 from edge.api.drones import drones_router
 from edge.api.guards import NodeDep
 from edge.api.incident import incident_router
@@ -70,6 +71,7 @@ def create_app(node: EdgeNode) -> Litestar:
         dependencies={"node": Provide(lambda: node, sync_to_thread=False)},
         state=State({"node": node, "live_clients": 0, "metrics": None}),
         request_max_body_size=node.config.api.max_body_bytes,
+        before_request=refuse_deep_json,  # before a body reaches the JSON decoder (edge/api/bodies.py)
         exception_handlers={JournalUnavailable: _journal_down, HTTPException: _http_error, Exception: _server_error},
         openapi_config=OpenAPIConfig(
             title="fieldkit", version=__version__, path="/api/schema", render_plugins=[JsonRenderPlugin()]

@@ -78,7 +78,10 @@ def time_of_day(field: str) -> int | None:
 
 def day_number(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a calendar date (ValueError if there is no such date)."""
-    return dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
+    try:
+        return dt.date(year, month, day).toordinal() - _EPOCH_ORDINAL
+    except OverflowError as exc:  # a number past C's long (fuzz: a ZDA year of 20 digits) is no date either
+        raise ValueError(f"no such date: {year}-{month}-{day}") from exc
 
 
 def ddmmyy(field: str) -> int | None:

@@ -137,7 +137,7 @@ def parse_event(data: bytes) -> CotEvent:
         stale=stale,
         lat=lat,
         lon=lon,
-        hae=None if hae is None or hae >= UNKNOWN else hae,
+        hae=None if hae is None or abs(hae) >= UNKNOWN else hae,  # -1e308 too (fuzz: it broke the mesh wire)
         **fields,  # type: ignore[arg-type]
     )
 

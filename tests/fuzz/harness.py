@@ -1,9 +1,11 @@
-"""What every fuzz target shares: the example budget, a per-input watchdog, and the per-target tally.
+"""What every fuzz target shares: the registry of targets, a per-input watchdog, and the per-target tally.
 
-One knob sets the size of a run: ``FUZZ_EXAMPLES`` inputs per target (a few hundred in ``make test``,
-10^6 in ``make fuzz``). Hypothesis keeps every choice sequence it has tried in memory, so a big run
-is split into rounds of at most ``ROUND`` examples, each a fresh Hypothesis run: memory stays flat and
-a crash still shrinks to a minimal input within its round.
+A target is a function of one input's bytes, read through a :class:`~fuzz.draw.Draw` (``@target``).
+``make test`` runs each for ``FUZZ_EXAMPLES`` inputs (300) that Hypothesis draws as byte strings,
+derandomized: the same inputs every run, and a failure shrinks to a minimal byte string. ``make fuzz``
+runs each in its own process under libFuzzer through atheris (``fuzz/libfuzzer.py``, driven by
+``benchmarks/fuzz.py``), coverage guided, 10^6 inputs. The HTTP targets of ``test_api.py`` stay
+Hypothesis/schemathesis tests with their own sizes (``rounds``).
 
 The watchdog is a CPU-time alarm per input (``ITIMER_PROF``, not pytest-timeout's SIGALRM): a parser
 that spins on one input past ``FUZZ_INPUT_BUDGET_S`` is interrupted with :class:`Hang`, which derives
@@ -13,6 +15,7 @@ total run time is only reported, never asserted.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import time
@@ -23,13 +26,16 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
 
-from hypothesis import HealthCheck, settings
+from fuzz.draw import Draw
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 INPUT_BUDGET_S = float(os.environ.get("FUZZ_INPUT_BUDGET_S", "2.0"))
 ROUND = 10_000
-# The bounded run in `make test` draws the same inputs every time, so CI cannot fail on luck; `make fuzz`
-# sets FUZZ_RANDOM=1 and explores anew on every run (rounds must differ anyway).
+BOUNDED_MIN_LEN = 512
+# The bounded run in `make test` draws the same inputs every time, so CI cannot fail on luck; the HTTP
+# targets under `make fuzz` get FUZZ_RANDOM=1 and explore anew on every run (rounds must differ anyway).
 DETERMINISTIC = os.environ.get("FUZZ_RANDOM") != "1" and FUZZ_EXAMPLES <= ROUND
 
 settings.register_profile(
@@ -42,6 +48,34 @@ settings.register_profile(
     print_blob=True,
 )
 FUZZ = settings.get_profile("fuzz")
+
+
+PACKAGES = ("edge", "drones", "mesh", "media", "sim")
+
+
+class _FormatOnly(logging.Handler):
+    """Formats every record (so a broken log call still fails) and keeps none: drop logs stay out of the report."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.format(record)
+
+
+@contextmanager
+def quiet_logs() -> Iterator[None]:
+    """Our packages' log records formatted and dropped, for the length of a fuzz run."""
+    handler = _FormatOnly()
+    loggers = [logging.getLogger(name) for name in PACKAGES]
+    saved = [(lg.propagate, lg.level) for lg in loggers]
+    for lg in loggers:
+        lg.addHandler(handler)
+        lg.propagate = False
+        lg.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        for lg, (propagate, level) in zip(loggers, saved, strict=True):
+            lg.removeHandler(handler)
+            lg.propagate, lg.level = propagate, level
 
 
 class Hang(BaseException):
@@ -87,17 +121,71 @@ def _signature(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {at}"
 
 
+@dataclass(frozen=True)
+class Target:
+    """One fuzz target: a name, what it does with one input, the errors its parser documents."""
+
+    name: str
+    run: Callable[[Draw], object]
+    allowed: tuple[type[BaseException], ...] = ()
+    max_len: int = 4096  # bytes of input it reads at most (libFuzzer's -max_len)
+
+
+TARGETS: dict[str, Target] = {}
+# The modules that define targets, imported by the libFuzzer process under coverage instrumentation.
+MODULES = ("fuzz.test_radio", "fuzz.test_drones", "fuzz.test_tak", "fuzz.test_mesh", "fuzz.test_media",
+           "fuzz.test_tiles", "fuzz.test_api")
+
+
+def target(
+    name: str, allowed: tuple[type[BaseException], ...] = (), max_len: int = 4096
+) -> Callable[[Callable[[Draw], object]], Target]:
+    """Register a function of one input's :class:`Draw` as the fuzz target ``name``."""
+
+    def register(run: Callable[[Draw], object]) -> Target:
+        TARGETS[name] = Target(name, run, allowed, max_len)
+        return TARGETS[name]
+
+    return register
+
+
+def run_one(t: Target, data: bytes, budget_s: float = INPUT_BUDGET_S) -> None:
+    """One input through ``t`` under the watchdog; a documented error of its parser is fine.
+
+    Anything else (an undocumented exception, a failed property, a hang) is tallied and re-raised: in
+    ``make test`` Hypothesis shrinks it, in ``make fuzz`` the libFuzzer process saves the input.
+    """
+    check(t.name, lambda: t.run(Draw(data)), t.allowed, budget_s)
+
+
+def byte_strings(max_len: int) -> st.SearchStrategy[bytes]:
+    """The inputs Hypothesis draws for a target: at least ``BOUNDED_MIN_LEN`` bytes (see ``bounded``)."""
+    return st.binary(min_size=min(BOUNDED_MIN_LEN, max_len), max_size=max_len)
+
+
+def bounded(t: Target) -> None:
+    """``make test``'s run of ``t``: ``FUZZ_EXAMPLES`` byte strings from Hypothesis, the same every time.
+
+    At least ``BOUNDED_MIN_LEN`` bytes each: left to itself Hypothesis draws a few bytes on average, and a
+    few bytes are a few choices: the simplest inputs only. A failure still shrinks (towards zero bytes,
+    which :class:`Draw` reads as the simplest choices).
+    """
+
+    @FUZZ
+    @given(data=byte_strings(t.max_len))
+    def once(data: bytes) -> None:
+        run_one(t, data)
+
+    rounds(t.name, once)
+
+
 def check(
     target: str,
     body: Callable[[], Any],
     allowed: tuple[type[BaseException], ...] = (),
     budget_s: float = INPUT_BUDGET_S,
 ) -> Any:
-    """Run ``body`` for one input under the watchdog; returns its value, or None for an allowed error.
-
-    Anything else (an undocumented exception, a failed property, a hang) is tallied and re-raised, so
-    Hypothesis shrinks it and the test fails with the minimal input.
-    """
+    """Run ``body`` for one input under the watchdog; returns its value, or None for an allowed error."""
     tally = TALLIES.setdefault(target, Tally())
     tally.inputs += 1
     try:

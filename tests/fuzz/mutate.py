@@ -1,4 +1,4 @@
-"""Inputs for fuzz targets: random bytes, and structure-aware mutations of real frames.
+"""Inputs for fuzz targets: random bytes, and structure-aware mutations of real frames, drawn from a :class:`Draw`.
 
 Random bytes alone rarely get past a start marker, a length field and a checksum, so most inputs are
 built from valid frames of the parser's own corpus (recorded captures, the tests' fixtures) and then
@@ -12,62 +12,65 @@ from __future__ import annotations
 from collections.abc import Sequence
 from itertools import pairwise
 
-from hypothesis import strategies as st
+from fuzz.draw import Draw
 
 EXTREMES = [b"\x00", b"\xff", b"\x7f", b"\x80", b"\x00\x00", b"\xff\xff", b"\x7f\xff", b"\x80\x00", b"\xff" * 4]
+OPS = ("flip", "set", "insert", "delete", "truncate", "splice", "extreme", "repeat")
 
 
-@st.composite
-def mutated(draw: st.DrawFn, frames: Sequence[bytes]) -> bytes:
+def mutated(d: Draw, frames: Sequence[bytes]) -> bytes:
     """One frame of ``frames`` with one to four mutations."""
-    data = bytearray(draw(st.sampled_from(frames)))
-    for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["flip", "set", "insert", "delete", "truncate", "splice", "extreme", "repeat"]))
-        at = draw(st.integers(0, max(0, len(data) - 1)))
+    data = bytearray(d.choice(frames))
+    for _ in range(d.int(1, 4)):
+        op = d.choice(OPS)
+        at = d.int(0, max(0, len(data) - 1))
         if op == "flip" and data:
-            data[at] ^= 1 << draw(st.integers(0, 7))
+            data[at] ^= 1 << d.int(0, 7)
         elif op == "set" and data:
-            data[at] = draw(st.integers(0, 255))
+            data[at] = d.int(0, 255)
         elif op == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+            data[at:at] = d.bytes(8, min_size=1)
         elif op == "delete" and data:
-            del data[at : at + draw(st.integers(1, 8))]
+            del data[at : at + d.int(1, 8)]
         elif op == "truncate":
             del data[at:]
         elif op == "splice":
-            other = draw(st.sampled_from(frames))
-            cut = draw(st.integers(0, len(other)))
-            data[at:] = other[cut:]
+            other = d.choice(frames)
+            data[at:] = other[d.int(0, len(other)) :]
         elif op == "extreme":
-            value = draw(st.sampled_from(EXTREMES))
+            value = d.choice(EXTREMES)
             data[at : at + len(value)] = value
         elif op == "repeat":
-            data[at:at] = data[at : at + draw(st.integers(1, 16))] * draw(st.integers(1, 8))
+            data[at:at] = data[at : at + d.int(1, 16)] * d.int(1, 8)
     return bytes(data)
 
 
-def pieces(frames: Sequence[bytes], max_garbage: int = 64) -> st.SearchStrategy[bytes]:
+def piece(d: Draw, frames: Sequence[bytes], max_garbage: int = 64) -> bytes:
     """A valid frame, a damaged one, a prefix of one, or plain garbage."""
-    return st.one_of(
-        st.sampled_from(frames),
-        mutated(frames),
-        st.sampled_from(frames).flatmap(lambda f: st.integers(0, len(f)).map(lambda n: f[:n])),
-        st.binary(max_size=max_garbage),
-    )
+    kind = d.int(0, 3)
+    if kind == 0:
+        return d.choice(frames)
+    if kind == 1:
+        return mutated(d, frames)
+    if kind == 2:
+        frame = d.choice(frames)
+        return frame[: d.int(0, len(frame))]
+    return d.bytes(max_garbage)
 
 
-def stream(frames: Sequence[bytes], max_pieces: int = 12) -> st.SearchStrategy[bytes]:
-    """Either plain random bytes or a run of ``pieces``: what a hostile or broken link delivers."""
-    return st.one_of(
-        st.binary(max_size=2048),
-        st.lists(pieces(frames), max_size=max_pieces).map(b"".join),
-    )
+def stream(d: Draw, frames: Sequence[bytes], max_pieces: int = 12) -> bytes:
+    """Either plain random bytes or a run of ``piece``: what a hostile or broken link delivers."""
+    if d.bool():
+        return d.bytes(2048)
+    return b"".join(piece(d, frames) for _ in range(d.int(0, max_pieces)))
 
 
-def chunked(data: bytes, cuts: Sequence[int]) -> list[bytes]:
-    """``data`` split at ``cuts`` (positions past the end are ignored), as reads deliver it."""
-    edges = [0, *sorted({c for c in cuts if 0 < c < len(data)}), len(data)]
+def cuts(d: Draw) -> list[int]:
+    """Where reads split a stream: up to 8 positions."""
+    return [d.int(0, 4096) for _ in range(d.int(0, 8))]
+
+
+def chunked(data: bytes, cut_at: Sequence[int]) -> list[bytes]:
+    """``data`` split at ``cut_at`` (positions past the end are ignored), as reads deliver it."""
+    edges = [0, *sorted({c for c in cut_at if 0 < c < len(data)}), len(data)]
     return [data[a:b] for a, b in pairwise(edges)]
-
-
-cuts = st.lists(st.integers(0, 4096), max_size=8)

@@ -1,5 +1,12 @@
-"""Fuzz the HTTP API of a real node process: JSON bodies by hand-made strategy, and every operation of
-the OpenAPI document by schemathesis.
+"""Fuzz the API: how request bodies are decoded and checked (in process, a byte target like the
+parsers), the HTTP API of a real node process with the same bodies, and every operation of the OpenAPI
+document by schemathesis.
+
+The in-process target ``api.json_parser`` takes a body the way Litestar does (``decode_json``, then
+``msgspec.convert`` into the handler's type, non-strict) and then the handler's own checks; only the
+errors that become a 400 may come out. The over-HTTP targets are Hypothesis and schemathesis tests
+with their own sizes: each request costs a round trip to another process, and coverage guidance
+cannot see into that process.
 
 One ``fieldkit run`` subprocess (loopback, no radio, no drones, no video: nothing a command could
 move) serves both targets with a pilot token (drone commands) or an admin one (everything else; an
@@ -17,18 +24,40 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
-from api.test_rest import json_values
-from fuzz.harness import DETERMINISTIC, FUZZ, FUZZ_EXAMPLES, TALLIES, HangError, Tally, check, rounds
+from fuzz.draw import Draw
+from fuzz.harness import (
+    DETERMINISTIC,
+    FUZZ,
+    FUZZ_EXAMPLES,
+    TALLIES,
+    HangError,
+    Tally,
+    bounded,
+    byte_strings,
+    check,
+    rounds,
+    target,
+)
 from fuzz.mutate import mutated
 from hypothesis import given
-from hypothesis import strategies as st
 from kit import NodeProcess, kit_config, spawn_node, stop_process, write_config
+from litestar.exceptions import SerializationException, ValidationException
+from litestar.serialization import decode_json
+from litestar.serialization.msgspec_hooks import default_deserializer
 
+from drones import BadCommand, CommandRequest
+from edge.api.bodies import check_json_depth
+from edge.api.routes import NewAlert, NewMarker, NewMessage, _check_marker
+from edge.api.tokens import NewShare, NewToken
 from edge.auth import Role, TokenStore
+from edge.config import ApiSection
+from edge.scene import Entity
 
 NOW = time.time()
 VALID: dict[str, dict[str, object]] = {
@@ -63,31 +92,82 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
         stop_process(process.proc)
 
 
-def _fields(body: dict[str, object]) -> st.SearchStrategy[dict[str, object]]:
+def json_value(d: Draw, depth: int = 0) -> object:
+    """Any JSON value: a scalar, or (three levels at most) a short list or object of them."""
+    kind = d.int(0, 6)
+    if kind == 0:
+        return None
+    if kind == 1:
+        return d.bool()
+    if kind == 2:
+        return d.int(-(2**70), 2**70)
+    if kind == 3:
+        value = d.float()
+        return value if value == value and abs(value) != float("inf") else 0.5
+    if kind == 4 or depth >= 3:
+        return d.text(20)
+    if kind == 5:
+        return [json_value(d, depth + 1) for _ in range(d.int(0, 4))]
+    return {d.text(10): json_value(d, depth + 1) for _ in range(d.int(0, 4))}
+
+
+def _field_damaged(d: Draw, body: dict[str, object]) -> dict[str, object]:
     """A valid body with a field dropped, replaced by any JSON value, or one added."""
-    keys = sorted(body)
-    return st.one_of(
-        st.sampled_from(keys).map(lambda k: {n: v for n, v in body.items() if n != k}),
-        st.tuples(st.sampled_from(keys), json_values).map(lambda kv: {**body, kv[0]: kv[1]}),
-        st.tuples(st.text(max_size=12), json_values).map(lambda kv: {**body, kv[0]: kv[1]}),
-    )
+    kind, key = d.int(0, 2), d.choice(sorted(body))
+    if kind == 0:
+        return {n: v for n, v in body.items() if n != key}
+    return {**body, (key if kind == 1 else d.text(12)): json_value(d)}
 
 
-@st.composite
-def requests(draw: st.DrawFn) -> tuple[str, str, bytes]:
+def request(d: Draw) -> tuple[str, str, bytes]:
     """(method, path, body): a JSON body valid, damaged by field, by byte, random, or hostile raw bytes."""
-    path = draw(st.sampled_from(sorted(VALID)))
-    valid = VALID[path]
-    encoded = json.dumps(valid).encode()
-    body = draw(st.one_of(
-        st.just(encoded),
-        _fields(valid).map(lambda b: json.dumps(b).encode()),
-        mutated([encoded]),
-        json_values.map(lambda v: json.dumps(v).encode()),
-        st.sampled_from(HOSTILE_RAW),
-        st.binary(max_size=200),
-    ))
+    path = d.choice(PATHS)
+    encoded = ENCODED[path]
+    kind = d.int(0, 5)
+    if kind == 0:
+        body = encoded
+    elif kind == 1:
+        body = json.dumps(_field_damaged(d, VALID[path])).encode()
+    elif kind == 2:
+        body = mutated(d, [encoded])
+    elif kind == 3:
+        body = json.dumps(json_value(d)).encode()
+    elif kind == 4:
+        body = d.choice(HOSTILE_RAW)
+    else:
+        body = d.bytes(200)
     return ("PUT" if path.startswith("/api/markers/") else "POST"), path, body
+
+
+PATHS = sorted(VALID)
+ENCODED = {path: json.dumps(body).encode() for path, body in VALID.items()}
+BODY_TYPES: dict[str, type] = {
+    "/api/messages": NewMessage, "/api/alerts": NewAlert, "/api/markers": NewMarker, "/api/entities": Entity,  # type: ignore[dict-item]
+    "/api/tokens": NewToken, "/api/shares": NewShare, "/api/vehicles/vehicle:kit-test:1/commands": CommandRequest,
+    "/api/markers/marker:kit-test:fuzz": NewMarker,
+}
+_DESERIALIZER = partial(default_deserializer, type_decoders=None)
+MAX_BODY = ApiSection().max_body_bytes
+
+
+@target("api.json_parser", allowed=(SerializationException, msgspec.ValidationError, ValidationException, BadCommand))
+def json_parser(d: Draw) -> None:
+    """A request body the way the API takes it: Litestar's JSON decode and conversion, the handler's checks."""
+    _method, path, body = request(d)
+    if len(body) > MAX_BODY:
+        return  # the server answers 413 without reading it
+    check_json_depth(body)  # the app's before_request hook
+    value = decode_json(body or b"null")
+    data = msgspec.convert(value, BODY_TYPES[path], strict=False, dec_hook=_DESERIALIZER, str_keys=True)
+    if isinstance(data, NewMarker):
+        _check_marker(data)
+    elif isinstance(data, CommandRequest):
+        data.check()
+    msgspec.json.encode(data)  # what the answer (or the stored event made of it) carries
+
+
+def test_api_json_parser() -> None:
+    bounded(json_parser)
 
 
 def test_api_json_bodies(node: NodeProcess) -> None:
@@ -95,9 +175,9 @@ def test_api_json_bodies(node: NodeProcess) -> None:
     statuses: dict[int, int] = {}
 
     @FUZZ
-    @given(request=requests())
-    def once(request: tuple[str, str, bytes]) -> None:
-        method, path, body = request
+    @given(data=byte_strings(4096))
+    def once(data: bytes) -> None:
+        method, path, body = request(Draw(data))
         client = pilot if "/commands" in path else admin
 
         def send() -> None:
@@ -165,16 +245,16 @@ _STORE = TokenStore(None)
 _TOKENS = [_STORE.create(role, f"{role.name.lower()} fuzz", persist=False) for role in Role]
 
 
-@FUZZ
-@given(token=st.one_of(st.text(max_size=120), mutated([t.encode() for t in _TOKENS]).map(
-    lambda b: b.decode("utf-8", "replace"))))
-def _token_once(token: str) -> None:
-    def body() -> None:
-        principal = _STORE.verify(token)
-        assert principal is None or token in _TOKENS
+TOKEN_BYTES = [t.encode() for t in _TOKENS]
 
-    check("api.token_verify", body)
+
+@target("api.token_verify")
+def token_verify(d: Draw) -> None:
+    """Any text, or a mutated real token, as a bearer token: only the real ones verify."""
+    token = d.text(120) if d.bool() else mutated(d, TOKEN_BYTES).decode("utf-8", "replace")
+    principal = _STORE.verify(token)
+    assert principal is None or token in _TOKENS
 
 
 def test_token_verify() -> None:
-    rounds("api.token_verify", _token_once)
+    bounded(token_verify)

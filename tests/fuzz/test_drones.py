@@ -9,10 +9,9 @@ encodings a vehicle leaves the node in (the scene's JSON and the mesh wire).
 from __future__ import annotations
 
 import msgspec
-from fuzz.harness import FUZZ, check, corpus_module, rounds
+from fuzz.draw import Draw
+from fuzz.harness import bounded, corpus_module, target
 from fuzz.mutate import chunked, cuts, stream
-from hypothesis import given
-from hypothesis import strategies as st
 from pymavlink.dialects.v20.ardupilotmega import MAVLINK_MSG_ID_HEARTBEAT, mavlink_map
 from pymavlink.generator.mavcrc import x25crc
 
@@ -49,59 +48,60 @@ def sealed(msgid: int, payload: bytes, seq: int = 0, sysid: int = 1, compid: int
     return head + payload + crc.crc.to_bytes(2, "little")
 
 
-@st.composite
-def hostile_telemetry(draw: st.DrawFn) -> bytes:
+def hostile_telemetry(d: Draw) -> bytes:
     """A vehicle heartbeat, then CRC-correct frames of picture messages carrying random payloads."""
-    first = sealed(MAVLINK_MSG_ID_HEARTBEAT, bytes(4) + bytes((2, 3, 0x80, 4, 3)))  # quadrotor, ArduPilot, armed
-    frames = [first]
-    for seq in range(draw(st.integers(1, 12))):
-        msgid = draw(st.sampled_from(PICTURE_IDS))
-        size = mavlink_map[msgid].unpacker.size
-        payload = draw(st.binary(min_size=0, max_size=min(255, size + 4)))
-        frames.append(sealed(msgid, payload, seq=seq + 1, compid=draw(st.sampled_from([1, 1, 1, 154]))))
+    frames = [HEARTBEAT]
+    for seq in range(d.int(1, 12)):
+        msgid = d.choice(PICTURE_IDS)
+        payload = d.bytes(min(255, mavlink_map[msgid].unpacker.size + 4))
+        frames.append(sealed(msgid, payload, seq=seq + 1, compid=d.choice((1, 1, 1, 154))))
     return b"".join(frames)
 
 
-@FUZZ
-@given(data=stream(list(SAMPLES.values())), cut_at=cuts, forward_unknown=st.booleans())
-def _framer_once(data: bytes, cut_at: list[int], forward_unknown: bool) -> None:
-    def body() -> None:
-        framer = MavFramer(forward_unknown=forward_unknown)
-        frames = []
-        for chunk in chunked(data, cut_at):
-            frames += framer.feed(chunk)
-            assert framer.pending < MAX_FRAME
-        assert len(frames) <= len(data) // MIN_FRAME
-        good = UNSIGNED[0]
-        taken = [f for _ in range(MAX_FRAME // len(good) + 2) for f in framer.feed(good)]
-        assert taken and taken[-1].raw == good, "a valid frame after the garbage was not taken (no resync)"
+HEARTBEAT = sealed(MAVLINK_MSG_ID_HEARTBEAT, bytes(4) + bytes((2, 3, 0x80, 4, 3)))  # quadrotor, ArduPilot, armed
+FRAMER_CORPUS = list(SAMPLES.values())
 
-    check("drones.mavlink_framer", body)
+
+@target("drones.mavlink_framer", max_len=8192)
+def framer(d: Draw) -> None:
+    """Raw and damaged streams in chunks: bounded buffer and output, and resync on a valid frame."""
+    data, cut_at, forward_unknown = stream(d, FRAMER_CORPUS), cuts(d), d.bool()
+    mav = MavFramer(forward_unknown=forward_unknown)
+    frames = []
+    for chunk in chunked(data, cut_at):
+        frames += mav.feed(chunk)
+        assert mav.pending < MAX_FRAME
+    assert len(frames) <= len(data) // MIN_FRAME
+    good = UNSIGNED[0]
+    for _ in range(MAX_FRAME // len(good) + 2):  # enough to push out any half-frame the garbage left
+        taken = mav.feed(good)
+        if taken and taken[-1].raw == good:
+            break
+    else:
+        raise AssertionError("a valid frame after the garbage was not taken (no resync)")
 
 
 def test_mavlink_framer() -> None:
-    rounds("drones.mavlink_framer", _framer_once)
+    bounded(framer)
 
 
-@FUZZ
-@given(data=hostile_telemetry(), now=st.floats(1e9, 2e9))
-def _ingest_once(data: bytes, now: float) -> None:
-    def body() -> None:
-        fleet = Fleet(tethered_sysids=frozenset({1}))
-        for frame in MavFramer().feed(data):
-            fleet.note_frame(frame.sysid, frame.compid, frame.seq, now)
-            msg = decode(frame)
-            if msg is not None:
-                fleet.apply(msg, frame.sysid, frame.compid, now)
-        for state in fleet.vehicles.values():
-            vehicle = state.entity("kit", now, link_lost_after_s=5.0, ceiling_m=30.0)
-            alerts.conditions(state, LIMITS, [FENCE], now + 1, open_keys=set())
-            msgspec.json.encode(vehicle)  # what the page and the API get
-            encode_state(vehicle)  # what the mesh gets
-            assert len(state.texts) <= alerts.MAX_TEXTS and len(state._chunks) <= MAX_CHUNKED_TEXTS
-
-    check("drones.mavlink_ingest", body)
+@target("drones.mavlink_ingest")
+def ingest(d: Draw) -> None:
+    """Hostile telemetry through decode and the fleet, into the entity, the alerts and both encodings."""
+    data, now = hostile_telemetry(d), d.fraction(1e9, 2e9)
+    fleet = Fleet(tethered_sysids=frozenset({1}))
+    for frame in MavFramer().feed(data):
+        fleet.note_frame(frame.sysid, frame.compid, frame.seq, now)
+        msg = decode(frame)
+        if msg is not None:
+            fleet.apply(msg, frame.sysid, frame.compid, now)
+    for state in fleet.vehicles.values():
+        vehicle = state.entity("kit", now, link_lost_after_s=5.0, ceiling_m=30.0)
+        alerts.conditions(state, LIMITS, [FENCE], now + 1, open_keys=set())
+        msgspec.json.encode(vehicle)  # what the page and the API get
+        encode_state(vehicle)  # what the mesh gets
+        assert len(state.texts) <= alerts.MAX_TEXTS and len(state._chunks) <= MAX_CHUNKED_TEXTS
 
 
 def test_mavlink_ingest() -> None:
-    rounds("drones.mavlink_ingest", _ingest_once)
+    bounded(ingest)

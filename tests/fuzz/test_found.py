@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import operator
+from functools import reduce
 from pathlib import Path
 
 import msgspec
@@ -10,11 +13,14 @@ from interop.test_cot import atak_pli
 from pymavlink.dialects.v20 import ardupilotmega as mavlink
 
 from drones.vehicle import MAX_CHUNKED_TEXTS, Fleet
+from edge.api.bodies import too_deep
 from edge.auth import Role
 from edge.journal import Journal, JournalError
-from edge.scene import Alert, Severity
-from edge.tak import CotRejected, EventFramer, parse_event
+from edge.radio.nmea import NmeaCodec
+from edge.scene import Alert, Position, Severity, Unit
+from edge.tak import CotRejected, EventFramer, Inbound, parse_event
 from edge.tak.proto import stream_frame
+from mesh.wire import decode_state, encode_state
 
 
 def test_stray_0xbf_claiming_a_4_gb_frame_does_not_deafen_a_tak_stream() -> None:
@@ -105,3 +111,49 @@ def test_an_unusable_xml_encoding_is_a_rejection_not_an_exception(encoding: str)
     with pytest.raises(CotRejected) as caught:
         parse_event(event)
     assert caught.value.reason == "bad_xml"
+
+
+def test_json_nesting_is_measured_outside_strings_and_past_unclosed_brackets() -> None:
+    assert not too_deep(json.dumps(json.loads("[" * 64 + "]" * 64)).encode())
+    assert too_deep(b"[" * 65 + b"]" * 65) and too_deep(b"[" * 65) and too_deep(b'{"a":' * 65)
+    assert not too_deep(json.dumps({"text": "[{" * 500, "esc": '\\"[[[' * 100}).encode())
+    assert not too_deep(json.dumps({"points": [[36.7, 119.1]] * 1000}).encode())  # wide is not deep
+
+
+async def test_a_json_body_nested_2000_deep_is_a_400_not_a_500(local_node) -> None:
+    # Found by fuzz/test_api.py's api.json_parser: msgspec's RecursionError went through Litestar as a 500.
+    async with local_node.client(Role.ADMIN) as admin:
+        for body in (b"[" * 2000, b'{"a":' * 1000, b"[" * 1000 + b"]" * 1000):
+            r = await admin.post("/api/messages", content=body, headers={"Content-Type": "application/json"})
+            assert r.status_code == 400 and "nests deeper" in r.text
+        r = await admin.post("/api/messages", json={"text": "[[[[" * 100, "to": "all"})  # brackets in a string
+        assert r.status_code == 201
+
+
+def test_a_cot_altitude_of_minus_1e308_is_unknown_and_the_mesh_still_carries_the_unit() -> None:
+    # Found by fuzz/test_tak.py (tak.cot_xml) at 10^6 under atheris: hae="-1e308" became alt_msl_m, and the
+    # mesh wire's round(m * 100) raised OverflowError: the publisher would have died on it.
+    raw = atak_pli(uid="deep").replace(b'hae="', b'hae="-1e308" x="', 1)
+    event = parse_event(raw)
+    assert event.hae is None
+    (unit,) = Inbound("kit-a", geoid_separation_m=-3.0).changes(event, event.time)
+    assert decode_state(encode_state(unit), unit.id, "kit-a").pos.alt_msl_m is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("alt", [-1e308, 1e308, float("nan"), float("inf"), 2.2e7, -3e7])
+def test_an_altitude_no_thing_has_travels_the_mesh_as_unknown(alt: float) -> None:
+    unit = Unit(id="unit:x", origin="kit-a", ts=1.0, pos=Position(lat=36.0, lon=120.0, alt_msl_m=alt, alt_rel_m=12.5))
+    back = decode_state(encode_state(unit), "unit:x", "kit-a")
+    assert back.pos == Position(lat=36.0, lon=120.0, alt_msl_m=None, alt_rel_m=12.5)  # type: ignore[union-attr]
+
+
+def test_a_zda_year_of_20_digits_is_a_dropped_sentence_not_an_overflow() -> None:
+    # Found by fuzz/test_radio.py (radio.nmea) under atheris: dt.date() raised OverflowError out of feed().
+    def sentence(body: str) -> bytes:
+        return f"${body}*{reduce(operator.xor, body.encode(), 0):02X}\r\n".encode()
+
+    codec = NmeaCodec()
+    codec.feed(sentence("GPZDA,201530.00,04,07," + "9" * 20 + ",00,00"), 1.0)
+    good = sentence("GPZDA,201530.00,04,07,2002,00,00")
+    codec.feed(good, 2.0)
+    assert codec.frames == 1 and codec.drops["malformed"] == 1

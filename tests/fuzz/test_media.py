@@ -11,10 +11,9 @@ import fractions
 
 import av
 import numpy as np
-from fuzz.harness import FUZZ, check, rounds
+from fuzz.draw import Draw
+from fuzz.harness import bounded, target
 from fuzz.mutate import mutated
-from hypothesis import given
-from hypothesis import strategies as st
 
 from media import h264
 
@@ -61,13 +60,14 @@ def _read(annexb: bytes, avcc: bytes, extradata: bytes, length_size: int) -> Non
     assert len(out) <= len(avcc) + len(sets) + 4 * len(avcc)  # a start code for at most each byte
 
 
-@FUZZ
-@given(annexb=st.one_of(st.binary(max_size=600), mutated(ANNEXB)),
-       avcc=st.one_of(st.binary(max_size=600), mutated(AVCC)),
-       extradata=st.one_of(st.binary(max_size=80), mutated([AVCC_CONFIG])), length_size=st.sampled_from([1, 2, 3, 4]))
-def _h264_once(annexb: bytes, avcc: bytes, extradata: bytes, length_size: int) -> None:
-    check("media.h264", lambda: _read(annexb, avcc, extradata, length_size))
+@target("media.h264")
+def h264_bitstream(d: Draw) -> None:
+    """Annex-B, AVCC and avcC extradata: random, or mutated from the libx264 stream."""
+    annexb = d.bytes(600) if d.bool() else mutated(d, ANNEXB)
+    avcc = d.bytes(600) if d.bool() else mutated(d, AVCC)
+    extradata = d.bytes(80) if d.bool() else mutated(d, [AVCC_CONFIG])
+    _read(annexb, avcc, extradata, d.int(1, 4))
 
 
 def test_h264_bitstream() -> None:
-    rounds("media.h264", _h264_once)
+    bounded(h264_bitstream)

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fuzz.harness import FUZZ, check, rounds
+from fuzz.draw import Draw
+from fuzz.harness import Target, bounded, target
 from fuzz.mutate import chunked, cuts, mutated, stream
-from hypothesis import given
-from hypothesis import strategies as st
 from radio.test_binary import FRAMING, ONE_OF_EACH
 from radio.test_hytera import (
     HRNP_CAPTURES,
@@ -93,19 +92,17 @@ def _hdap_resealed(payload: bytes) -> bytes:
     return bytes(HrnpFrame(HrnpOpcode.DATA, payload, src=0x10, dst=0x20, packet_number=7))
 
 
-@st.composite
-def _hdap_sealed_inside(draw: st.DrawFn) -> bytes:
+def _hdap_sealed_inside(d: Draw) -> bytes:
     """A valid HDAP envelope around a mutated HDAP payload, inside a valid HRNP frame: past both checksums."""
-    msg = HdapMessage.parse(draw(st.sampled_from(HDAP)))
-    payload = draw(mutated([msg.payload]))
-    opcode = draw(st.sampled_from([msg.opcode, draw(st.integers(0, 0xFFFF))]))
+    msg = HdapMessage.parse(d.choice(HDAP))
+    payload = mutated(d, [msg.payload])
+    opcode = msg.opcode if d.bool() else d.int(0, 0xFFFF)
     return _hdap_resealed(bytes(HdapMessage(msg.service, opcode, payload[:0xFFFF], msg.reliable)))
 
 
-@st.composite
-def _trbo_sealed(draw: st.DrawFn) -> bytes:
-    service = draw(st.sampled_from(list(TRBO_PAYLOADS)))
-    payload = draw(mutated(TRBO_PAYLOADS[service]))[:MAX_PAYLOAD]
+def _trbo_sealed(d: Draw) -> bytes:
+    service = d.choice(list(TRBO_PAYLOADS))
+    payload = mutated(d, TRBO_PAYLOADS[service])[:MAX_PAYLOAD]
     return bytes(Datagram(service, RADIO, payload))
 
 
@@ -129,94 +126,122 @@ def first_counted(make: Callable[[], Codec], corpus: Sequence[bytes]) -> bytes:
     raise AssertionError("no frame of the corpus is taken")
 
 
-def fuzz_codec(target: str, codec: Codec, data: bytes, cut_at: Sequence[int], valid: bytes, max_held: int) -> None:
+def fuzz_codec(codec: Codec, data: bytes, cut_at: Sequence[int], valid: bytes, max_held: int) -> None:
     """Feed ``data`` in chunks, then a valid frame enough times to get past any half-frame garbage left."""
-
-    def body() -> None:
-        events = []
-        now = T0
-        for chunk in chunked(data, cut_at):
-            events += codec.feed(chunk, now)
-            now += 0.01
-            held = getattr(codec, "pending", None)
-            held = codec.buffered if held is None else held  # type: ignore[attr-defined]  # the binary framer's name
-            assert held <= max_held, f"{held} bytes held"
-        assert len(events) <= len(data), f"{len(events)} events from {len(data)} bytes"
-        before = codec.frames
-        for _ in range(max_held // len(valid) + 2):
-            codec.feed(valid, now)
-        assert codec.frames > before, "a valid frame after the garbage was not taken (no resync)"
-        assert len(codec.outbox) <= 1024  # what the codec owes back stays bounded too
-
-    check(target, body)
+    events = []
+    now = T0
+    for chunk in chunked(data, cut_at):
+        events += codec.feed(chunk, now)
+        now += 0.01
+        held = getattr(codec, "pending", None)
+        held = codec.buffered if held is None else held  # type: ignore[attr-defined]  # the binary framer's name
+        assert held <= max_held, f"{held} bytes held"
+    assert len(events) <= len(data), f"{len(events)} events from {len(data)} bytes"
+    before = codec.frames
+    for _ in range(max_held // len(valid) + 2):  # enough to push out any half-frame the garbage left
+        codec.feed(valid, now)
+        if codec.frames > before:
+            break
+    assert codec.frames > before, "a valid frame after the garbage was not taken (no resync)"
+    assert len(codec.outbox) <= 1024  # what the codec owes back stays bounded too
 
 
-def _codec_test(target: str, make: Callable[[], Codec], inputs: st.SearchStrategy[bytes], valid: bytes,
-                max_held: int) -> None:
+def codec_target(name: str, make: Callable[[], Codec], inputs: Callable[[Draw], bytes], valid: bytes,
+                 max_held: int) -> Target:
+    """A stream codec fed what ``inputs`` draws, in chunks, then checked for resync."""
     valid = first_counted(make, [valid])
 
-    @FUZZ
-    @given(data=inputs, cut_at=cuts)
-    def once(data: bytes, cut_at: list[int]) -> None:
-        fuzz_codec(target, make(), data, cut_at, valid, max_held)
+    def run(d: Draw) -> None:
+        fuzz_codec(make(), inputs(d), cuts(d), valid, max_held)
 
-    rounds(target, once)
+    return target(name, max_len=8192)(run)
+
+
+def _hytera_inputs(d: Draw) -> bytes:
+    kind = d.int(0, 2)
+    if kind == 0:
+        return stream(d, HRNP)
+    if kind == 1:
+        return b"".join(_hdap_sealed_inside(d) for _ in range(d.int(0, 4)))
+    return _hdap_resealed(mutated(d, HDAP))
+
+
+def _trbo_inputs(d: Draw) -> bytes:
+    return stream(d, TRBO) if d.bool() else b"".join(_trbo_sealed(d) for _ in range(d.int(0, 4)))
+
+
+def _binary_inputs(d: Draw) -> bytes:
+    if d.bool():
+        return stream(d, BINARY)
+    return b"".join(_binary_resealed(mutated(d, BINARY)) for _ in range(d.int(0, 6)))
+
+
+NMEA_CODEC = codec_target("radio.nmea", NmeaCodec, lambda d: stream(d, NMEA), first_counted(NmeaCodec, NMEA),
+                          MAX_SENTENCE + 3)
+HYTERA_CODEC = codec_target("radio.hytera", HyteraCodec, _hytera_inputs, HRNP[-1], MAX_FRAME)
+TRBO_CODEC = codec_target("radio.mototrbo", MotoTrboCodec, _trbo_inputs, TRBO[0], MAX_PAYLOAD + 12)
+BINARY_CODEC = codec_target("radio.binary", lambda: BinaryCodec(FRAMING), _binary_inputs, BINARY[0],
+                            FRAMING.max_frame_bytes)
 
 
 def test_nmea() -> None:
-    _codec_test("radio.nmea", NmeaCodec, stream(NMEA), first_counted(NmeaCodec, NMEA), MAX_SENTENCE + 3)
+    bounded(NMEA_CODEC)
 
 
 def test_hytera_hrnp_hdap() -> None:
-    inputs = st.one_of(stream(HRNP), st.lists(_hdap_sealed_inside(), max_size=4).map(b"".join),
-                       mutated(HDAP).map(_hdap_resealed))
-    _codec_test("radio.hytera", HyteraCodec, inputs, HRNP[-1], MAX_FRAME)
+    bounded(HYTERA_CODEC)
 
 
 def test_mototrbo_records() -> None:
-    inputs = st.one_of(stream(TRBO), st.lists(_trbo_sealed(), max_size=4).map(b"".join))
-    _codec_test("radio.mototrbo", MotoTrboCodec, inputs, TRBO[0], MAX_PAYLOAD + 12)
+    bounded(TRBO_CODEC)
 
 
 def test_binary_framer() -> None:
-    inputs = st.one_of(stream(BINARY), st.lists(mutated(BINARY).map(_binary_resealed), max_size=6).map(b"".join))
-    _codec_test("radio.binary", lambda: BinaryCodec(FRAMING), inputs, BINARY[0], FRAMING.max_frame_bytes)
+    bounded(BINARY_CODEC)
 
 
 # -- the inner message parsers, fed directly --------------------------------------------------------------
 
 
-def _message_test(target: str, parse: Callable[[bytes], object], corpus: list[bytes]) -> None:
-    @FUZZ
-    @given(data=st.one_of(st.binary(max_size=600), mutated(corpus)))
-    def once(data: bytes) -> None:
-        check(target, lambda: parse(data), allowed=(RadioError,))
+def message_target(name: str, parse: Callable[[bytes], object], corpus: list[bytes]) -> Target:
+    """Random bytes or a mutated message into ``parse``; only ``RadioError`` may come out."""
 
-    rounds(target, once)
+    def run(d: Draw) -> object:
+        return parse(d.bytes(600) if d.bool() else mutated(d, corpus))
+
+    return target(name, allowed=(RadioError,))(run)
+
+
+def _lrrp(data: bytes) -> object:
+    messages, _error = mototrbo_lrrp.parse(data)  # never raises: what it could read, and why it stopped
+    for m in messages:
+        if m.lat is not None and m.lon is not None:
+            m.fix("1001")
+    return messages
+
+
+HDAP_MESSAGE = message_target("radio.hdap", HdapMessage.parse, HDAP)
+HRNP_FRAME = message_target("radio.hrnp_frame", HrnpFrame.parse, HRNP)
+LRRP_MESSAGE = message_target("radio.lrrp", _lrrp, LRRP)
+ARS_MESSAGE = message_target("radio.ars", mototrbo_ars.parse, ARS)
+TMS_MESSAGE = message_target("radio.tms", mototrbo_tms.parse, TMS)
 
 
 def test_hdap_message() -> None:
-    _message_test("radio.hdap", HdapMessage.parse, HDAP)
+    bounded(HDAP_MESSAGE)
 
 
 def test_hrnp_frame() -> None:
-    _message_test("radio.hrnp_frame", HrnpFrame.parse, HRNP)
+    bounded(HRNP_FRAME)
 
 
 def test_lrrp() -> None:
-    def parse(data: bytes) -> object:
-        messages, _error = mototrbo_lrrp.parse(data)  # never raises: what it could read, and why it stopped
-        for m in messages:
-            if m.lat is not None and m.lon is not None:
-                m.fix("1001")
-        return messages
-
-    _message_test("radio.lrrp", parse, LRRP)
+    bounded(LRRP_MESSAGE)
 
 
 def test_ars() -> None:
-    _message_test("radio.ars", mototrbo_ars.parse, ARS)
+    bounded(ARS_MESSAGE)
 
 
 def test_tms() -> None:
-    _message_test("radio.tms", mototrbo_tms.parse, TMS)
+    bounded(TMS_MESSAGE)

@@ -11,10 +11,9 @@ from __future__ import annotations
 import contextlib
 
 import msgspec
-from fuzz.harness import FUZZ, check, rounds
+from fuzz.draw import Draw
+from fuzz.harness import bounded, target
 from fuzz.mutate import chunked, cuts, mutated, stream
-from hypothesis import given
-from hypothesis import strategies as st
 from interop.test_cot import ALERT, CIRCLE, FEED, MESSAGE, NOW, OPTS, POLYGON, STREAM, UNIT, VEHICLE, atak_pli
 
 from edge.scene.model import Event
@@ -38,15 +37,22 @@ NASTY = ["", "nan", "inf", "-inf", "1e309", "-0", "90.0000001", "1" * 400, "0x10
          "utf-32", "rot13", "latin-1", "ascii"]
 
 
-@st.composite
-def pli(draw: st.DrawFn) -> bytes:
+PLI_FIELDS = ("time", "start", "stale", "hae", "type", "battery", "course", "speed", "encoding", "version")
+
+
+def _value(d: Draw) -> str:
+    """An awkward attribute value, or any text that stays inside the quotes."""
+    if d.bool():
+        return d.choice(NASTY)
+    return "".join(c for c in d.text(40) if c not in '"<&')
+
+
+def pli(d: Draw) -> bytes:
     """An ATAK position report with attribute values drawn from the awkward ones."""
-    plain = st.text(max_size=40).filter(lambda t: not {'"', "<", "&"} & set(t))
-    values = st.sampled_from(NASTY) | plain
-    data = atak_pli(uid=draw(values), callsign=draw(values), lat=draw(values), lon=draw(values))
-    for name in ("time", "start", "stale", "hae", "type", "battery", "course", "speed", "encoding", "version"):
-        if draw(st.booleans()):
-            data = data.replace(f'{name}="'.encode(), f'{name}="{draw(values)}" x{name}="'.encode(), 1)
+    data = atak_pli(uid=_value(d), callsign=_value(d), lat=_value(d), lon=_value(d))
+    for name in PLI_FIELDS:
+        if d.bool():
+            data = data.replace(f'{name}="'.encode(), f'{name}="{_value(d)}" x{name}="'.encode(), 1)
     return data
 
 
@@ -62,47 +68,67 @@ def take(raw: bytes, inbound: Inbound) -> None:
             encode_event(change) if isinstance(change, Event) else encode_state(change)  # type: ignore[arg-type]
 
 
-@FUZZ
-@given(data=st.one_of(stream(FRAMES, max_pieces=6), st.lists(pli(), max_size=3).map(b"".join)), cut_at=cuts,
-       protobuf=st.booleans())
-def _stream_once(data: bytes, cut_at: list[int], protobuf: bool) -> None:
-    def body() -> None:
-        framer = EventFramer(max_event_bytes=MAX_EVENT, protobuf=protobuf)
-        inbound = Inbound("kit-a", geoid_separation_m=12.0)
-        out: list[bytes] = []
-        for chunk in chunked(data, cut_at):
-            out += framer.feed(chunk)
-            assert framer.pending <= MAX_EVENT + 64, f"{framer.pending} bytes held"
-        assert all(len(e) <= MAX_EVENT for e in out)
-        for raw in out:
-            take(raw, inbound)
-        good = atak_pli("RESYNC")
-        taken = [e for _ in range(SKIP_FACTOR * MAX_EVENT // len(good) + 2) for e in framer.feed(good)]
-        assert any(parse_event(e).uid == "RESYNC" for e in taken[-1:]), "no resync after the garbage"
+RESYNC = atak_pli("RESYNC")
+PROTO_MESH = [mesh_frame(p) for p in PROTO]
 
-    check("tak.stream", body)
+
+def _is_resync(raw: bytes) -> bool:
+    try:
+        return parse_event(raw).uid == "RESYNC"
+    except CotRejected:  # what is left of the garbage, framed with the first valid bytes
+        return False
+
+
+@target("tak.stream", max_len=8192)
+def tak_stream(d: Draw) -> None:
+    """Framed XML and protobuf, damaged and chunked, into the picture; then resync on a valid event."""
+    data = stream(d, FRAMES, max_pieces=6) if d.bool() else b"".join(pli(d) for _ in range(d.int(0, 3)))
+    cut_at, protobuf = cuts(d), d.bool()
+    framer = EventFramer(max_event_bytes=MAX_EVENT, protobuf=protobuf)
+    inbound = Inbound("kit-a", geoid_separation_m=12.0)
+    out: list[bytes] = []
+    for chunk in chunked(data, cut_at):
+        out += framer.feed(chunk)
+        assert framer.pending <= MAX_EVENT + 64, f"{framer.pending} bytes held"
+    assert all(len(e) <= MAX_EVENT for e in out)
+    for raw in out:
+        take(raw, inbound)
+    for _ in range(SKIP_FACTOR * MAX_EVENT // len(RESYNC) + 2):  # past the longest skip a length may ask
+        taken = framer.feed(RESYNC)
+        if taken and _is_resync(taken[-1]):
+            break
+    else:
+        raise AssertionError("no resync after the garbage")
 
 
 def test_tak_stream() -> None:
-    rounds("tak.stream", _stream_once)
+    bounded(tak_stream)
 
 
-@FUZZ
-@given(data=st.one_of(st.binary(max_size=1500), mutated(PROTO).map(mesh_frame), mutated(PROTO).map(stream_frame),
-                      mutated([mesh_frame(p) for p in PROTO])))
-def _datagram_once(data: bytes) -> None:
-    check("tak.protobuf_datagram", lambda: take(data, Inbound("kit-a")))
+@target("tak.protobuf_datagram")
+def datagram(d: Draw) -> None:
+    """A mesh (multicast) datagram: random, or a mutated TAK Protocol payload in a mesh or stream frame."""
+    kind = d.int(0, 3)
+    if kind == 0:
+        data = d.bytes(1500)
+    elif kind == 1:
+        data = mesh_frame(mutated(d, PROTO))
+    elif kind == 2:
+        data = stream_frame(mutated(d, PROTO))
+    else:
+        data = mutated(d, PROTO_MESH)
+    take(data, Inbound("kit-a"))
 
 
 def test_tak_protobuf_datagram() -> None:
-    rounds("tak.protobuf_datagram", _datagram_once)
+    bounded(datagram)
 
 
-@FUZZ
-@given(data=st.one_of(mutated(XML), pli()))
-def _xml_once(data: bytes) -> None:
-    check("tak.cot_xml", lambda: take(data, Inbound("kit-a", geoid_separation_m=-3.0)))
+@target("tak.cot_xml")
+def cot_xml(d: Draw) -> None:
+    """CoT XML, damaged or with hostile attribute values, into the picture."""
+    take(mutated(d, XML) if d.bool() else pli(d), Inbound("kit-a", geoid_separation_m=-3.0))
 
 
 def test_tak_cot_xml() -> None:
-    rounds("tak.cot_xml", _xml_once)
+    bounded(cot_xml)

@@ -12,10 +12,9 @@ import tempfile
 from pathlib import Path
 
 from browser.tiles import write_pmtiles
-from fuzz.harness import FUZZ, check, rounds
+from fuzz.draw import Draw
+from fuzz.harness import bounded, target
 from fuzz.mutate import mutated
-from hypothesis import given
-from hypothesis import strategies as st
 
 from edge.api.pmtiles import MAX_TILE_BYTES, PMTiles, PMTilesError
 
@@ -32,16 +31,15 @@ def _archive() -> bytes:
 ARCHIVE = _archive()
 
 
-@st.composite
-def damaged(draw: st.DrawFn) -> bytes:
+def damaged(d: Draw) -> bytes:
     """The archive with its header or one region of its directories overwritten, cut or grown."""
     data = bytearray(ARCHIVE)
-    for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, min(len(data), 4096) - 1))  # header and root directory: where parsing happens
-        piece = draw(st.binary(min_size=1, max_size=8) | st.sampled_from([b"\xff" * 8, b"\x00" * 8, b"\x7f" * 4]))
+    for _ in range(d.int(1, 3)):
+        at = d.int(0, min(len(data), 4096) - 1)  # header and root directory: where parsing happens
+        piece = d.bytes(8, min_size=1) if d.bool() else d.choice([b"\xff" * 8, b"\x00" * 8, b"\x7f" * 4])
         data[at : at + len(piece)] = piece
-    if draw(st.booleans()):
-        del data[draw(st.integers(0, len(data))):]
+    if d.bool():
+        del data[d.int(0, len(data)) :]
     return bytes(data)
 
 
@@ -67,18 +65,24 @@ def _open_and_read(data: bytes, tiles: list[tuple[int, int, int]]) -> None:
         os.unlink(name)
 
 
-zxy = st.integers(0, 14).flatmap(
-    lambda z: st.tuples(st.just(z), st.integers(0, (1 << z) - 1), st.integers(0, (1 << z) - 1))
-)
-near = st.sampled_from([(10, 855, 403), (12, 3420, 1614), (8, 213, 100), (11, 1710, 807)])
+NEAR = [(10, 855, 403), (12, 3420, 1614), (8, 213, 100), (11, 1710, 807)]
+ARCHIVE_HEAD = [ARCHIVE[:2048]]
 
 
-@FUZZ
-@given(data=st.one_of(damaged(), mutated([ARCHIVE[:2048]]), st.binary(max_size=200)),
-       tiles=st.lists(near | zxy, min_size=1, max_size=6))
-def _pmtiles_once(data: bytes, tiles: list[tuple[int, int, int]]) -> None:
-    check("tiles.pmtiles", lambda: _open_and_read(data, tiles))
+def _tile(d: Draw) -> tuple[int, int, int]:
+    if d.bool():
+        return d.choice(NEAR)
+    z = d.int(0, 14)
+    return z, d.int(0, (1 << z) - 1), d.int(0, (1 << z) - 1)
+
+
+@target("tiles.pmtiles")
+def pmtiles(d: Draw) -> None:
+    """A damaged archive opened, then asked for tiles near its area or anywhere."""
+    kind = d.int(0, 2)
+    data = damaged(d) if kind == 0 else mutated(d, ARCHIVE_HEAD) if kind == 1 else d.bytes(200)
+    _open_and_read(data, [_tile(d) for _ in range(d.int(1, 6))])
 
 
 def test_pmtiles_reader() -> None:
-    rounds("tiles.pmtiles", _pmtiles_once)
+    bounded(pmtiles)
