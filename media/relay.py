@@ -84,7 +84,7 @@ class RelayTrack(MediaStreamTrack):
         self._relay = relay
         # With a ``consumer`` loop (the WebRTC loop, media.rtcloop) recv() runs there while the relay
         # runs on its own loop: everything from one side to the other goes by call_soon_threadsafe.
-        self._consumer = consumer
+        self.consumer = consumer
         self._home = asyncio.get_running_loop() if consumer is not None else None
         self._queue: asyncio.Queue[AccessUnit | None] = asyncio.Queue(queue_size)
         self._waiting_for_key = True
@@ -93,10 +93,10 @@ class RelayTrack(MediaStreamTrack):
 
     def offer(self, unit: AccessUnit) -> None:
         """Queue ``unit`` for this viewer (called on the relay's loop)."""
-        if self._consumer is None:
-            self._offer(unit)
+        if self.consumer is None:
+            self.take(unit)
         else:
-            self._consumer.call_soon_threadsafe(self._offer, unit)
+            self.consumer.call_soon_threadsafe(self.take, unit)
 
     def _to_relay(self, call: Callable[..., None], *args: Any) -> None:
         """Run ``call`` on the relay's loop."""
@@ -106,7 +106,8 @@ class RelayTrack(MediaStreamTrack):
             with contextlib.suppress(RuntimeError):  # the node's loop is closing
                 self._home.call_soon_threadsafe(call, *args)
 
-    def _offer(self, unit: AccessUnit) -> None:
+    def take(self, unit: AccessUnit) -> None:
+        """Queue ``unit`` (on the loop recv() runs on)."""
         if self.readyState != "live":
             return
         if self._waiting_for_key and not unit.keyframe:
@@ -149,11 +150,16 @@ class RelayTrack(MediaStreamTrack):
 
     def end(self) -> None:
         """End the track from the relay's loop (the feed is gone)."""
-        if self._consumer is None:
+        if self.consumer is None:
             self.stop()
         else:
             with contextlib.suppress(RuntimeError):  # the WebRTC loop is already closed
-                self._consumer.call_soon_threadsafe(self.stop)
+                self.consumer.call_soon_threadsafe(self.stop)
+
+
+def _take_all(tracks: list[RelayTrack], unit: AccessUnit) -> None:
+    for track in tracks:
+        track.take(unit)
 
 
 class Relay:
@@ -193,8 +199,15 @@ class Relay:
             self._gop = [unit]
         elif self._gop and len(self._gop) < MAX_GOP_REPLAY:
             self._gop.append(unit)
+        away: dict[asyncio.AbstractEventLoop, list[RelayTrack]] = {}
         for viewer in tuple(self._viewers):
-            viewer.offer(unit)
+            if viewer.consumer is None:
+                viewer.take(unit)
+            else:
+                away.setdefault(viewer.consumer, []).append(viewer)
+        for loop, tracks in away.items():  # one hand-over per loop and unit, not one per viewer
+            with contextlib.suppress(RuntimeError):  # the WebRTC loop is already closed
+                loop.call_soon_threadsafe(_take_all, tracks, unit)
         for listener in tuple(self._listeners):
             listener(unit)
 
