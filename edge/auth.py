@@ -7,7 +7,10 @@ and is written 0600; a token is shown once, when it is created, and never logged
 
 Another process (``fieldkit token revoke``) may change the file while a node runs: the store notices
 the change on its next ``verify`` or ``refresh`` (a ``stat``, no read unless it changed), and a
-revoked token's watchers (its open WebSockets) are told at once.
+revoked token's watchers (its open WebSockets) are told at once. A file's modification time ticks
+coarsely (a few milliseconds) and a replaced file's inode number is soon reused, so a stamp taken
+within ``RACY_S`` of the file's last change proves nothing: the next look reads the file again (the
+"racy git" rule). Writers always re-read under the lock.
 """
 
 from __future__ import annotations
@@ -76,6 +79,8 @@ class TokenInfo(msgspec.Struct, frozen=True):
 
 _UNITS_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
+RACY_S = 1.0  # a stamp this close to the file's change may miss a second change in the same tick
+
 
 def parse_duration(text: str) -> float:
     """Seconds in ``90s``, ``30m``, ``8h`` or ``7d`` (a bare number is seconds)."""
@@ -98,10 +103,10 @@ class TokenStore:
         self._records: dict[str, _Record] = {}
         self._ephemeral: set[str] = set()
         self._watchers: dict[str, set[Callable[[str], None]]] = {}
-        self._stamp: tuple[int, int] | None = None
-        if path is not None and path.exists():
+        self._stamp: tuple[int, int, int] | None = None  # (mtime_ns, inode, size), or None for no file
+        self._racy = False  # the stamp was taken too soon after the change to trust
+        if self._take_stamp() is not None and path is not None:
             self._records = {r.id: r for r in self._read(path)}
-        self._stamp = self._file_stamp()
 
     @staticmethod
     def _read(path: Path) -> list[_Record]:
@@ -110,19 +115,29 @@ class TokenStore:
         except (OSError, msgspec.DecodeError) as exc:
             raise ValueError(f"token store {path} is unreadable: {exc}") from exc
 
-    def _file_stamp(self) -> tuple[int, int] | None:
+    def _file_stamp(self) -> tuple[int, int, int] | None:
         try:
             st = self.path.stat() if self.path is not None else None
         except OSError:
             return None
-        return (st.st_mtime_ns, st.st_ino) if st is not None else None
+        return (st.st_mtime_ns, st.st_ino, st.st_size) if st is not None else None
 
-    def refresh(self) -> None:
-        """Pick up changes another process made to the file; revoked tokens' watchers are told."""
-        stamp = self._file_stamp()
-        if stamp == self._stamp or self.path is None:
+    def _take_stamp(self) -> tuple[int, int, int] | None:
+        """Stamp the file as just read or written; a stamp too close to the change is marked racy."""
+        self._stamp = self._file_stamp()
+        self._racy = self._stamp is not None and time.time_ns() - self._stamp[0] < RACY_S * 1e9
+        return self._stamp
+
+    def refresh(self, *, force: bool = False) -> None:
+        """Pick up changes another process made to the file; revoked tokens' watchers are told.
+
+        ``force`` reads the file even if its stamp did not change (a writer, under the lock).
+        """
+        if self.path is None:
             return
-        self._stamp = stamp
+        if not (force or self._racy) and self._file_stamp() == self._stamp:
+            return
+        stamp = self._take_stamp()  # before reading: a change made meanwhile shows on the next look
         try:
             on_disk = {r.id: r for r in self._read(self.path)} if stamp is not None else {}
         except ValueError as exc:
@@ -224,7 +239,7 @@ class TokenStore:
         fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDONLY | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            self.refresh()
+            self.refresh(force=True)
             yield
         finally:
             os.close(fd)  # releases the lock
@@ -242,7 +257,7 @@ class TokenStore:
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.path)
-            self._stamp = self._file_stamp()  # our own write is no news
+            self._take_stamp()  # our own write is no news
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
+import time
+from hashlib import sha256
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,39 @@ def test_concurrent_writers_lose_no_token(tmp_path: Path) -> None:
     fresh = TokenStore(tmp_path / "tokens.json")
     assert all(fresh.verify(t) is not None for t in mine + theirs)
     assert len(fresh.list()) == 12
+
+
+def _swap_in_place(path: Path) -> str:
+    """Another process's change the stamp cannot see: the file's one token replaced by a new one of
+    the same length, written in place, its modification time put back. Returns the new token."""
+    st = path.stat()
+    [record] = json.loads(path.read_text())
+    secret = "s" * 43
+    text = path.read_text().replace(record["id"], "feedf00d")
+    text = text.replace(record["sha256"], sha256(secret.encode()).hexdigest())
+    with path.open("r+") as f:
+        f.write(text)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (path.stat().st_mtime_ns, path.stat().st_ino, path.stat().st_size) == (st.st_mtime_ns, st.st_ino, st.st_size)
+    return f"fk_feedf00d_{secret}"
+
+
+def test_a_writer_rereads_the_file_even_when_its_stamp_looks_unchanged(tmp_path: Path) -> None:
+    """Two writes in one tick of the file clock, the inode reused: only the re-read under the lock keeps both."""
+    path = tmp_path / "tokens.json"
+    TokenStore(path).create(Role.VIEWER, "first")
+    old = time.time_ns() - 10 * 10**9
+    os.utime(path, ns=(old, old))  # long ago: the stamp below is trusted
+    store = TokenStore(path)
+    theirs = _swap_in_place(path)
+    mine = store.create(Role.PILOT, "mine")
+    fresh = TokenStore(path)
+    assert fresh.verify(theirs) is not None and fresh.verify(mine) is not None
+
+
+def test_a_stamp_taken_in_the_tick_of_a_change_is_not_trusted(tmp_path: Path) -> None:
+    path = tmp_path / "tokens.json"
+    TokenStore(path).create(Role.VIEWER, "first")
+    store = TokenStore(path)  # read just after the write: its stamp cannot prove the next change away
+    theirs = _swap_in_place(path)
+    assert store.verify(theirs) is not None

@@ -138,6 +138,23 @@ async def stored_ids(node: NodeProcess, *kinds: str) -> list[str]:
     return list(await stored_events(node, *kinds))
 
 
+async def held_and_applied_twice(node: NodeProcess) -> tuple[dict[str, dict[str, object]], int]:
+    """Every event ``node`` holds, and how many more it applied than it holds (0: none twice).
+
+    Counted while no event arrives: the applied counter is read before and after the events, and
+    again until both readings agree (an event applied in between would look like a duplicate).
+    """
+    async with aclient(node, Role.VIEWER) as c:
+        for _ in range(100):
+            before = (await c.get("/healthz")).json()["events_applied"]
+            held = await stored_events(node)
+            after = (await c.get("/healthz")).json()["events_applied"]
+            if before == after:
+                return held, after - len(held)
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"{node.url}: events kept arriving for 10 s; cannot count duplicates")
+
+
 def post_until_stopped(
     node: NodeProcess, acknowledged: list[str], acked_alerts: list[str], stop: threading.Event, limit: int = 2000
 ) -> None:
