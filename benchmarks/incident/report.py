@@ -76,7 +76,8 @@ def _others(result: dict[str, Any]) -> list[str]:
         lines.append(
             f"- WHEP viewers: {viewers['viewers']} open, frames/s each {min(fps, default=0):g}-{max(fps, default=0):g}"
             f" (cameras send 15); errors: {len(viewers['errors'])}; connections that never connected:"
-            f" {viewers.get('never_connected', '?')}, that failed or closed: {viewers.get('failed_or_closed', '?')}."
+            f" {viewers.get('never_connected', '?')}, that failed or closed: {viewers.get('failed_or_closed', '?')}"
+            + (f"; went silent (s into the window): {silent}." if (silent := viewers.get("went_silent_s")) else ".")
         )
     entities = result["entities"]
     lines.append(

@@ -60,6 +60,15 @@ def _counting(codec: Any) -> CountingDecoder:
     return decoder
 
 
+async def packets(pc: RTCPeerConnection) -> int:
+    """RTP packets ``pc`` has received so far."""
+    stats = await pc.getStats()
+    return sum(s.packetsReceived for s in stats.values() if s.type == "inbound-rtp")
+
+
+SAMPLE_S = 30.0  # how often each connection's packet count is looked at, to tell when one went silent
+
+
 async def main() -> None:
     plan = json.loads(await asyncio.to_thread(sys.stdin.readline))
     use_host_addresses(["127.0.0.1"])
@@ -75,11 +84,21 @@ async def main() -> None:
                 except (httpx.HTTPError, ValueError) as exc:
                     errors.append(f"{feed}: {exc!r}")
         await asyncio.sleep(plan["warmup"])
-        before = [d.frames for d in made]
-        await asyncio.sleep(plan["seconds"] - plan["warmup"])
-        frames = [d.frames - b for d, b in zip(made, before, strict=False)]
+        loop = asyncio.get_running_loop()
+        opened = loop.time()
+        window = plan["seconds"] - plan["warmup"]
+        before = {id(d): d.frames for d in made}  # a decoder is made at its first frame: later ones count from 0
+        counts = [await packets(pc) for pc in pcs]
+        last_grew = [0.0] * len(pcs)  # seconds into the window when each connection's count last grew
+        at = 0.0
+        while (left := opened + window - loop.time()) > 0:
+            await asyncio.sleep(min(SAMPLE_S, left))
+            now = [await packets(pc) for pc in pcs]
+            at = loop.time() - opened
+            last_grew = [at if n > c else t for n, c, t in zip(now, counts, last_grew, strict=True)]
+            counts = now
+        frames = [d.frames - before.get(id(d), 0) for d in made]
     frames += [0] * (len(pcs) - len(frames))
-    window = plan["seconds"] - plan["warmup"]
     states = [reached.get(id(pc), set()) | {pc.connectionState} for pc in pcs]
     out = {
         "viewers": len(pcs),
@@ -87,6 +106,8 @@ async def main() -> None:
         "errors": errors,
         "never_connected": sum("connected" not in s for s in states),
         "failed_or_closed": sum(bool(s & {"failed", "closed"}) for s in states),
+        # connections that received nothing since the look before the last, with when they last did (s into the window)
+        "went_silent_s": sorted(round(t) for t in last_grew if t < at),
     }
     print(json.dumps(out), flush=True)
     with contextlib.suppress(Exception):

@@ -40,5 +40,7 @@ def test_a_tiny_incident_yields_latency_for_every_kind_and_a_table(tmp_path: Pat
     assert result["latency"]["failed"] == []
     assert {p["name"] for p in result["processes"]} >= {"edge", "cp", "load", "ws", "viewers"}
     assert all(p["rss_mb"] for p in result["processes"])
-    assert result["viewers"]["viewers"] == 1 and result["viewers"]["errors"] == []
+    viewers = result["viewers"]
+    assert viewers["viewers"] == 1 and viewers["errors"] == []
+    assert viewers["never_connected"] == 0 and viewers["went_silent_s"] == [] and viewers["fps"][0] > 0, viewers
     assert result["entities"]["cp"]["vehicle"] == result["plan"]["drones"]  # the post sees the edge's drones
