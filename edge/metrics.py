@@ -35,6 +35,7 @@ class NodeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Every metric family of the node, as it is now."""
         yield from self._scene()
+        yield from self._loops()
         yield from self._mesh()
         yield from self._journal()
         yield from self._components()
@@ -68,6 +69,23 @@ class NodeCollector(Collector):
             if isinstance(feed, Feed):
                 viewers.add_metric([feed.id], feed.viewers)
         yield viewers
+
+    def _loops(self) -> Iterator[Metric]:
+        lags = [self._node.loop_lag]
+        media = getattr(self._node, "media", None)
+        if media is not None and media.rtc.started:
+            lags.append(media.rtc.lag)
+        worst = GaugeMetricFamily(
+            "fieldkit_loop_lag_seconds", "How late the event loop ran a due timer (worst, last 10 s).", labels=["loop"]
+        )
+        stalls = CounterMetricFamily(
+            "fieldkit_loop_stalls", "Runs of the event loop over 250 ms late (edge.looplag).", labels=["loop"]
+        )
+        for lag in lags:
+            worst.add_metric([lag.name], lag.worst_s())
+            stalls.add_metric([lag.name], lag.stalls)
+        yield worst
+        yield stalls
 
     def _mesh(self) -> Iterator[Metric]:
         mesh = getattr(self._node, "mesh", None)

@@ -154,7 +154,7 @@ def counters(node: Node) -> dict[str, float]:
     """The node's nonzero drop-like counters from /metrics (dropped, overflow, stale, resync...)."""
     out: dict[str, float] = {}
     for line in node.get("/metrics").text.splitlines():
-        if line.startswith("#") or not re.search(r"drop|overflow|stale|resync|without_base|failure|restart", line):
+        if line.startswith("#") or not re.search(r"drop|overflow|stale|resync|without_base|failure|restart|stalls", line):
             continue
         name, _, value = line.rpartition(" ")
         if float(value) and not name.endswith("_created"):
