@@ -161,6 +161,11 @@ class NodeCollector(Collector):
             "fieldkit_drone_link_state", "1 for each link's state.", labels=["link", "kind", "state"]
         )
         failures = CounterMetricFamily("fieldkit_drone_link_failures", "Failures of each link.", labels=["link"])
+        dropped = CounterMetricFamily(
+            "fieldkit_drone_link_dropped",
+            "UDP datagrams lost before they were read: kernel (receive buffer full) or queue (reader behind).",
+            labels=["link", "where"],
+        )
         names = ("frames_in", "bytes_in", "frames_out", "bytes_out", "filtered", "rate_dropped", "duplicates")
         peer = {
             n: CounterMetricFamily(f"fieldkit_drone_router_{n}", f"MAVLink router: {n} per endpoint.", labels=["peer"])
@@ -172,12 +177,14 @@ class NodeCollector(Collector):
         for link in service.links():
             up.add_metric([link.name, link.kind, link.state], 1.0)
             failures.add_metric([link.name], link.failures)
+            for where, count in sorted(link.dropped.items()):
+                dropped.add_metric([link.name, where], count)
             for p in link.peers:
                 for n in (*names, "send_dropped"):
                     peer[n].add_metric([p.name], getattr(p, n))
                 for kind, count in sorted(p.framer.items()):
                     framer.add_metric([p.name, kind], count)
-        yield from (up, failures, *peer.values(), framer)
+        yield from (up, failures, dropped, *peer.values(), framer)
         vehicles = GaugeMetricFamily("fieldkit_drone_vehicles", "Vehicles in the picture.")
         vehicles.add_metric([], len(self._node.scene.entities("vehicle")) if self._node.scene else 0)
         yield vehicles
