@@ -50,7 +50,7 @@ from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
 from benchmarks.perfdoc import heading, publish  # noqa: E402
 from media import stamp  # noqa: E402
 from media.encoder import H264Encoder, Profile  # noqa: E402
-from media.ice import use_host_addresses  # noqa: E402
+from media.ice import use_host_addresses, use_rfc7675_consent  # noqa: E402
 from media.relay import Relay  # noqa: E402
 from media.rtcloop import RtcLoop  # noqa: E402
 from media.sources.scenery import Scenery  # noqa: E402
@@ -97,6 +97,7 @@ def count_instead_of_decoding() -> None:
 async def viewers_main(count: int, warmup_s: float, window_s: float) -> None:
     """Open ``count`` viewers (offers out on stdout, answers in on stdin), then report what they got."""
     use_host_addresses(["127.0.0.1"])
+    use_rfc7675_consent()  # as the node does
     count_instead_of_decoding()
     pcs = [RTCPeerConnection() for _ in range(count)]
     ages: list[int] = []

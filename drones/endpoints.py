@@ -73,10 +73,29 @@ class EndpointRunner:
         self.last_error: str | None = None
         self.local_address: Address | None = None
         self.up = asyncio.Event()
+        self._udp: UdpSocket | None = None  # the open UDP socket, whose drops count here too
+        self._dropped_before = {"kernel": 0, "queue": 0}  # by the sockets closed since
         self._hub = hub
         self._min = min_backoff_s
         self._max = max_backoff_s
         self._attached: set[str] = set()
+
+    def dropped(self) -> dict[str, int]:
+        """Datagrams lost before they were read, over every socket this endpoint opened: in the
+        kernel (its receive buffer was full) and in the socket's queue (the reader fell behind)."""
+        kernel, queue = self._dropped_before["kernel"], self._dropped_before["queue"]
+        if self._udp is not None:
+            kernel, queue = kernel + self._udp.kernel_dropped, queue + self._udp.dropped
+        return {"kernel": kernel, "queue": queue}
+
+    def _opened(self, sock: UdpSocket) -> None:
+        self._udp = sock
+        self.local_address = sock.local_address
+
+    async def _close(self, sock: UdpSocket) -> None:
+        self._dropped_before = self.dropped()
+        self._udp = None
+        await sock.aclose()
 
     def _set_state(self, state: LinkState) -> None:
         if state is self.state:
@@ -159,7 +178,7 @@ class EndpointRunner:
         peer = (cfg.host, cfg.port)
         local = "127.0.0.1" if cfg.host.startswith("127.") else ("::" if ":" in cfg.host else "0.0.0.0")  # noqa: S104 -- a remote peer needs a routable source
         sock = await open_udp(local, 0)
-        self.local_address = sock.local_address
+        self._opened(sock)
         try:
             self._attach(self.name, lambda data: sock.sendto(data, peer))
             self._set_state(LinkState.UP)
@@ -167,22 +186,25 @@ class EndpointRunner:
                 data, _ = await sock.recv()
                 self._hub.feed(self.name, data)
         finally:
-            await sock.aclose()
+            await self._close(sock)
 
     async def _serve_udp_listen(self) -> None:
         cfg = self.config
         sock = await open_udp(cfg.host, cfg.port)
-        self.local_address = sock.local_address
+        self._opened(sock)
         peers: dict[Address, float] = {}
         self._set_state(LinkState.UP)
         try:
             while True:
-                try:
-                    async with asyncio.timeout(PEER_SWEEP_S):
-                        data, addr = await sock.recv()
-                except TimeoutError:
-                    self._forget_quiet(peers)
-                    continue
+                item = sock.take()  # a burst is drained without a timeout per datagram
+                if item is None:
+                    try:
+                        async with asyncio.timeout(PEER_SWEEP_S):
+                            item = await sock.recv()
+                    except TimeoutError:
+                        self._forget_quiet(peers)
+                        continue
+                data, addr = item
                 name = f"{self.name}@{addr[0]}:{addr[1]}"
                 if addr not in peers:
                     log.info("endpoint %s: new peer %s:%d", self.name, *addr)
@@ -192,7 +214,7 @@ class EndpointRunner:
                 if len(peers) > 1:
                     self._forget_quiet(peers)
         finally:
-            await sock.aclose()
+            await self._close(sock)
 
     def _forget_quiet(self, peers: dict[Address, float]) -> None:
         cutoff = time.monotonic() - self.config.peer_timeout_s

@@ -5,7 +5,9 @@ A stream link reads chunks until it fails and never reconnects by itself (the en
 many links from one read, and one slow ground station must not stall the rest. Overflow policy:
 a stream link whose kernel and transport buffers hold more than :data:`MAX_WRITE_BUFFER` bytes
 drops the new frame (counted); a UDP socket whose inbound queue is full drops the oldest datagram
-(telemetry: the newest sample is worth most). Library errors become :class:`LinkError` here.
+(telemetry: the newest sample is worth most), and what the kernel dropped because the socket's
+receive buffer was full is counted too (``SO_RXQ_OVFL``), with one warning per socket. Library
+errors become :class:`LinkError` here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 from collections.abc import Iterator
 
 import serial
@@ -29,6 +32,8 @@ UDP_QUEUE = 4096
 UDP_BURST = 256  # datagrams read per readiness event, so other callbacks still get their turn
 UDP_MAX_DATAGRAM = 65535
 UDP_RCVBUF = 1 << 20
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)  # Linux: each datagram says how many the kernel dropped so far
+_OVFL_SPACE = socket.CMSG_SPACE(4)
 Address = tuple[str, int]
 
 
@@ -113,11 +118,18 @@ class UdpSocket:
     def __init__(self, sock: socket.socket, description: str) -> None:
         self.description = description
         self.dropped = 0  # datagrams dropped because the reader fell behind (the oldest go)
+        self.kernel_dropped = 0  # datagrams the kernel dropped (receive buffer full), as of the latest one read
         self.send_dropped = 0  # datagrams not sent because the kernel's send buffer was full
         self._sock = sock
         self._queue: asyncio.Queue[tuple[bytes, Address] | Exception] = asyncio.Queue(maxsize=UDP_QUEUE)
         self._loop = asyncio.get_running_loop()
         self._closed = False
+        self._warned = False
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            self._counts_kernel_drops = True
+        except OSError:  # not Linux: what the kernel drops goes uncounted
+            self._counts_kernel_drops = False
         self._loop.add_reader(sock.fileno(), self._readable)
 
     @property
@@ -134,7 +146,12 @@ class UdpSocket:
     def _readable(self) -> None:
         for _ in range(UDP_BURST):
             try:
-                data, addr = self._sock.recvfrom(UDP_MAX_DATAGRAM)
+                if self._counts_kernel_drops:
+                    data, ancillary, _, addr = self._sock.recvmsg(UDP_MAX_DATAGRAM, _OVFL_SPACE)
+                    if ancillary:
+                        self._kernel_count(ancillary)
+                else:
+                    data, addr = self._sock.recvfrom(UDP_MAX_DATAGRAM)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:  # ICMP port unreachable and the like: the peer may come back
@@ -142,11 +159,36 @@ class UdpSocket:
                 return
             self._put((data, (str(addr[0]), int(addr[1]))))
 
+    def _kernel_count(self, ancillary: list[tuple[int, int, bytes]]) -> None:
+        for level, kind, value in ancillary:
+            if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                self.kernel_dropped = int.from_bytes(value[:4], sys.byteorder)  # the kernel's running total
+                self._warn_once()
+
+    def _warn_once(self) -> None:
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "%s: datagrams are being dropped because they came faster than the node read them "
+                "(counted in fieldkit_drone_link_dropped_total; said once)", self.description,
+            )  # fmt: skip
+
     def _put(self, item: tuple[bytes, Address] | Exception) -> None:
         if self._queue.full():
             self._queue.get_nowait()  # drop the oldest: telemetry, the next sample replaces it
             self.dropped += 1
+            self._warn_once()
         self._queue.put_nowait(item)
+
+    def take(self) -> tuple[bytes, Address] | None:
+        """The next datagram if one is waiting, else None (no await: a reader drains a burst cheaply)."""
+        if self._queue.empty():
+            return None
+        item = self._queue.get_nowait()
+        if isinstance(item, Exception):
+            self._queue.put_nowait(item)  # for recv() to raise
+            return None
+        return item
 
     async def recv(self) -> tuple[bytes, Address]:
         """The next datagram and who sent it."""

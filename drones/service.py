@@ -120,6 +120,7 @@ class LinkReport(msgspec.Struct, frozen=True, kw_only=True):
     last_error: str | None
     local_port: int | None
     peers: list[PeerReport]
+    dropped: dict[str, int]  # UDP datagrams lost before they were read: "kernel" and "queue"
 
 
 class _DatagramFramer(MavFramer):
@@ -479,6 +480,7 @@ class DroneService:
                     last_error=runner.last_error,
                     local_port=runner.local_address[1] if runner.local_address else None,
                     peers=[self._peer_report(n) for n in names],
+                    dropped=runner.dropped(),
                 )
             )
         return reports

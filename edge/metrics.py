@@ -35,6 +35,7 @@ class NodeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Every metric family of the node, as it is now."""
         yield from self._scene()
+        yield from self._loops()
         yield from self._mesh()
         yield from self._journal()
         yield from self._components()
@@ -68,6 +69,23 @@ class NodeCollector(Collector):
             if isinstance(feed, Feed):
                 viewers.add_metric([feed.id], feed.viewers)
         yield viewers
+
+    def _loops(self) -> Iterator[Metric]:
+        lags = [self._node.loop_lag]
+        media = getattr(self._node, "media", None)
+        if media is not None and media.rtc.started:
+            lags.append(media.rtc.lag)
+        worst = GaugeMetricFamily(
+            "fieldkit_loop_lag_seconds", "How late the event loop ran a due timer (worst, last 10 s).", labels=["loop"]
+        )
+        stalls = CounterMetricFamily(
+            "fieldkit_loop_stalls", "Runs of the event loop over 250 ms late (edge.looplag).", labels=["loop"]
+        )
+        for lag in lags:
+            worst.add_metric([lag.name], lag.worst_s())
+            stalls.add_metric([lag.name], lag.stalls)
+        yield worst
+        yield stalls
 
     def _mesh(self) -> Iterator[Metric]:
         mesh = getattr(self._node, "mesh", None)
@@ -143,6 +161,11 @@ class NodeCollector(Collector):
             "fieldkit_drone_link_state", "1 for each link's state.", labels=["link", "kind", "state"]
         )
         failures = CounterMetricFamily("fieldkit_drone_link_failures", "Failures of each link.", labels=["link"])
+        dropped = CounterMetricFamily(
+            "fieldkit_drone_link_dropped",
+            "UDP datagrams lost before they were read: kernel (receive buffer full) or queue (reader behind).",
+            labels=["link", "where"],
+        )
         names = ("frames_in", "bytes_in", "frames_out", "bytes_out", "filtered", "rate_dropped", "duplicates")
         peer = {
             n: CounterMetricFamily(f"fieldkit_drone_router_{n}", f"MAVLink router: {n} per endpoint.", labels=["peer"])
@@ -154,12 +177,14 @@ class NodeCollector(Collector):
         for link in service.links():
             up.add_metric([link.name, link.kind, link.state], 1.0)
             failures.add_metric([link.name], link.failures)
+            for where, count in sorted(link.dropped.items()):
+                dropped.add_metric([link.name, where], count)
             for p in link.peers:
                 for n in (*names, "send_dropped"):
                     peer[n].add_metric([p.name], getattr(p, n))
                 for kind, count in sorted(p.framer.items()):
                     framer.add_metric([p.name, kind], count)
-        yield from (up, failures, *peer.values(), framer)
+        yield from (up, failures, dropped, *peer.values(), framer)
         vehicles = GaugeMetricFamily("fieldkit_drone_vehicles", "Vehicles in the picture.")
         vehicles.add_metric([], len(self._node.scene.entities("vehicle")) if self._node.scene else 0)
         yield vehicles

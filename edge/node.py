@@ -23,6 +23,7 @@ from edge.config import Config
 from edge.deploy.tls import MeshTlsWatch, log_certificates
 from edge.fencewatch import FenceWatch
 from edge.journal import Journal, JournalUnavailable
+from edge.looplag import LoopLag
 from edge.nodehealth import HealthReader
 from edge.radio.codecs import codec_factory
 from edge.radio.gateway import RadioGateway
@@ -83,6 +84,7 @@ class EdgeNode:
         self._last_history = 0.0
         self._health = HealthReader()
         self._journal_said: str | None = None  # the journal's state as last published in the node entity
+        self.loop_lag = LoopLag("node")  # how late the node's loop runs (edge.looplag)
 
     def stop(self) -> None:
         """Ask the node to shut down (idempotent, callable from a signal handler)."""
@@ -155,6 +157,7 @@ class EdgeNode:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, self.stop)
+        self.loop_lag.start()
         try:
             async with asyncio.TaskGroup() as group:
                 tasks = [group.create_task(s.run(), name=s.name) for s in self.supervised]
@@ -162,6 +165,7 @@ class EdgeNode:
                 for task in tasks:
                     task.cancel()
         finally:
+            self.loop_lag.stop()
             if handle_signals:
                 for sig in (signal.SIGINT, signal.SIGTERM):
                     loop.remove_signal_handler(sig)

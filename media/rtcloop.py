@@ -22,6 +22,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from edge.looplag import LoopLag
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -35,6 +37,7 @@ class RtcLoop:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self.lag = LoopLag(name)  # how late this loop runs: ICE consent answers wait on it (edge.looplag)
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -55,6 +58,7 @@ class RtcLoop:
 
         def run() -> None:
             asyncio.set_event_loop(loop)
+            loop.call_soon(self.lag.start)
             loop.call_soon(ready.set)
             try:
                 loop.run_forever()
@@ -82,6 +86,7 @@ class RtcLoop:
             return
 
         async def wind_down() -> None:
+            self.lag.stop()
             tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
             for task in tasks:
                 task.cancel()

@@ -26,7 +26,7 @@ from media.config import FeedConfig, MediaSection
 from media.derived import RECORDING_NAME, FeedDerived
 from media.encoder import Profile
 from media.feed import FeedRunner
-from media.ice import host_addresses_for, use_host_addresses
+from media.ice import host_addresses_for, use_host_addresses, use_rfc7675_consent
 from media.relay import Relay
 from media.remote import RemoteFeeds, split_feed_id
 from media.rtcloop import RtcLoop
@@ -164,6 +164,7 @@ class MediaService:
 
     async def run(self) -> None:
         use_host_addresses(host_addresses_for(self.node.config.api.host, self.cfg.ice_addresses))
+        use_rfc7675_consent()  # a viewer stays while it answers, however late (media.ice)
         for derived in self.derived.values():
             derived.start()
         try:

@@ -71,6 +71,7 @@ class MeshSync:
         self._dial_wake = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
         self._generation = 0  # bumped when a session closes, so its late callbacks are ignored
+        self._absent = Absences()  # up peers the liveliness query did not find, and how many times running
         self.reopened_at: float | None = None  # loop time the last reopen finished (to measure relinking)
         self._inbox: Inbox[Sample] | None = None
         self._publisher: Publisher | None = None
@@ -268,6 +269,8 @@ class MeshSync:
 
         The subscriber is only as good as the order Zenoh delivers token declarations in while
         links flap; a missed PUT would leave a reachable peer marked down and never caught up with.
+        A peer the query does not find is marked down only when two queries in a row miss it (see
+        :class:`Absences`).
         """
         while True:
             await asyncio.sleep(self.cfg.audit_interval_s)
@@ -283,7 +286,7 @@ class MeshSync:
             for peer in alive - set(ctx.links.up_peers()):
                 log.info("mesh %s: %s is alive though its token was missed", ctx.me, peer)
                 self._alive(alive_key(peer), True, self._generation)
-            for peer in set(ctx.links.up_peers()) - alive:
+            for peer in self._absent.gone(set(ctx.links.up_peers()), alive):
                 self._alive(alive_key(peer), False, self._generation)
 
     # -- links in our own node entity ----------------------------------------------------------
@@ -422,3 +425,23 @@ def _port(url: str | None) -> int:
     with contextlib.suppress(ValueError):
         return int(url.rstrip("/").rsplit(":", 1)[1])
     return 0
+
+
+class Absences:
+    """Up peers missing from the liveliness query, counted; gone only when missing from ``needed`` in a row.
+
+    The query returns the tokens that answered within its timeout. A loaded node, or a congested
+    link, answers late: the peer is then missing from the result though it is there, and marking
+    it down on one miss made the incident soak log "cp is down" and, 30 s later, "alive though its
+    token was missed" every few minutes, each time with a full catch-up round. A peer that really
+    left is told by the subscriber's DELETE at once; this is only the backstop for a missed one.
+    """
+
+    def __init__(self, needed: int = 2) -> None:
+        self._needed = needed
+        self._missed: dict[str, int] = {}
+
+    def gone(self, up: set[str], alive: set[str]) -> set[str]:
+        """The up peers to mark down after a query that found ``alive``."""
+        self._missed = {peer: self._missed.get(peer, 0) + 1 for peer in up - alive}
+        return {peer for peer, misses in self._missed.items() if misses >= self._needed}

@@ -35,7 +35,7 @@ async def main(args: argparse.Namespace) -> None:
     for task in tasks:
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    print(json.dumps({"fixes": gw.fixes, "datagrams": counts.get("datagrams", 0)}), flush=True)
+    print(json.dumps({"fixes": gw.fixes, **counts}), flush=True)
 
 
 if __name__ == "__main__":

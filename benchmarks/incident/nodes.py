@@ -150,11 +150,14 @@ def start(name: str, config: Path, timeout_s: float = 60.0) -> Node:
     raise RuntimeError(f"{name} did not start:\n{log.read_text(errors='replace')[-3000:]}")
 
 
+COUNTED = r"drop|overflow|stale|resync|without_base|failure|restart|stalls"  # the /metrics lines a report shows
+
+
 def counters(node: Node) -> dict[str, float]:
     """The node's nonzero drop-like counters from /metrics (dropped, overflow, stale, resync...)."""
     out: dict[str, float] = {}
     for line in node.get("/metrics").text.splitlines():
-        if line.startswith("#") or not re.search(r"drop|overflow|stale|resync|without_base|failure|restart", line):
+        if line.startswith("#") or not re.search(COUNTED, line):
             continue
         name, _, value = line.rpartition(" ")
         if float(value) and not name.endswith("_created"):

@@ -91,6 +91,12 @@ def _others(result: dict[str, Any]) -> list[str]:
     lines.append(
         f"- Load process sent {sent.get('fixes', 0):,} radio fixes and {sent.get('datagrams', 0):,} MAVLink datagrams"
         f" in all; the mesh linked {result['mesh_up_s']} s after the post started."
+        + (
+            f" The load process fell over 100 ms behind its drones' schedule {skips:,} times (at worst"
+            f" {sent.get('late_ms_max', 0):,} ms) and went on from there each time."
+            if (skips := sent.get("late_skips"))
+            else ""
+        )
     )
     before, after = result["loadavg"]["before"], result["loadavg"]["after"]
     lines.append(f"- Load average (1/5/15 min) before: {_avg(before)}; after: {_avg(after)}.")

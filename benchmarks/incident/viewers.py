@@ -20,7 +20,7 @@ import aiortc.rtcrtpreceiver as receiver
 import httpx
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
-from media.ice import use_host_addresses
+from media.ice import use_host_addresses, use_rfc7675_consent
 
 
 class CountingDecoder:
@@ -72,6 +72,7 @@ SAMPLE_S = 30.0  # how often each connection's packet count is looked at, to tel
 async def main() -> None:
     plan = json.loads(await asyncio.to_thread(sys.stdin.readline))
     use_host_addresses(["127.0.0.1"])
+    use_rfc7675_consent()  # as the node does
     receiver.get_decoder = _counting  # type: ignore[attr-defined,assignment]
     headers = {"Authorization": f"Bearer {plan['token']}"}
     pcs: list[RTCPeerConnection] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,31 @@ async def test_link_report_over_the_api(rig: Rig, vehicle: FakeVehicle) -> None:
     assert (link["name"], link["kind"], link["state"], link["failures"]) == ("veh", "udp-listen", "up", 0)
     (peer,) = link["peers"]
     assert peer["frames_in"] > 0 and [1, 1] in peer["systems"] and peer["framer"]["bad_crc"] == 0
+    assert link["dropped"] == {"kernel": 0, "queue": 0}
+
+
+async def test_datagrams_the_kernel_dropped_while_the_node_was_busy_are_counted(rig: Rig) -> None:
+    port = await rig.port_of("veh")
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        # The node runs on this loop: while this sends (no await), nothing reads. ~20,000 datagrams
+        # are far more than the 1 MiB receive buffer (doubled by the kernel) holds.
+        for k in range(20_000):
+            sender.sendto(b"\xfd" + k.to_bytes(4, "big") * 16, ("127.0.0.1", port))
+        await asyncio.sleep(0.5)  # the node drains what the kernel kept
+        sender.sendto(b"after", ("127.0.0.1", port))  # the kernel's count rides on the next datagram read
+        async with client(rig, Role.VIEWER) as http:
+            for _ in range(50):
+                (link,) = (await http.get("/api/drones/links")).json()
+                if link["dropped"]["kernel"]:
+                    break
+                await asyncio.sleep(0.1)
+            metrics = (await http.get("/metrics")).text
+        assert 0 < link["dropped"]["kernel"] < 20_000, link
+        line = f'fieldkit_drone_link_dropped_total{{link="veh",where="kernel"}} {float(link["dropped"]["kernel"])}'
+        assert line in metrics
+    finally:
+        sender.close()
 
 
 async def test_a_command_cut_short_is_still_audited(rig: Rig, vehicle: FakeVehicle) -> None:

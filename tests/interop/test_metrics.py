@@ -65,6 +65,9 @@ async def test_metrics_count_what_happened(local_node) -> None:
     mesh_kinds = {dict(labels)["kind"] for name, labels in after if name == "fieldkit_mesh_total"}
     assert {"states_sent", "dropped_overflow", "inbox_dropped", "deltas_without_base"} <= mesh_kinds
     assert _value(after, "fieldkit_mesh_total", kind="dropped_malformed") == 0
+    assert 0 <= _value(after, "fieldkit_loop_lag_seconds", loop="node") < 5
+    assert ("fieldkit_loop_stalls_total", (("loop", "node"),)) in after
+    assert not [key for key in after if dict(key[1]).get("loop") == "webrtc"], "no WebRTC loop before a viewer"
 
 
 async def test_metrics_need_a_viewer_token_by_default(local_node) -> None:

@@ -39,11 +39,12 @@ async def test_viewer_decodes_frames_stamped_by_the_sim_camera(cam_node: LocalNo
             assert feed.fps and feed.fps > 5
             assert feed.bitrate_kbps is not None and feed.bitrate_kbps > 0
             samples = {
-                (s.name, s.labels.get("feed")): s.value
+                (s.name, s.labels.get("feed") or s.labels.get("loop")): s.value
                 for family in text_string_to_metric_families((await client.get("/metrics")).text)
                 for s in family.samples
             }
             assert samples[("fieldkit_webrtc_viewers", None)] == 1
+            assert 0 <= samples[("fieldkit_loop_lag_seconds", "webrtc")] < 5  # the viewers' loop is watched too
             assert samples[("fieldkit_feed_keyframes_total", "cam1")] >= 1
             assert samples[("fieldkit_feed_access_units_total", "cam1")] >= 20
         finally:
