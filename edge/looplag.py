@@ -2,9 +2,8 @@
 
 A late loop delays everything on it at once. On the node's loop that is the picture (a drone's
 datagram waits); on the WebRTC loop (:mod:`media.rtcloop`) it is every viewer's packets and their
-ICE consent checks: aioice closes a connection whose checks go unanswered for 0.5 s six times in a
-row, so a WebRTC loop running half a second late for half a minute hangs up on its viewers. The
-probe costs one timer callback per 100 ms.
+ICE consent answers (under aioice's own rule, half a second late for half a minute closed the
+connections: see :mod:`media.ice`). The probe costs one timer callback per 100 ms.
 
 Reported in ``/metrics``: the worst lateness over the last 10 s and the number of stalls (runs of
 probes later than ``stall_s``). A stall is logged when it starts and when it ends (how long it
@@ -20,7 +19,7 @@ from collections import deque
 log = logging.getLogger(__name__)
 
 EVERY_S = 0.1
-STALL_S = 0.25  # half of aioice's 0.5 s wait for a consent answer
+STALL_S = 0.25  # a stall: late enough to be felt (video stutters, positions wait), rare on a healthy kit
 WINDOW_S = 10.0  # the worst lateness reported is over this span
 LOG_EVERY_S = 60.0
 

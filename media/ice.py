@@ -1,11 +1,12 @@
 """Two process-wide adjustments to aioice: which host candidates it offers, and how it keeps consent.
 
-**Host candidates.** aioice offers every interface address except loopback. A kit binds its API to 127.0.0.1 unless
-configured otherwise, and its video should follow the same rule: offering the LTE or mesh address
-of a kit whose operator kept it local would leak it and invite traffic there. So the media service
-sets the candidates from ``[media] ice_addresses`` — by default the API's bind address, which means
-loopback for a kit left at defaults (and for every test) and all interfaces for a kit bound to
-0.0.0.0. aioice has no per-connection option for this, so it is set process-wide, once.
+**Host candidates.** aioice offers every interface address except loopback. A kit binds its API to
+127.0.0.1 unless configured otherwise, and its video should follow the same rule: offering the LTE
+or mesh address of a kit whose operator kept it local would leak it and invite traffic there. So the
+media service sets the candidates from ``[media] ice_addresses`` — by default the API's bind
+address, which means loopback for a kit left at defaults (and for every test) and all interfaces
+for a kit bound to 0.0.0.0. aioice has no per-connection option for this, so it is set
+process-wide, once.
 
 **Consent freshness (RFC 7675).** Consent to send lasts while some check sent in the last 30 s is
 answered. aioice instead gives each check (one every 4-6 s) 0.5 s for its answer and hangs up after
@@ -13,7 +14,7 @@ six late ones in a row (aiortc/aioice#58). A loop running late for half a minute
 work on a 2-core kit does, is then enough to drop every viewer whose checks fell in it although
 each one still answers: the hour-long incident soak lost 9 of 20 viewers that way in its first 8
 minutes. :func:`use_rfc7675_consent` puts the RFC's rule in its place: a check every 4-6 s, each
-retransmitted as any STUN request is (RFC 8489: after 0.5, 1, 2, 4, 8 s) until answered, and the
+retransmitted as any STUN request is (RFC 8489, waits doubling from 0.5 s) until answered, and the
 connection closed once 30 s have passed since the last check that was answered was sent.
 """
 
