@@ -90,7 +90,7 @@ class LoopLag:
         if not self._logged:
             self._unlogged += 1
             return
-        held = f" ({self._unlogged} shorter-lived stalls not logged since the last line)" if self._unlogged else ""
+        held = f" ({self._unlogged} more since the last line)" if self._unlogged else ""
         log.warning("the %s loop is running %.0f ms late%s", self.name, late * 1000, held)
         self._last_log, self._unlogged = now, 0
 

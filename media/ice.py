@@ -93,7 +93,8 @@ async def _query_consent(self: aioice.ice.Connection) -> None:
     finally:
         for task in checks:
             task.cancel()
-    log.info("ICE consent expired: no check sent in the last %.0f s was answered", CONSENT_EXPIRY_S)
+    peers = ", ".join(f"{pair.remote_addr[0]}:{pair.remote_addr[1]}" for pair in self._nominated.values())
+    log.info("ICE consent of %s expired: no check sent in the last %.0f s was answered", peers, CONSENT_EXPIRY_S)
     self._query_consent_task = None
     await self.close()
 
