@@ -230,7 +230,8 @@ class EdgeNode:
     async def _close(self) -> None:
         if self.scene is not None:
             try:
-                await asyncio.wait_for(self.scene.flush(history=True), timeout=1.0)
+                async with asyncio.timeout(1.0):
+                    await self.scene.flush(history=True)
             except Exception as exc:  # the journal says why; events were committed already
                 log.error("final state flush failed: %s", exc)
         await asyncio.to_thread(self.journal.close)

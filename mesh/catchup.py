@@ -272,7 +272,8 @@ class Catchup:
         async with asyncio.TaskGroup() as group:
             while True:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_audit - loop.time()))
+                    async with asyncio.timeout_at(next_audit):
+                        await self._wake.wait()
                 except TimeoutError:
                     next_audit = loop.time() + audit_s
                     for peer in self._ctx.links.up_peers():

@@ -173,7 +173,8 @@ class Discovery:
             await browser.async_cancel()
         if zc is not None:
             if self._info is not None:
-                await asyncio.wait_for(zc.async_unregister_service(self._info), 5.0)
+                async with asyncio.timeout(5.0):
+                    await zc.async_unregister_service(self._info)
             await zc.async_close()
 
     def _on_change(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:

@@ -119,7 +119,8 @@ class MeshSession:
         # zenoh.open blocks while it first tries each connect endpoint (~0.5 s for a dead one).
         opening = thread.submit(_open, text)
         try:
-            session, zid = await asyncio.wait_for(asyncio.wrap_future(opening), OPEN_TIMEOUT_S)
+            async with asyncio.timeout(OPEN_TIMEOUT_S):
+                session, zid = await asyncio.wrap_future(opening)
         except BaseException as exc:
             opening.add_done_callback(_close_if_opened)  # a session that opens after all is closed at once
             thread.shutdown(wait=False)
@@ -154,7 +155,8 @@ class MeshSession:
         try:
             if session is not None:
                 closing = thread.submit(_close, session, declared)
-                await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(closing)), CLOSE_TIMEOUT_S)
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await asyncio.shield(asyncio.wrap_future(closing))
                 self.closes += 1
         except TimeoutError:
             log.warning("closing the Zenoh session takes over %g s; it goes on in the background", CLOSE_TIMEOUT_S)
@@ -231,7 +233,8 @@ class MeshSession:
             )
 
         await self.call(send)
-        await asyncio.wait_for(done, timeout_s + 1.0)
+        async with asyncio.timeout(timeout_s + 1.0):
+            await done
         return payloads
 
     async def liveliness_keys(self, key_expr: str, timeout_s: float) -> set[str]:
@@ -252,7 +255,8 @@ class MeshSession:
             session.liveliness().get(key_expr, zenoh.handlers.Callback(on_reply, on_done), timeout=timeout_s)
 
         await self.call(send)
-        await asyncio.wait_for(done, timeout_s + 1.0)
+        async with asyncio.timeout(timeout_s + 1.0):
+            await done
         return keys
 
 

@@ -362,7 +362,8 @@ class MeshSync:
         if not self.cfg.listen:
             log.warning("mesh: discovery finds peers but cannot announce this node without a listen endpoint")
         try:
-            await asyncio.wait_for(self.node.ready.wait(), READY_TIMEOUT_S)
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                await self.node.ready.wait()
         except TimeoutError:
             log.warning("mesh: the API did not come up; announcing without an HTTP port")
         node_cfg = self.node.config.node

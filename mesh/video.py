@@ -294,7 +294,8 @@ class VideoWatch:
                 await self._put_want(node, feed, self._keyframe.pop(key, False))
                 wake = self._wakes[key] = asyncio.Event()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), WANT_EVERY_S)
+                    async with asyncio.timeout(WANT_EVERY_S):
+                        await wake.wait()
         finally:
             inbox.close()
             self._watching.discard(key)

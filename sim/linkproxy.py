@@ -173,4 +173,5 @@ class LinkProxy:
             await asyncio.wait(self._tasks, timeout=2)
         if self._server is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._server.wait_closed(), 2)
+                async with asyncio.timeout(2):
+                    await self._server.wait_closed()

@@ -57,7 +57,8 @@ async def live(socket: WebSocket, node: NodeDep) -> None:  # type: ignore[type-a
         await socket.close(code=CLOSE_TRY_LATER, reason="too many live clients")
         return
     try:
-        raw = await asyncio.wait_for(socket.receive_data(mode="text"), AUTH_TIMEOUT_S)
+        async with asyncio.timeout(AUTH_TIMEOUT_S):
+            raw = await socket.receive_data(mode="text")
         hello = _decode_hello(raw[:MAX_CLIENT_MESSAGE])
         principal = node.tokens.verify(hello.token)
     except (TimeoutError, msgspec.DecodeError, WebSocketDisconnect):
@@ -92,7 +93,8 @@ async def live(socket: WebSocket, node: NodeDep) -> None:  # type: ignore[type-a
 async def _until_token_ends(socket: WebSocket, revoked: asyncio.Event, seconds_left: float | None) -> None:  # type: ignore[type-arg]
     """Close the socket when its token is revoked or expires."""
     try:
-        await asyncio.wait_for(revoked.wait(), seconds_left)
+        async with asyncio.timeout(seconds_left):
+            await revoked.wait()
         reason = "token revoked"
     except TimeoutError:
         reason = "token expired"

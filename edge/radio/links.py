@@ -76,7 +76,8 @@ class StreamLink:
     async def aclose(self) -> None:
         self._writer.close()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(self._writer.wait_closed(), 1.0)
+            async with asyncio.timeout(1.0):
+                await self._writer.wait_closed()
 
 
 async def open_serial(
@@ -106,7 +107,8 @@ async def open_serial(
 async def open_tcp(host: str, port: int, *, timeout_s: float = 10.0) -> StreamLink:
     """Connect to a gateway's TCP port."""
     with _mapped(f"tcp {host}:{port}"):
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+        async with asyncio.timeout(timeout_s):
+            reader, writer = await asyncio.open_connection(host, port)
     return StreamLink(f"tcp {host}:{port}", reader, writer)
 
 

@@ -109,16 +109,14 @@ class TakClient:
         except (OSError, ssl.SSLError) as exc:
             raise TakLinkError(f"cannot load TLS files for {where} (tak.servers cert/key/ca): {exc}") from None
         try:
-            return await asyncio.wait_for(
-                asyncio.open_connection(
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                return await asyncio.open_connection(
                     self.link.host,
                     self.link.port,
                     ssl=context,
                     server_hostname=(self.link.server_name or self.link.host) if context else None,
                     limit=READ_CHUNK,
-                ),
-                CONNECT_TIMEOUT_S,
-            )
+                )
         except ssl.SSLCertVerificationError as exc:
             self.counts["tls_refused"] += 1
             message = f"TLS to {where}: the server's certificate is not trusted ({exc.verify_message})"
@@ -149,14 +147,16 @@ class TakClient:
             return
         if not self._settled.is_set():  # after our request we may send nothing until the answer
             try:
-                await asyncio.wait_for(self._settled.wait(), negotiation.ANSWER_TIMEOUT_S)
+                async with asyncio.timeout(negotiation.ANSWER_TIMEOUT_S):
+                    await self._settled.wait()
             except TimeoutError:
                 raise TakLinkError("no answer to our TAK Protocol request within a minute") from None
         data = b"".join(encode(e, self.framing) for e in events)
         writer.write(data)
         self.counts["events_out"] += len(events)
         self.counts["bytes_out"] += len(data)
-        await asyncio.wait_for(writer.drain(), WRITE_TIMEOUT_S)
+        async with asyncio.timeout(WRITE_TIMEOUT_S):
+            await writer.drain()
 
     async def _read(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         # Accept stream frames whenever protobuf is wanted: a server switches on its answer, mid-read.

@@ -99,7 +99,8 @@ class TakServer:
             if tasks:
                 await asyncio.wait(tasks, timeout=CLOSE_TIMEOUT_S * 2)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), CLOSE_TIMEOUT_S)
+                async with asyncio.timeout(CLOSE_TIMEOUT_S):
+                    await server.wait_closed()
 
     # -- one connection --------------------------------------------------------------------------
 
@@ -224,4 +225,5 @@ class _Encoded:
 async def _close(writer: asyncio.StreamWriter) -> None:
     writer.close()
     with contextlib.suppress(Exception):
-        await asyncio.wait_for(writer.wait_closed(), CLOSE_TIMEOUT_S)
+        async with asyncio.timeout(CLOSE_TIMEOUT_S):
+            await writer.wait_closed()

@@ -96,7 +96,8 @@ class WhipSource:
         try:
             while True:
                 try:
-                    frame = await asyncio.wait_for(track.recv(), FIRST_FRAME_TIMEOUT_S)
+                    async with asyncio.timeout(FIRST_FRAME_TIMEOUT_S):
+                        frame = await track.recv()
                 except (MediaStreamError, TimeoutError):
                     break
                 if not isinstance(frame, VideoFrame):

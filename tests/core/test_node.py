@@ -159,3 +159,24 @@ async def test_busy_port_is_retried_not_fatal(tmp_path: Path) -> None:
         await asyncio.wait_for(task, 5)
     finally:
         await stop_local(first, first_task)
+
+
+async def test_a_node_stopped_at_any_moment_of_its_start_stops(tmp_path: Path) -> None:
+    """Stop lands while components are still starting (the mesh opening its Zenoh session, say).
+
+    Python 3.11's ``asyncio.wait_for`` returned the result and dropped a cancellation that arrived as
+    the awaited thing completed: the mesh then ran on, and the node's shutdown waited for it forever
+    (tests/api/test_live.py hung 1 run in 5 on a busy machine). The package uses ``asyncio.timeout``
+    (ruff bans ``wait_for`` there); this stops nodes at moments spread over their start. The race
+    is one loop turn wide, so this does not catch it every time; it catches any component that
+    ignores a stop while it starts.
+    """
+    loop = asyncio.get_running_loop()
+    for k in range(20):
+        node = EdgeNode(kit_config(tmp_path / str(k)))
+        task = asyncio.create_task(node.run())
+        await asyncio.sleep(k * 0.02)
+        started = loop.time()
+        node.stop()
+        await asyncio.wait_for(task, 10)
+        assert loop.time() - started < 5, f"stop {k * 20} ms into the start took {loop.time() - started:.1f} s"
