@@ -7,6 +7,7 @@ API, and an aiortc WHEP viewer that decodes the pictures and reads the sim camer
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 from collections.abc import AsyncIterator
@@ -224,8 +225,6 @@ async def test_hostile_snapshot_and_video_payloads_are_dropped_and_counted(net: 
                 for key, payload in hostile:
                     raw.put(key, payload)
 
-            await asyncio.to_thread(put_all)
-
             def dropped() -> bool:
                 h, e = feeds(hub), feeds(edge)
                 return (
@@ -237,7 +236,15 @@ async def test_hostile_snapshot_and_video_payloads_are_dropped_and_counted(net: 
                     and e["video_wants_dropped"] >= before_edge["video_wants_dropped"] + 2
                 )
 
-            await eventually(dropped, 10, f"every hostile payload counted: {feeds(hub)} {feeds(edge)}")
+            # A session that just opened sends a put only to the subscribers it has heard of so far, and
+            # on a busy machine it hears of them late: put the set again until all of it was counted
+            # (the counts are at-least, so a repeat cannot make the check pass wrongly).
+            for _ in range(10):
+                await asyncio.to_thread(put_all)
+                with contextlib.suppress(AssertionError):
+                    await eventually(dropped, 2, "")
+                    break
+            assert dropped(), f"every hostile payload counted: {feeds(hub)} {feeds(edge)}"
             # Both nodes keep going: the viewer still gets pictures, the post still gets real snapshots.
             frames, snaps = viewer.frames, feeds(hub)["snapshots_received"]
             await viewer.wait_frames(frames + 15, timeout=30)
